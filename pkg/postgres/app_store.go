@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+type appRow struct {
+	ID           string
+	OrgID        string
+	UID          *string
+	Name         string
+	Metadata     map[string]string `gorm:"serializer:json"`
+	ThrottleRate *int
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (appRow) TableName() string { return "applications" }
+
+func appRowOf(a *webhook.Application) appRow {
+	return appRow{
+		ID: a.ID, OrgID: a.OrgID, UID: a.UID, Name: a.Name, Metadata: nonNilMap(a.Metadata),
+		ThrottleRate: a.ThrottleRate, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	}
+}
+
+func (r *appRow) app() (webhook.Application, error) {
+	return webhook.Application{
+		ID: r.ID, OrgID: r.OrgID, UID: r.UID, Name: r.Name, Metadata: nonNilMap(r.Metadata),
+		ThrottleRate: r.ThrottleRate, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}, nil
+}
+
+// CreateApp implements webhook.AppStore.
+func (db *DB) CreateApp(ctx context.Context, app *webhook.Application) error {
+	now := time.Now().UTC()
+	app.ID = webhook.NewID(webhook.PrefixApp)
+	app.CreatedAt, app.UpdatedAt = now, now
+	row := appRowOf(app)
+	return translate(db.gorm.WithContext(ctx).Create(&row).Error, "an application with this uid")
+}
+
+// FindApp implements webhook.AppStore.
+func (db *DB) FindApp(ctx context.Context, orgID, idOrUID string) (*webhook.Application, error) {
+	var row appRow
+	err := db.gorm.WithContext(ctx).
+		Where("org_id = ? AND (id = ? OR uid = ?)", orgID, idOrUID, idOrUID).
+		Order(clauseIDFirst(idOrUID)).Take(&row).Error
+	if err != nil {
+		return nil, translate(err, "application")
+	}
+	app, _ := row.app()
+	return &app, nil
+}
+
+// ListApps implements webhook.AppStore.
+func (db *DB) ListApps(ctx context.Context, orgID string, opt webhook.ListOptions) (webhook.Page[webhook.Application], error) {
+	var rows []appRow
+	q := paginate(db.gorm.WithContext(ctx).Where("org_id = ?", orgID), "id", opt)
+	if err := q.Find(&rows).Error; err != nil {
+		return webhook.Page[webhook.Application]{}, err
+	}
+	return pageOf(rows, opt, (*appRow).app)
+}
+
+// UpdateApp implements webhook.AppStore.
+func (db *DB) UpdateApp(ctx context.Context, app *webhook.Application) error {
+	app.UpdatedAt = time.Now().UTC()
+	row := appRowOf(app)
+	res := db.gorm.WithContext(ctx).Model(&appRow{}).
+		Where("org_id = ? AND id = ?", app.OrgID, app.ID).
+		Select("uid", "name", "metadata", "throttle_rate", "updated_at").Updates(&row)
+	if res.Error != nil {
+		return translate(res.Error, "an application with this uid")
+	}
+	if res.RowsAffected == 0 {
+		return webhook.Errorf(webhook.ENOTFOUND, "application not found")
+	}
+	return nil
+}
+
+// DeleteApp implements webhook.AppStore.
+func (db *DB) DeleteApp(ctx context.Context, orgID, id string) error {
+	res := db.gorm.WithContext(ctx).Where("org_id = ? AND id = ?", orgID, id).Delete(&appRow{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return webhook.Errorf(webhook.ENOTFOUND, "application not found")
+	}
+	return nil
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	pgdriver "gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
+	"github.com/hookd/hookd/pkg/secretbox"
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLockID is the advisory lock every hookd process takes while migrating.
+const migrationLockID int64 = 0x686f6f6b64 // "hookd"
+
+// DB is a connection pool to hookd's database and the stores built on it.
+type DB struct {
+	gorm *gorm.DB
+	box  *secretbox.Box
+	// HTTPSOnly refuses http:// endpoint URLs.
+	HTTPSOnly bool
+}
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// Box seals endpoint secrets at rest; nil stores them in clear.
+	Box *secretbox.Box
+	// MaxOpenConns caps the pool; 0 means 20.
+	MaxOpenConns int
+}
+
+// Open connects to the database named in dsn, creating the database first if
+// it does not exist (so a fresh machine works). It does not migrate.
+func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	if err := ensureDatabase(ctx, dsn); err != nil {
+		return nil, err
+	}
+	g, err := gorm.Open(pgdriver.Open(dsn), &gorm.Config{
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres: %w", err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	maxOpen := opt.MaxOpenConns
+	if maxOpen == 0 {
+		maxOpen = 20
+	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	sqlDB.SetMaxIdleConns(maxOpen)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connecting to postgres: %w", err)
+	}
+	return &DB{gorm: g, box: opt.Box}, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Migrate applies pending migrations under a Postgres advisory lock, so that
+// several processes starting at once are safe. It returns how many ran.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return 0, err
+	}
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
+	if err != nil {
+		return 0, err
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
+	if err != nil {
+		return 0, fmt.Errorf("loading migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrating: %w", err)
+	}
+	for _, r := range results {
+		slog.InfoContext(ctx, "migration applied", slog.String("source", r.Source.Path), slog.Duration("duration", r.Duration))
+	}
+	return len(results), nil
+}
+
+// ensureDatabase creates the database named in dsn when it does not exist,
+// connecting to the server's "postgres" database to do so.
+func ensureDatabase(ctx context.Context, dsn string) error {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("parsing HOOKD_DB_DSN: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
+		return fmt.Errorf("connecting to postgres: %w", err)
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err = pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connecting to postgres to create database %q: %w", cfg.Database, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
+	if err != nil && !isDuplicateDatabase(err) {
+		return fmt.Errorf("creating database %q: %w", cfg.Database, err)
+	}
+	slog.InfoContext(ctx, "database created", slog.String("database", cfg.Database))
+	return nil
+}
+
+func isDuplicateDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P04"
+}
+
+// translate maps database errors to webhook errors: a unique violation is
+// ECONFLICT (what is taken is named by the caller), a missing row ENOTFOUND.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return webhook.Errorf(webhook.ECONFLICT, "%s already exists", what)
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return webhook.Errorf(webhook.ENOTFOUND, "%s not found", what)
+	}
+	return err
+}
+
+// RedactDSN returns dsn without its password, for logs.
+func RedactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return strings.SplitN(dsn, "?", 2)[0]
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// clauseIDFirst orders an "id = x OR uid = x" lookup so that the row whose
+// id matches wins over one whose uid happens to equal it.
+func clauseIDFirst(idOrUID string) clause.Expr {
+	return clause.Expr{SQL: "id = ? DESC", Vars: []any{idOrUID}}
+}
+
+// MigrationsVersion returns a short hash of the embedded migrations, naming
+// a schema version (used by tests to reuse a migrated template database).
+func MigrationsVersion() string {
+	h := sha256.New()
+	_ = fs.WalkDir(migrations, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := migrations.ReadFile(path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}

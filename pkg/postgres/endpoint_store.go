@@ -1,0 +1,205 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+type endpointRow struct {
+	ID           string
+	OrgID        string
+	AppID        string
+	UID          *string
+	URL          string
+	Description  string
+	Version      int
+	Disabled     bool
+	FilterTypes  []string          `gorm:"serializer:json"`
+	Channels     []string          `gorm:"serializer:json"`
+	Metadata     map[string]string `gorm:"serializer:json"`
+	ThrottleRate *int
+	Headers      string // JSON object, sealed
+	Secret       string // sealed
+	OldSecrets   string // JSON array of webhook.ExpiringSecret, sealed
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (endpointRow) TableName() string { return "endpoints" }
+
+// endpointColumns are the columns an update writes.
+var endpointColumns = []string{
+	"uid", "url", "description", "version", "disabled", "filter_types", "channels",
+	"metadata", "throttle_rate", "headers", "secret", "old_secrets", "updated_at",
+}
+
+func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
+	headers, err := json.Marshal(nonNilMap(ep.Headers))
+	if err != nil {
+		return endpointRow{}, err
+	}
+	old := ep.OldSecrets
+	if old == nil {
+		old = []webhook.ExpiringSecret{}
+	}
+	oldJSON, err := json.Marshal(old)
+	if err != nil {
+		return endpointRow{}, err
+	}
+	return endpointRow{
+		ID: ep.ID, OrgID: ep.OrgID, AppID: ep.AppID, UID: ep.UID, URL: ep.URL,
+		Description: ep.Description, Version: ep.Version, Disabled: ep.Disabled,
+		FilterTypes: ep.FilterTypes, Channels: ep.Channels, Metadata: nonNilMap(ep.Metadata),
+		ThrottleRate: ep.ThrottleRate,
+		Headers:      db.box.Seal(string(headers)),
+		Secret:       db.box.Seal(ep.Secret),
+		OldSecrets:   db.box.Seal(string(oldJSON)),
+		CreatedAt:    ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
+	}, nil
+}
+
+func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
+	ep := webhook.Endpoint{
+		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, UID: r.UID, URL: r.URL,
+		Description: r.Description, Version: r.Version, Disabled: r.Disabled,
+		FilterTypes: r.FilterTypes, Channels: r.Channels, Metadata: nonNilMap(r.Metadata),
+		ThrottleRate: r.ThrottleRate, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	var err error
+	if ep.Secret, err = db.box.Open(r.Secret); err != nil {
+		return ep, fmt.Errorf("endpoint %s secret: %w", r.ID, err)
+	}
+	headers, err := db.box.Open(r.Headers)
+	if err != nil {
+		return ep, fmt.Errorf("endpoint %s headers: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(headers), &ep.Headers); err != nil {
+		return ep, fmt.Errorf("endpoint %s headers: %w", r.ID, err)
+	}
+	old, err := db.box.Open(r.OldSecrets)
+	if err != nil {
+		return ep, fmt.Errorf("endpoint %s old secrets: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(old), &ep.OldSecrets); err != nil {
+		return ep, fmt.Errorf("endpoint %s old secrets: %w", r.ID, err)
+	}
+	return ep, nil
+}
+
+// CreateEndpoint implements webhook.EndpointStore.
+func (db *DB) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
+	now := time.Now().UTC()
+	ep.ID = webhook.NewID(webhook.PrefixEndpoint)
+	ep.CreatedAt, ep.UpdatedAt = now, now
+	row, err := db.endpointRowOf(ep)
+	if err != nil {
+		return err
+	}
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkFilterTypes(tx, ep.OrgID, ep.FilterTypes, nil); err != nil {
+			return err
+		}
+		return translate(tx.Create(&row).Error, "an endpoint with this uid")
+	})
+}
+
+// FindEndpoint implements webhook.EndpointStore.
+func (db *DB) FindEndpoint(ctx context.Context, app *webhook.Application, idOrUID string) (*webhook.Endpoint, error) {
+	var row endpointRow
+	err := db.gorm.WithContext(ctx).
+		Where("app_id = ? AND (id = ? OR uid = ?)", app.ID, idOrUID, idOrUID).
+		Order(clauseIDFirst(idOrUID)).Take(&row).Error
+	if err != nil {
+		return nil, translate(err, "endpoint")
+	}
+	ep, err := db.endpointOf(&row)
+	return &ep, err
+}
+
+// ListEndpoints implements webhook.EndpointStore.
+func (db *DB) ListEndpoints(ctx context.Context, app *webhook.Application, opt webhook.ListOptions) (webhook.Page[webhook.Endpoint], error) {
+	var rows []endpointRow
+	q := paginate(db.gorm.WithContext(ctx).Where("app_id = ?", app.ID), "id", opt)
+	if err := q.Find(&rows).Error; err != nil {
+		return webhook.Page[webhook.Endpoint]{}, err
+	}
+	return pageOf(rows, opt, db.endpointOf)
+}
+
+// UpdateEndpoint implements webhook.EndpointStore. Only event types that are
+// new to the filter must exist: a filter keeps working after its event type
+// is archived.
+func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
+	ep.UpdatedAt = time.Now().UTC()
+	row, err := db.endpointRowOf(ep)
+	if err != nil {
+		return err
+	}
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var current endpointRow
+		err := tx.Set("gorm:query_option", "FOR UPDATE").Select("filter_types").
+			Where("app_id = ? AND id = ?", ep.AppID, ep.ID).Take(&current).Error
+		if err != nil {
+			return translate(err, "endpoint")
+		}
+		if err := checkFilterTypes(tx, ep.OrgID, ep.FilterTypes, current.FilterTypes); err != nil {
+			return err
+		}
+		res := tx.Model(&endpointRow{}).Where("app_id = ? AND id = ?", ep.AppID, ep.ID).
+			Select(endpointColumns).Updates(&row)
+		return translate(res.Error, "an endpoint with this uid")
+	})
+}
+
+// DeleteEndpoint implements webhook.EndpointStore.
+func (db *DB) DeleteEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
+	res := db.gorm.WithContext(ctx).Where("app_id = ? AND id = ?", ep.AppID, ep.ID).Delete(&endpointRow{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return webhook.Errorf(webhook.ENOTFOUND, "endpoint not found")
+	}
+	return nil
+}
+
+// EndpointStats implements webhook.EndpointStore.
+func (db *DB) EndpointStats(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) (webhook.EndpointStats, error) {
+	// Deliveries arrive with the delivery pipeline; until then every count is zero.
+	return webhook.EndpointStats{}, nil
+}
+
+// checkFilterTypes returns a validation error naming each event type in
+// filter that is not in previous and is not an existing, unarchived event type.
+func checkFilterTypes(tx *gorm.DB, orgID string, filter, previous []string) error {
+	var added []string
+	for _, name := range filter {
+		if !slices.Contains(previous, name) {
+			added = append(added, name)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	var found []string
+	err := tx.Model(&eventTypeRow{}).Where("org_id = ? AND name IN ? AND NOT archived", orgID, added).
+		Pluck("name", &found).Error
+	if err != nil {
+		return err
+	}
+	v := &webhook.ValidationError{}
+	for _, name := range added {
+		if !slices.Contains(found, name) {
+			i := slices.Index(filter, name)
+			v.Add(fmt.Sprintf("event type %q does not exist", name), "body", "filterTypes", fmt.Sprint(i))
+		}
+	}
+	return v.Err()
+}

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+type eventTypeRow struct {
+	OrgID        string `gorm:"primaryKey"`
+	Name         string `gorm:"primaryKey"`
+	Description  string
+	Archived     bool
+	Deprecated   bool
+	FeatureFlag  *string
+	FeatureFlags []string `gorm:"serializer:json"`
+	GroupName    *string
+	Schemas      *string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (eventTypeRow) TableName() string { return "event_types" }
+
+func eventTypeRowOf(et *webhook.EventType) eventTypeRow {
+	row := eventTypeRow{
+		OrgID: et.OrgID, Name: et.Name, Description: et.Description, Archived: et.Archived,
+		Deprecated: et.Deprecated, FeatureFlag: et.FeatureFlag, FeatureFlags: et.FeatureFlags,
+		GroupName: et.GroupName, CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt,
+	}
+	if len(et.Schemas) > 0 && string(et.Schemas) != "null" {
+		s := string(et.Schemas)
+		row.Schemas = &s
+	}
+	return row
+}
+
+func (r *eventTypeRow) eventType() (webhook.EventType, error) {
+	et := webhook.EventType{
+		OrgID: r.OrgID, Name: r.Name, Description: r.Description, Archived: r.Archived,
+		Deprecated: r.Deprecated, FeatureFlag: r.FeatureFlag, FeatureFlags: r.FeatureFlags,
+		GroupName: r.GroupName, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	if r.Schemas != nil {
+		et.Schemas = json.RawMessage(*r.Schemas)
+	}
+	return et, nil
+}
+
+// CreateEventType implements webhook.EventTypeStore.
+func (db *DB) CreateEventType(ctx context.Context, et *webhook.EventType) error {
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var existing eventTypeRow
+		err := tx.Set("gorm:query_option", "FOR UPDATE").
+			Where("org_id = ? AND name = ?", et.OrgID, et.Name).Take(&existing).Error
+		now := time.Now().UTC()
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			et.CreatedAt, et.UpdatedAt = now, now
+			row := eventTypeRowOf(et)
+			return translate(tx.Create(&row).Error, "event type "+et.Name)
+		case err != nil:
+			return err
+		case !existing.Archived:
+			return webhook.Errorf(webhook.ECONFLICT, "event type %s already exists", et.Name)
+		}
+		// Creating an archived event type again replaces it (unarchives).
+		et.CreatedAt, et.UpdatedAt = existing.CreatedAt, now
+		row := eventTypeRowOf(et)
+		return tx.Select("*").Where("org_id = ? AND name = ?", et.OrgID, et.Name).Updates(&row).Error
+	})
+}
+
+// FindEventType implements webhook.EventTypeStore.
+func (db *DB) FindEventType(ctx context.Context, orgID, name string) (*webhook.EventType, error) {
+	var row eventTypeRow
+	err := db.gorm.WithContext(ctx).Where("org_id = ? AND name = ?", orgID, name).Take(&row).Error
+	if err != nil {
+		return nil, translate(err, "event type")
+	}
+	et, _ := row.eventType()
+	return &et, nil
+}
+
+// ListEventTypes implements webhook.EventTypeStore.
+func (db *DB) ListEventTypes(ctx context.Context, orgID string, includeArchived bool, opt webhook.ListOptions) (webhook.Page[webhook.EventType], error) {
+	q := db.gorm.WithContext(ctx).Where("org_id = ?", orgID)
+	if !includeArchived {
+		q = q.Where("NOT archived")
+	}
+	var rows []eventTypeRow
+	if err := paginate(q, "name", opt).Find(&rows).Error; err != nil {
+		return webhook.Page[webhook.EventType]{}, err
+	}
+	return pageOf(rows, opt, (*eventTypeRow).eventType)
+}
+
+// UpdateEventType implements webhook.EventTypeStore.
+func (db *DB) UpdateEventType(ctx context.Context, et *webhook.EventType) error {
+	et.UpdatedAt = time.Now().UTC()
+	row := eventTypeRowOf(et)
+	res := db.gorm.WithContext(ctx).Model(&eventTypeRow{}).
+		Where("org_id = ? AND name = ?", et.OrgID, et.Name).
+		Select("description", "archived", "deprecated", "feature_flag", "feature_flags", "group_name", "schemas", "updated_at").
+		Updates(&row)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return webhook.Errorf(webhook.ENOTFOUND, "event type not found")
+	}
+	return nil
+}
+
+// DeleteEventType implements webhook.EventTypeStore.
+func (db *DB) DeleteEventType(ctx context.Context, orgID, name string) error {
+	res := db.gorm.WithContext(ctx).Where("org_id = ? AND name = ?", orgID, name).Delete(&eventTypeRow{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return webhook.Errorf(webhook.ENOTFOUND, "event type not found")
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package postgres
+
+import (
+	"slices"
+
+	"gorm.io/gorm"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// paginate restricts q to the page opt selects, keyed on the unique, sortable
+// column col. It fetches one row more than the limit to learn whether more follow.
+func paginate(q *gorm.DB, col string, opt webhook.ListOptions) *gorm.DB {
+	asc := opt.Ascending != opt.Backward // walking backward flips the scan
+	if opt.Cursor != "" {
+		if asc {
+			q = q.Where(col+" > ?", opt.Cursor)
+		} else {
+			q = q.Where(col+" < ?", opt.Cursor)
+		}
+	}
+	dir := " DESC"
+	if asc {
+		dir = " ASC"
+	}
+	return q.Order(col + dir).Limit(opt.Limit + 1)
+}
+
+// pageOf turns the rows fetched by paginate into a page in list order.
+func pageOf[R, T any](rows []R, opt webhook.ListOptions, conv func(*R) (T, error)) (webhook.Page[T], error) {
+	more := len(rows) > opt.Limit
+	if more {
+		rows = rows[:opt.Limit]
+	}
+	if opt.Backward {
+		slices.Reverse(rows)
+	}
+	items := make([]T, 0, len(rows))
+	for i := range rows {
+		item, err := conv(&rows[i])
+		if err != nil {
+			return webhook.Page[T]{}, err
+		}
+		items = append(items, item)
+	}
+	return webhook.Page[T]{Items: items, More: more}, nil
+}

@@ -1,0 +1,182 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// MaxOldSecrets is how many rotated-out secrets an endpoint keeps signing
+// with during their grace periods; rotating again drops the oldest.
+const MaxOldSecrets = 10
+
+// MaxGracePeriod is the longest a rotated-out secret stays valid.
+const MaxGracePeriod = 7 * 24 * time.Hour
+
+// Endpoint is a customer's receiver: where, which messages, and how to sign.
+type Endpoint struct {
+	ID          string
+	OrgID       string
+	AppID       string
+	UID         *string // optional, unique per application
+	URL         string
+	Description string
+	Version     int
+	Disabled    bool
+	// FilterTypes restricts the event types delivered; nil means all.
+	FilterTypes []string
+	// Channels restricts delivery to messages sharing a channel; nil means all.
+	Channels     []string
+	Metadata     map[string]string
+	ThrottleRate *int // messages per second; nil: unlimited
+	// Headers are sent with every delivery; they never override hookd's own.
+	Headers map[string]string
+	// Secret is the current signing secret, "whsec_" + base64.
+	Secret string
+	// OldSecrets are rotated-out secrets, still signed with until they expire.
+	OldSecrets []ExpiringSecret
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// ExpiringSecret is a rotated-out signing secret and the end of its grace period.
+type ExpiringSecret struct {
+	Key       string    `json:"key"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Validate checks the endpoint against the contract's rules. Whether the
+// filter names existing event types is checked by the store.
+func (e *Endpoint) Validate(httpsOnly bool) error {
+	v := &ValidationError{}
+	if msg := CheckEndpointURL(e.URL, httpsOnly); msg != "" {
+		v.Add(msg, "body", "url")
+	}
+	checkUID(v, e.UID, "body", "uid")
+	checkThrottle(v, e.ThrottleRate, 0, "body", "throttleRate")
+	if e.Version < 1 || e.Version > 65535 {
+		v.Add("must be between 1 and 65535", "body", "version")
+	}
+	if e.FilterTypes != nil {
+		checkList(v, e.FilterTypes, MaxEventTypeLength, 1, 0, "body", "filterTypes")
+	}
+	if e.Channels != nil {
+		checkList(v, e.Channels, MaxChannelLength, 1, MaxChannels, "body", "channels")
+	}
+	if !ValidSecret(e.Secret) {
+		v.Add("must match ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$", "body", "secret")
+	}
+	CheckHeaders(v, e.Headers, "body", "headers")
+	return v.Err()
+}
+
+// RotateSecret makes newSecret current and keeps the previous one valid for
+// grace (0: not at all). Expired secrets are dropped and at most
+// MaxOldSecrets are kept.
+func (e *Endpoint) RotateSecret(newSecret string, grace time.Duration, now time.Time) {
+	old := e.ValidOldSecrets(now)
+	if grace > 0 {
+		old = append(old, ExpiringSecret{Key: e.Secret, ExpiresAt: now.Add(grace)})
+	}
+	if len(old) > MaxOldSecrets {
+		old = old[len(old)-MaxOldSecrets:]
+	}
+	e.OldSecrets = old
+	e.Secret = NormalizeSecret(newSecret)
+}
+
+// ValidOldSecrets returns the rotated-out secrets still valid at now.
+func (e *Endpoint) ValidOldSecrets(now time.Time) []ExpiringSecret {
+	var out []ExpiringSecret
+	for _, s := range e.OldSecrets {
+		if s.ExpiresAt.After(now) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SigningSecrets returns every secret a delivery at now is signed with:
+// the current one first, then the rotated-out ones within their grace period.
+func (e *Endpoint) SigningSecrets(now time.Time) []string {
+	keys := []string{e.Secret}
+	for _, s := range e.ValidOldSecrets(now) {
+		keys = append(keys, s.Key)
+	}
+	return keys
+}
+
+// reservedHeaders are set by hookd on every delivery or by the HTTP layer;
+// custom headers may not set them.
+var reservedHeaders = []string{
+	"Host", "Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding",
+	"Connection", "Keep-Alive", "Upgrade", "Te", "Trailer", "Proxy-Authorization",
+	"Proxy-Connection", "User-Agent",
+	"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
+	"Svix-Id", "Svix-Timestamp", "Svix-Signature",
+}
+
+// sensitiveHeaders have their values hidden when headers are read back.
+var sensitiveHeaders = []string{"Authorization", "Cookie", "X-Api-Key"}
+
+// IsSensitiveHeader reports whether a custom header's value is redacted when read back.
+func IsSensitiveHeader(name string) bool {
+	return slices.Contains(sensitiveHeaders, http.CanonicalHeaderKey(name))
+}
+
+// CheckHeaders validates custom delivery headers: RFC 7230 token names, no
+// control characters in values, none of the headers hookd sets itself.
+func CheckHeaders(v *ValidationError, headers map[string]string, loc ...string) {
+	for name, value := range headers {
+		l := append(append([]string(nil), loc...), name)
+		switch {
+		case !validHeaderName(name):
+			v.Add("is not a valid header name", l...)
+		case slices.Contains(reservedHeaders, http.CanonicalHeaderKey(name)):
+			v.Add(fmt.Sprintf("header %s is set by hookd and cannot be overridden", name), l...)
+		case strings.ContainsAny(value, "\r\n\x00"):
+			v.Add("must not contain CR, LF or NUL", l...)
+		case len(value) > 4096:
+			v.Add("must be at most 4096 characters", l...)
+		}
+	}
+}
+
+func validHeaderName(name string) bool {
+	if name == "" || len(name) > 256 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// EndpointStats counts an endpoint's deliveries by status.
+type EndpointStats struct {
+	Success, Pending, Sending, Fail, Canceled int64
+}
+
+// EndpointStore persists endpoints. Every method is scoped to one application
+// of one organisation; anything else answers ENOTFOUND.
+type EndpointStore interface {
+	// CreateEndpoint inserts ep; a taken uid is ECONFLICT and a filter
+	// naming an unknown event type is EINVALID.
+	CreateEndpoint(ctx context.Context, ep *Endpoint) error
+	// FindEndpoint returns the endpoint of app whose id or uid is idOrUID.
+	FindEndpoint(ctx context.Context, app *Application, idOrUID string) (*Endpoint, error)
+	// ListEndpoints pages through app's endpoints, newest first by default.
+	ListEndpoints(ctx context.Context, app *Application, opt ListOptions) (Page[Endpoint], error)
+	// UpdateEndpoint saves every field of ep, with the same checks as create.
+	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
+	// DeleteEndpoint deletes the endpoint.
+	DeleteEndpoint(ctx context.Context, ep *Endpoint) error
+	// EndpointStats counts the endpoint's deliveries created in [since, until).
+	EndpointStats(ctx context.Context, ep *Endpoint, since, until time.Time) (EndpointStats, error)
+}

@@ -1,0 +1,67 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// EventType names a kind of message an organisation sends.
+type EventType struct {
+	OrgID        string
+	Name         string
+	Description  string
+	Archived     bool
+	Deprecated   bool
+	FeatureFlag  *string
+	FeatureFlags []string
+	GroupName    *string
+	// Schemas maps a version to a JSON schema, stored exactly as given
+	// (raw JSON object); nil when none.
+	Schemas   json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Validate checks the event type against the contract's rules.
+func (et *EventType) Validate() error {
+	v := &ValidationError{}
+	checkName(v, et.Name, MaxEventTypeLength, "body", "name")
+	if et.FeatureFlag != nil {
+		checkName(v, *et.FeatureFlag, MaxFeatureFlagLength, "body", "featureFlag")
+	}
+	if et.FeatureFlags != nil {
+		checkList(v, et.FeatureFlags, MaxFeatureFlagLength, 0, 0, "body", "featureFlags")
+	}
+	if et.GroupName != nil {
+		checkName(v, *et.GroupName, MaxEventTypeLength, "body", "groupName")
+	}
+	if len(et.Schemas) > 0 && string(et.Schemas) != "null" {
+		var schemas map[string]json.RawMessage
+		if err := json.Unmarshal(et.Schemas, &schemas); err != nil {
+			v.Add("must be an object mapping versions to JSON schema objects", "body", "schemas")
+		}
+		for version, s := range schemas {
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(s, &obj) != nil || obj == nil {
+				v.Add("must be a JSON schema object", "body", "schemas", version)
+			}
+		}
+	}
+	return v.Err()
+}
+
+// EventTypeStore persists event types, scoped to one organisation.
+type EventTypeStore interface {
+	// CreateEventType inserts et; an existing non-archived name is ECONFLICT,
+	// an archived one is replaced by et (the contract's way to unarchive).
+	CreateEventType(ctx context.Context, et *EventType) error
+	// FindEventType returns the event type by name, archived or not.
+	FindEventType(ctx context.Context, orgID, name string) (*EventType, error)
+	// ListEventTypes pages through event types by name.
+	ListEventTypes(ctx context.Context, orgID string, includeArchived bool, opt ListOptions) (Page[EventType], error)
+	// UpdateEventType saves every field of et.
+	UpdateEventType(ctx context.Context, et *EventType) error
+	// DeleteEventType removes the event type for good.
+	DeleteEventType(ctx context.Context, orgID, name string) error
+}

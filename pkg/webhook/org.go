@@ -1,0 +1,82 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+)
+
+// DefaultOrgName is the organisation HOOKD_ADMIN_API_KEY belongs to.
+const DefaultOrgName = "default"
+
+// Organisation is a tenant: it owns API keys, applications and event types,
+// and sees nothing of other organisations.
+type Organisation struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// APIKey is a bearer token of one organisation. Only its SHA-256 hash and a
+// short visible prefix are stored.
+type APIKey struct {
+	ID        string
+	OrgID     string
+	Prefix    string
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// Principal is who a request acts as.
+type Principal struct {
+	OrgID string
+	KeyID string
+	// AppID is set for app-portal tokens, which reach only that application.
+	AppID string
+}
+
+// KeyStore persists organisations and API keys.
+type KeyStore interface {
+	// EnsureOrg returns the organisation named name, creating it if needed.
+	EnsureOrg(ctx context.Context, name string) (*Organisation, error)
+	// CreateKey stores key (its hash and prefix); an existing hash is a no-op.
+	CreateKey(ctx context.Context, key *APIKey) error
+	// FindKeyByHash returns the key with this SHA-256 hash, or ENOTFOUND.
+	FindKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+}
+
+// apiKeyPrefix starts every generated API key, so leaked keys are easy to
+// recognise by secret scanners.
+const apiKeyPrefix = "hookd_sk_"
+
+// VisiblePrefixLength is how many leading characters of a key are stored in
+// clear, to tell keys apart in listings.
+const VisiblePrefixLength = 14
+
+// NewAPIKey returns a new random token and its storable record. The token is
+// shown once; only its hash is kept.
+func NewAPIKey(orgID string) (token string, key *APIKey) {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	token = apiKeyPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, APIKeyFor(orgID, token)
+}
+
+// APIKeyFor returns the storable record of an existing token.
+func APIKeyFor(orgID, token string) *APIKey {
+	return &APIKey{
+		ID:     NewID(PrefixKey),
+		OrgID:  orgID,
+		Prefix: token[:min(len(token), VisiblePrefixLength)],
+		Hash:   HashToken(token),
+	}
+}
+
+// HashToken returns the SHA-256 of a bearer token, the form keys are stored
+// and looked up in.
+func HashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}

@@ -1,0 +1,121 @@
+package webhook
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Limits from the API contract.
+const (
+	MaxUIDLength         = 256
+	MaxEventTypeLength   = 256
+	MaxChannelLength     = 128
+	MaxChannels          = 10
+	MaxURLLength         = 65536
+	MaxThrottleRate      = 65535
+	MaxFeatureFlagLength = 256
+)
+
+var (
+	namePattern   = regexp.MustCompile(`^[a-zA-Z0-9\-_.]+$`)
+	secretPattern = regexp.MustCompile(`^(whsec_)?[a-zA-Z0-9+/=]{32,100}$`)
+)
+
+// ValidName reports whether s matches the contract's identifier pattern
+// ^[a-zA-Z0-9\-_.]+$ used by uids, event type names, channels and flags.
+func ValidName(s string) bool { return namePattern.MatchString(s) }
+
+// checkName validates an identifier of at most max characters at loc.
+func checkName(v *ValidationError, s string, max int, loc ...string) {
+	switch {
+	case s == "":
+		v.Add("must not be empty", loc...)
+	case len(s) > max:
+		v.Add(fmt.Sprintf("must be at most %d characters", max), loc...)
+	case !ValidName(s):
+		v.Add("must match ^[a-zA-Z0-9\\-_.]+$", loc...)
+	}
+}
+
+func checkUID(v *ValidationError, uid *string, loc ...string) {
+	if uid != nil {
+		checkName(v, *uid, MaxUIDLength, loc...)
+	}
+}
+
+func checkThrottle(v *ValidationError, rate *int, min int, loc ...string) {
+	if rate != nil && (*rate < min || *rate > MaxThrottleRate) {
+		v.Add(fmt.Sprintf("must be between %d and %d", min, MaxThrottleRate), loc...)
+	}
+}
+
+// checkList validates a list of identifiers: unique, each a valid name of at
+// most max characters, between minItems and maxItems long (maxItems 0 = no cap).
+func checkList(v *ValidationError, items []string, max, minItems, maxItems int, loc ...string) {
+	if len(items) < minItems {
+		v.Add(fmt.Sprintf("must have at least %d item(s)", minItems), loc...)
+	}
+	if maxItems > 0 && len(items) > maxItems {
+		v.Add(fmt.Sprintf("must have at most %d items", maxItems), loc...)
+	}
+	seen := make(map[string]bool, len(items))
+	for i, s := range items {
+		itemLoc := append(append([]string(nil), loc...), fmt.Sprint(i))
+		checkName(v, s, max, itemLoc...)
+		if seen[s] {
+			v.Add(fmt.Sprintf("duplicate item %q", s), itemLoc...)
+		}
+		seen[s] = true
+	}
+}
+
+// ValidSecret reports whether s is an endpoint secret in the contract's
+// format, ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$, whose base64 decodes.
+func ValidSecret(s string) bool {
+	if !secretPattern.MatchString(s) {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+	return err == nil && len(b) > 0
+}
+
+// NormalizeSecret returns a valid secret with its whsec_ prefix.
+func NormalizeSecret(s string) string {
+	if strings.HasPrefix(s, "whsec_") {
+		return s
+	}
+	return "whsec_" + s
+}
+
+// CheckEndpointURL validates a delivery URL: absolute http(s) with a host,
+// at most MaxURLLength characters, and https when httpsOnly.
+func CheckEndpointURL(raw string, httpsOnly bool) string {
+	if raw == "" {
+		return "must not be empty"
+	}
+	if len(raw) > MaxURLLength {
+		return fmt.Sprintf("must be at most %d characters", MaxURLLength)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "is not a valid URL"
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "scheme must be http or https"
+	case httpsOnly && u.Scheme != "https":
+		return "scheme must be https (HOOKD_ENDPOINT_HTTPS_ONLY is set)"
+	case u.Host == "" || u.Hostname() == "":
+		return "must have a host"
+	case u.User != nil:
+		return "must not contain credentials"
+	case u.Fragment != "":
+		return "must not contain a fragment"
+	case strings.ContainsAny(raw, " \t\r\n"):
+		return "must not contain whitespace"
+	}
+	return ""
+}
