@@ -36,7 +36,7 @@ func (r *appRow) app() (webhook.Application, error) {
 
 // CreateApp implements webhook.AppStore.
 func (db *DB) CreateApp(ctx context.Context, app *webhook.Application) error {
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	app.ID = webhook.NewID(webhook.PrefixApp)
 	app.CreatedAt, app.UpdatedAt = now, now
 	row := appRowOf(app)
@@ -68,7 +68,7 @@ func (db *DB) ListApps(ctx context.Context, orgID string, opt webhook.ListOption
 
 // UpdateApp implements webhook.AppStore.
 func (db *DB) UpdateApp(ctx context.Context, app *webhook.Application) error {
-	app.UpdatedAt = time.Now().UTC()
+	app.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	row := appRowOf(app)
 	res := db.gorm.WithContext(ctx).Model(&appRow{}).
 		Where("org_id = ? AND id = ?", app.OrgID, app.ID).

@@ -95,7 +95,7 @@ func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
 
 // CreateEndpoint implements webhook.EndpointStore.
 func (db *DB) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	ep.ID = webhook.NewID(webhook.PrefixEndpoint)
 	ep.CreatedAt, ep.UpdatedAt = now, now
 	row, err := db.endpointRowOf(ep)
@@ -137,7 +137,7 @@ func (db *DB) ListEndpoints(ctx context.Context, app *webhook.Application, opt w
 // new to the filter must exist: a filter keeps working after its event type
 // is archived.
 func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
-	ep.UpdatedAt = time.Now().UTC()
+	ep.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	row, err := db.endpointRowOf(ep)
 	if err != nil {
 		return err

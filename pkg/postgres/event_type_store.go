@@ -58,7 +58,7 @@ func (db *DB) CreateEventType(ctx context.Context, et *webhook.EventType) error 
 		var existing eventTypeRow
 		err := tx.Set("gorm:query_option", "FOR UPDATE").
 			Where("org_id = ? AND name = ?", et.OrgID, et.Name).Take(&existing).Error
-		now := time.Now().UTC()
+		now := time.Now().UTC().Truncate(time.Microsecond)
 		switch {
 		case errors.Is(err, gorm.ErrRecordNotFound):
 			et.CreatedAt, et.UpdatedAt = now, now
@@ -102,7 +102,7 @@ func (db *DB) ListEventTypes(ctx context.Context, orgID string, includeArchived 
 
 // UpdateEventType implements webhook.EventTypeStore.
 func (db *DB) UpdateEventType(ctx context.Context, et *webhook.EventType) error {
-	et.UpdatedAt = time.Now().UTC()
+	et.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	row := eventTypeRowOf(et)
 	res := db.gorm.WithContext(ctx).Model(&eventTypeRow{}).
 		Where("org_id = ? AND name = ?", et.OrgID, et.Name).

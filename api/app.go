@@ -1,0 +1,231 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+const appKey = "hookd.app"
+
+// applicationIn is the contract's ApplicationIn (create and PUT).
+// rateLimit is the SDKs' older name for throttleRate.
+type applicationIn struct {
+	Name         *string           `json:"name"`
+	UID          Opt[string]       `json:"uid"`
+	Metadata     map[string]string `json:"metadata"`
+	ThrottleRate Opt[int]          `json:"throttleRate"`
+	RateLimit    Opt[int]          `json:"rateLimit"`
+}
+
+// applicationPatch is the contract's ApplicationPatch: absent fields are kept.
+type applicationPatch struct {
+	Name         Opt[string]            `json:"name"`
+	UID          Opt[string]            `json:"uid"`
+	Metadata     Opt[map[string]string] `json:"metadata"`
+	ThrottleRate Opt[int]               `json:"throttleRate"`
+	RateLimit    Opt[int]               `json:"rateLimit"`
+}
+
+type applicationOut struct {
+	ID           string            `json:"id"`
+	UID          *string           `json:"uid"`
+	Name         string            `json:"name"`
+	Metadata     map[string]string `json:"metadata"`
+	ThrottleRate *int              `json:"throttleRate"`
+	RateLimit    *int              `json:"rateLimit"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+}
+
+func appOut(a *webhook.Application) applicationOut {
+	return applicationOut{
+		ID: a.ID, UID: a.UID, Name: a.Name, Metadata: a.Metadata,
+		ThrottleRate: a.ThrottleRate, RateLimit: a.ThrottleRate,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	}
+}
+
+// rate picks throttleRate, falling back to the deprecated rateLimit.
+func rate(throttle, limit Opt[int]) Opt[int] {
+	if throttle.Set {
+		return throttle
+	}
+	return limit
+}
+
+// apply replaces every field of app with in (PUT and create semantics).
+func (in *applicationIn) apply(app *webhook.Application) error {
+	v := &webhook.ValidationError{}
+	required(v, in.Name != nil, "body", "name")
+	if in.Name != nil {
+		app.Name = *in.Name
+	}
+	app.UID = in.UID.Ptr()
+	app.Metadata = in.Metadata
+	app.ThrottleRate = rate(in.ThrottleRate, in.RateLimit).Ptr()
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return app.Validate()
+}
+
+// withApp loads the path's application (by id or uid) for handler h.
+func (s *Server) withApp(h gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		app, err := s.cfg.Store.FindApp(c, principal(c).OrgID, c.Param("app_id"))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Set(appKey, app)
+		h(c)
+	}
+}
+
+func pathApp(c *gin.Context) *webhook.Application {
+	return c.MustGet(appKey).(*webhook.Application)
+}
+
+func (s *Server) listApps(c *gin.Context) {
+	opt, err := listOptions(c, true, validIDCursor(webhook.PrefixApp))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	page, err := s.cfg.Store.ListApps(c, principal(c).OrgID, opt)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newList(page, opt, appOut, func(a *webhook.Application) string { return a.ID }))
+}
+
+func (s *Server) createApp(c *gin.Context) {
+	v := &webhook.ValidationError{}
+	getIfExists := queryBool(c, "get_if_exists", false, v)
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	var in applicationIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	app := &webhook.Application{OrgID: principal(c).OrgID}
+	if err := in.apply(app); err != nil {
+		fail(c, err)
+		return
+	}
+	if getIfExists && app.UID != nil {
+		existing, err := s.cfg.Store.FindApp(c, app.OrgID, *app.UID)
+		if err == nil {
+			c.JSON(http.StatusOK, appOut(existing))
+			return
+		}
+		if webhook.ErrorCode(err) != webhook.ENOTFOUND {
+			fail(c, err)
+			return
+		}
+	}
+	if err := s.cfg.Store.CreateApp(c, app); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, appOut(app))
+}
+
+func (s *Server) getApp(c *gin.Context) { c.JSON(http.StatusOK, appOut(pathApp(c))) }
+
+// putApp replaces the application, or creates it (201) when the path names
+// none; the path then becomes its uid unless the body gives one.
+func (s *Server) putApp(c *gin.Context) {
+	var in applicationIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	orgID := principal(c).OrgID
+	app, err := s.cfg.Store.FindApp(c, orgID, c.Param("app_id"))
+	status := http.StatusOK
+	switch {
+	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
+		app, status = &webhook.Application{OrgID: orgID}, http.StatusCreated
+	case err != nil:
+		fail(c, err)
+		return
+	}
+	if err := in.apply(app); err != nil {
+		fail(c, err)
+		return
+	}
+	if status == http.StatusCreated {
+		if app.UID == nil {
+			uid := c.Param("app_id")
+			app.UID = &uid
+			if err := app.Validate(); err != nil {
+				fail(c, err)
+				return
+			}
+		}
+		err = s.cfg.Store.CreateApp(c, app)
+	} else {
+		err = s.cfg.Store.UpdateApp(c, app)
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(status, appOut(app))
+}
+
+func (s *Server) patchApp(c *gin.Context) {
+	var in applicationPatch
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	app := pathApp(c)
+	v := &webhook.ValidationError{}
+	if in.Name.Set {
+		if in.Name.Null {
+			v.Add("must not be null", "body", "name")
+		}
+		app.Name = in.Name.V
+	}
+	if in.UID.Set {
+		app.UID = in.UID.Ptr()
+	}
+	if in.Metadata.Set {
+		app.Metadata = in.Metadata.V
+	}
+	if r := rate(in.ThrottleRate, in.RateLimit); r.Set {
+		app.ThrottleRate = r.Ptr()
+	}
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := app.Validate(); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.cfg.Store.UpdateApp(c, app); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, appOut(app))
+}
+
+func (s *Server) deleteApp(c *gin.Context) {
+	app := pathApp(c)
+	if err := s.cfg.Store.DeleteApp(c, app.OrgID, app.ID); err != nil {
+		fail(c, err)
+		return
+	}
+	noContent(c)
+}

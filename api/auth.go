@@ -1,0 +1,87 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+const principalKey = "hookd.principal"
+
+// authCacheTTL bounds how long a key stays valid in memory after a lookup.
+const authCacheTTL = 30 * time.Second
+
+// authCacheSize caps the cache; when full it is emptied.
+const authCacheSize = 10000
+
+// authenticator resolves bearer tokens to principals, caching lookups so a
+// request costs no database round trip for a recently seen key.
+type authenticator struct {
+	keys webhook.KeyStore
+	mu   sync.Mutex
+	seen map[string]cachedPrincipal
+}
+
+type cachedPrincipal struct {
+	p       webhook.Principal
+	expires time.Time
+}
+
+func newAuthenticator(keys webhook.KeyStore) *authenticator {
+	return &authenticator{keys: keys, seen: map[string]cachedPrincipal{}}
+}
+
+// principal returns who token belongs to, or EUNAUTHORIZED.
+func (a *authenticator) principal(ctx context.Context, token string) (webhook.Principal, error) {
+	hash := webhook.HashToken(token)
+	now := time.Now()
+	a.mu.Lock()
+	cached, ok := a.seen[string(hash)]
+	a.mu.Unlock()
+	if ok && now.Before(cached.expires) {
+		return cached.p, nil
+	}
+	key, err := a.keys.FindKeyByHash(ctx, hash)
+	if err != nil {
+		return webhook.Principal{}, err
+	}
+	if subtle.ConstantTimeCompare(key.Hash, hash) != 1 {
+		return webhook.Principal{}, webhook.Errorf(webhook.EUNAUTHORIZED, "invalid API key")
+	}
+	p := webhook.Principal{OrgID: key.OrgID, KeyID: key.ID}
+	a.mu.Lock()
+	if len(a.seen) >= authCacheSize {
+		clear(a.seen)
+	}
+	a.seen[string(hash)] = cachedPrincipal{p: p, expires: now.Add(authCacheTTL)}
+	a.mu.Unlock()
+	return p, nil
+}
+
+// middleware requires "Authorization: Bearer <token>" and stores the principal.
+func (a *authenticator) middleware(c *gin.Context) {
+	header := c.GetHeader("Authorization")
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		fail(c, webhook.Errorf(webhook.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <API key>"))
+		return
+	}
+	p, err := a.principal(c.Request.Context(), strings.TrimSpace(token))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+func principal(c *gin.Context) webhook.Principal {
+	p, _ := c.Get(principalKey)
+	return p.(webhook.Principal)
+}

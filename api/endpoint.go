@@ -1,0 +1,320 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+const endpointKey = "hookd.endpoint"
+
+// endpointIn is the contract's EndpointIn (create) and EndpointUpdate (PUT,
+// which has no secret or headers). The SDKs call the event type filter
+// filterTypes and the document eventTypes; both are accepted.
+type endpointIn struct {
+	URL          *string           `json:"url"`
+	Description  string            `json:"description"`
+	Disabled     bool              `json:"disabled"`
+	FilterTypes  Opt[[]string]     `json:"filterTypes"`
+	EventTypes   Opt[[]string]     `json:"eventTypes"`
+	Channels     []string          `json:"channels"`
+	Metadata     map[string]string `json:"metadata"`
+	ThrottleRate Opt[int]          `json:"throttleRate"`
+	RateLimit    Opt[int]          `json:"rateLimit"`
+	UID          Opt[string]       `json:"uid"`
+	Version      Opt[int]          `json:"version"`
+	Secret       Opt[string]       `json:"secret"`
+	Headers      map[string]string `json:"headers"`
+}
+
+// endpointPatch is the contract's EndpointPatch: absent fields are kept,
+// null clears nullable ones (a null secret generates a new one).
+type endpointPatch struct {
+	URL          Opt[string]            `json:"url"`
+	Description  Opt[string]            `json:"description"`
+	Disabled     Opt[bool]              `json:"disabled"`
+	FilterTypes  Opt[[]string]          `json:"filterTypes"`
+	EventTypes   Opt[[]string]          `json:"eventTypes"`
+	Channels     Opt[[]string]          `json:"channels"`
+	Metadata     Opt[map[string]string] `json:"metadata"`
+	ThrottleRate Opt[int]               `json:"throttleRate"`
+	RateLimit    Opt[int]               `json:"rateLimit"`
+	UID          Opt[string]            `json:"uid"`
+	Version      Opt[int]               `json:"version"`
+	Secret       Opt[string]            `json:"secret"`
+}
+
+type endpointOut struct {
+	ID           string            `json:"id"`
+	UID          *string           `json:"uid"`
+	URL          string            `json:"url"`
+	Description  string            `json:"description"`
+	Version      int               `json:"version"`
+	Disabled     bool              `json:"disabled"`
+	FilterTypes  []string          `json:"filterTypes"`
+	EventTypes   []string          `json:"eventTypes"`
+	Channels     []string          `json:"channels"`
+	Metadata     map[string]string `json:"metadata"`
+	ThrottleRate *int              `json:"throttleRate"`
+	RateLimit    *int              `json:"rateLimit"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+}
+
+func endpointOutOf(ep *webhook.Endpoint) endpointOut {
+	return endpointOut{
+		ID: ep.ID, UID: ep.UID, URL: ep.URL, Description: ep.Description, Version: ep.Version,
+		Disabled: ep.Disabled, FilterTypes: ep.FilterTypes, EventTypes: ep.FilterTypes,
+		Channels: ep.Channels, Metadata: ep.Metadata,
+		ThrottleRate: ep.ThrottleRate, RateLimit: ep.ThrottleRate,
+		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
+	}
+}
+
+// filterTypes picks filterTypes, falling back to the document's eventTypes.
+func filterTypes(filter, eventTypes Opt[[]string]) Opt[[]string] {
+	if filter.Set {
+		return filter
+	}
+	return eventTypes
+}
+
+// apply replaces every field of ep that in carries (create and PUT semantics).
+func (in *endpointIn) apply(ep *webhook.Endpoint) {
+	if in.URL != nil {
+		ep.URL = *in.URL
+	}
+	ep.Description = in.Description
+	ep.Disabled = in.Disabled
+	ep.FilterTypes = filterTypes(in.FilterTypes, in.EventTypes).V
+	ep.Channels = in.Channels
+	ep.Metadata = in.Metadata
+	ep.ThrottleRate = rate(in.ThrottleRate, in.RateLimit).Ptr()
+	ep.UID = in.UID.Ptr()
+	ep.Version = 1
+	if in.Version.Set && !in.Version.Null {
+		ep.Version = in.Version.V
+	}
+}
+
+
+func (s *Server) withEndpoint(h gin.HandlerFunc) gin.HandlerFunc {
+	return s.withApp(func(c *gin.Context) {
+		ep, err := s.cfg.Store.FindEndpoint(c, pathApp(c), c.Param("endpoint_id"))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Set(endpointKey, ep)
+		h(c)
+	})
+}
+
+func pathEndpoint(c *gin.Context) *webhook.Endpoint {
+	return c.MustGet(endpointKey).(*webhook.Endpoint)
+}
+
+func (s *Server) listEndpoints(c *gin.Context) {
+	opt, err := listOptions(c, false, validIDCursor(webhook.PrefixEndpoint))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	page, err := s.cfg.Store.ListEndpoints(c, pathApp(c), opt)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newList(page, opt, endpointOutOf, func(ep *webhook.Endpoint) string { return ep.ID }))
+}
+
+func (s *Server) createEndpoint(c *gin.Context) {
+	var in endpointIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	app := pathApp(c)
+	ep := &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID, Headers: in.Headers}
+	in.apply(ep)
+	if err := s.setSecret(ep, in.Secret); err != nil {
+		fail(c, err)
+		return
+	}
+	v := &webhook.ValidationError{}
+	required(v, in.URL != nil, "body", "url")
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.validateEndpoint(ep); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.cfg.Store.CreateEndpoint(c, ep); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, endpointOutOf(ep))
+}
+
+// setSecret sets a given secret (normalised to whsec_) or generates one.
+func (s *Server) setSecret(ep *webhook.Endpoint, secret Opt[string]) error {
+	if secret.Set && !secret.Null {
+		if !webhook.ValidSecret(secret.V) {
+			return webhook.Invalid("must match ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$", "body", "secret")
+		}
+		ep.Secret = webhook.NormalizeSecret(secret.V)
+		return nil
+	}
+	generated, err := s.cfg.NewSecret()
+	if err != nil {
+		return err
+	}
+	ep.Secret = generated
+	return nil
+}
+
+func (s *Server) validateEndpoint(ep *webhook.Endpoint) error {
+	return ep.Validate(s.cfg.HTTPSOnly)
+}
+
+func (s *Server) getEndpoint(c *gin.Context) { c.JSON(http.StatusOK, endpointOutOf(pathEndpoint(c))) }
+
+// putEndpoint replaces the endpoint's settings (not its secret or headers),
+// or creates it (201) when the path names none; the path then becomes its uid.
+func (s *Server) putEndpoint(c *gin.Context) {
+	var in endpointIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	app := pathApp(c)
+	ep, err := s.cfg.Store.FindEndpoint(c, app, c.Param("endpoint_id"))
+	status := http.StatusOK
+	switch {
+	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
+		ep, status = &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID}, http.StatusCreated
+		if err := s.setSecret(ep, Opt[string]{}); err != nil {
+			fail(c, err)
+			return
+		}
+	case err != nil:
+		fail(c, err)
+		return
+	}
+	in.apply(ep)
+	v := &webhook.ValidationError{}
+	required(v, in.URL != nil, "body", "url")
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	if status == http.StatusCreated && ep.UID == nil {
+		uid := c.Param("endpoint_id")
+		ep.UID = &uid
+	}
+	if err := s.validateEndpoint(ep); err != nil {
+		fail(c, err)
+		return
+	}
+	if status == http.StatusCreated {
+		err = s.cfg.Store.CreateEndpoint(c, ep)
+	} else {
+		err = s.cfg.Store.UpdateEndpoint(c, ep)
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(status, endpointOutOf(ep))
+}
+
+func (s *Server) patchEndpoint(c *gin.Context) {
+	var in endpointPatch
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	ep := pathEndpoint(c)
+	v := &webhook.ValidationError{}
+	for _, f := range []struct {
+		set, null bool
+		name      string
+	}{
+		{in.URL.Set, in.URL.Null, "url"},
+		{in.Description.Set, in.Description.Null, "description"},
+		{in.Disabled.Set, in.Disabled.Null, "disabled"},
+		{in.Metadata.Set, in.Metadata.Null, "metadata"},
+		{in.Version.Set, in.Version.Null, "version"},
+	} {
+		if f.set && f.null {
+			v.Add("must not be null", "body", f.name)
+		}
+	}
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	if in.URL.Set {
+		ep.URL = in.URL.V
+	}
+	if in.Description.Set {
+		ep.Description = in.Description.V
+	}
+	if in.Disabled.Set {
+		ep.Disabled = in.Disabled.V
+	}
+	if f := filterTypes(in.FilterTypes, in.EventTypes); f.Set {
+		ep.FilterTypes = nilIfEmpty(f.V)
+	}
+	if in.Channels.Set {
+		ep.Channels = nilIfEmpty(in.Channels.V)
+	}
+	if in.Metadata.Set {
+		ep.Metadata = in.Metadata.V
+	}
+	if r := rate(in.ThrottleRate, in.RateLimit); r.Set {
+		ep.ThrottleRate = r.Ptr()
+	}
+	if in.UID.Set {
+		ep.UID = in.UID.Ptr()
+	}
+	if in.Version.Set {
+		ep.Version = in.Version.V
+	}
+	if in.Secret.Set {
+		if err := s.setSecret(ep, in.Secret); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	if err := s.validateEndpoint(ep); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.cfg.Store.UpdateEndpoint(c, ep); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, endpointOutOf(ep))
+}
+
+func (s *Server) deleteEndpoint(c *gin.Context) {
+	if err := s.cfg.Store.DeleteEndpoint(c, pathEndpoint(c)); err != nil {
+		fail(c, err)
+		return
+	}
+	noContent(c)
+}
+
+// nilIfEmpty lets a PATCH clear a list with [] as well as with null.
+func nilIfEmpty(list []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	return list
+}

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+type secretOut struct {
+	Key string `json:"key"`
+}
+
+type secretRotateIn struct {
+	Key                Opt[string] `json:"key"`
+	GracePeriodSeconds Opt[int64]  `json:"gracePeriodSeconds"`
+}
+
+// defaultGracePeriod is how long a rotated-out secret stays valid by default.
+const defaultGracePeriod = 24 * time.Hour
+
+type headersIn struct {
+	Headers map[string]string `json:"headers"`
+}
+
+type headersPatchIn struct {
+	Headers map[string]*string `json:"headers"`
+}
+
+type headersOut struct {
+	Headers   map[string]string `json:"headers"`
+	Sensitive []string          `json:"sensitive"`
+}
+
+type statsOut struct {
+	Success  int64 `json:"success"`
+	Pending  int64 `json:"pending"`
+	Sending  int64 `json:"sending"`
+	Fail     int64 `json:"fail"`
+	Canceled int64 `json:"canceled"`
+}
+
+func (s *Server) getSecret(c *gin.Context) {
+	c.JSON(http.StatusOK, secretOut{Key: pathEndpoint(c).Secret})
+}
+
+// rotateSecret makes a new (given or generated) secret current; the old one
+// keeps signing for gracePeriodSeconds (default 24 h, at most 7 days).
+func (s *Server) rotateSecret(c *gin.Context) {
+	var in secretRotateIn
+	if c.Request.ContentLength != 0 {
+		if err := bind(c, &in); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	grace := defaultGracePeriod
+	if g := in.GracePeriodSeconds; g.Set && !g.Null {
+		if g.V < 0 || time.Duration(g.V)*time.Second > webhook.MaxGracePeriod {
+			fail(c, webhook.Invalid("must be between 0 and 604800", "body", "gracePeriodSeconds"))
+			return
+		}
+		grace = time.Duration(g.V) * time.Second
+	}
+	ep := pathEndpoint(c)
+	previous := ep.Secret
+	if err := s.setSecret(ep, in.Key); err != nil {
+		fail(c, err)
+		return
+	}
+	next := ep.Secret
+	ep.Secret = previous
+	ep.RotateSecret(next, grace, s.cfg.Now())
+	if err := s.cfg.Store.UpdateEndpoint(c, ep); err != nil {
+		fail(c, err)
+		return
+	}
+	noContent(c)
+}
+
+// getHeaders returns the custom headers; sensitive ones are listed by name
+// in "sensitive" and their values withheld.
+func (s *Server) getHeaders(c *gin.Context) {
+	out := headersOut{Headers: map[string]string{}, Sensitive: []string{}}
+	for name, value := range pathEndpoint(c).Headers {
+		if webhook.IsSensitiveHeader(name) {
+			out.Sensitive = append(out.Sensitive, name)
+			continue
+		}
+		out.Headers[name] = value
+	}
+	slices.Sort(out.Sensitive)
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) putHeaders(c *gin.Context) {
+	var in headersIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	if in.Headers == nil {
+		fail(c, &webhook.ValidationError{Fields: []webhook.FieldError{{Loc: []string{"body", "headers"}, Msg: "field required", Type: "value_error.missing"}}})
+		return
+	}
+	s.saveHeaders(c, in.Headers)
+}
+
+// patchHeaders sets the given headers and removes those given as null.
+func (s *Server) patchHeaders(c *gin.Context) {
+	var in headersPatchIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	headers := maps.Clone(pathEndpoint(c).Headers)
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	for name, value := range in.Headers {
+		if value == nil {
+			delete(headers, name)
+			continue
+		}
+		headers[name] = *value
+	}
+	s.saveHeaders(c, headers)
+}
+
+func (s *Server) saveHeaders(c *gin.Context, headers map[string]string) {
+	v := &webhook.ValidationError{}
+	webhook.CheckHeaders(v, headers, "body", "headers")
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	ep := pathEndpoint(c)
+	ep.Headers = headers
+	if err := s.cfg.Store.UpdateEndpoint(c, ep); err != nil {
+		fail(c, err)
+		return
+	}
+	noContent(c)
+}
+
+// endpointStats counts deliveries in [since, until); by default the last 28 days.
+func (s *Server) endpointStats(c *gin.Context) {
+	now := s.cfg.Now().UTC()
+	since, until := now.Add(-28*24*time.Hour), now
+	v := &webhook.ValidationError{}
+	since = queryTime(c, "since", since, v)
+	until = queryTime(c, "until", until, v)
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	st, err := s.cfg.Store.EndpointStats(c, pathEndpoint(c), since, until)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, statsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail, Canceled: st.Canceled})
+}
+
+// queryTime parses an RFC 3339 query parameter; absent gives def.
+func queryTime(c *gin.Context, name string, def time.Time, v *webhook.ValidationError) time.Time {
+	s := c.Query(name)
+	if s == "" {
+		return def
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		v.Add("must be an RFC 3339 date-time", "query", name)
+		return def
+	}
+	return t
+}

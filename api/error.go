@@ -1,0 +1,68 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// statusFor maps webhook error codes to HTTP status codes, in one place.
+var statusFor = map[string]int{
+	webhook.EBADREQUEST:   http.StatusBadRequest,
+	webhook.EUNAUTHORIZED: http.StatusUnauthorized,
+	webhook.EFORBIDDEN:    http.StatusForbidden,
+	webhook.ENOTFOUND:     http.StatusNotFound,
+	webhook.ECONFLICT:     http.StatusConflict,
+	webhook.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	webhook.EINVALID:      http.StatusUnprocessableEntity,
+	webhook.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	webhook.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// httpError is the contract's body for every error but validation errors.
+type httpError struct {
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+type validationItem struct {
+	Loc  []string `json:"loc"`
+	Msg  string   `json:"msg"`
+	Type string   `json:"type"`
+}
+
+// validationBody is the contract's 422 body.
+type validationBody struct {
+	Detail []validationItem `json:"detail"`
+}
+
+// fail writes err as the contract's error body and aborts the request.
+// Internal errors are logged here, once, and answered without details.
+func fail(c *gin.Context, err error) {
+	code := webhook.ErrorCode(err)
+	status, ok := statusFor[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if v, ok := asValidation(err); ok {
+		body := validationBody{Detail: make([]validationItem, 0, len(v.Fields))}
+		for _, f := range v.Fields {
+			body.Detail = append(body.Detail, validationItem{Loc: f.Loc, Msg: f.Msg, Type: f.Type})
+		}
+		c.AbortWithStatusJSON(status, body)
+		return
+	}
+	if status == http.StatusInternalServerError {
+		slog.ErrorContext(c.Request.Context(), "request failed", slog.String("error", err.Error()),
+			slog.String("method", c.Request.Method), slog.String("route", c.FullPath()))
+	}
+	c.AbortWithStatusJSON(status, httpError{Code: code, Detail: webhook.ErrorMessage(err)})
+}
+
+func asValidation(err error) (*webhook.ValidationError, bool) {
+	v, ok := err.(*webhook.ValidationError)
+	return v, ok
+}

@@ -1,0 +1,257 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// eventTypeIn is the contract's EventTypeIn / EventTypeUpdate (name only on create).
+type eventTypeIn struct {
+	Name         *string         `json:"name"`
+	Description  *string         `json:"description"`
+	Archived     bool            `json:"archived"`
+	Deprecated   bool            `json:"deprecated"`
+	FeatureFlag  *string         `json:"featureFlag"`
+	FeatureFlags []string        `json:"featureFlags"`
+	GroupName    *string         `json:"groupName"`
+	Schemas      json.RawMessage `json:"schemas"`
+}
+
+type eventTypePatch struct {
+	Description  Opt[string]     `json:"description"`
+	Archived     Opt[bool]       `json:"archived"`
+	Deprecated   Opt[bool]       `json:"deprecated"`
+	FeatureFlag  Opt[string]     `json:"featureFlag"`
+	FeatureFlags Opt[[]string]   `json:"featureFlags"`
+	GroupName    Opt[string]     `json:"groupName"`
+	Schemas      json.RawMessage `json:"schemas"` // absent: nil; null: "null"
+}
+
+type eventTypeOut struct {
+	Name         string          `json:"name"`
+	Description  string          `json:"description"`
+	Archived     bool            `json:"archived"`
+	Deprecated   bool            `json:"deprecated"`
+	FeatureFlag  *string         `json:"featureFlag"`
+	FeatureFlags []string        `json:"featureFlags,omitempty"`
+	GroupName    *string         `json:"groupName"`
+	Schemas      json.RawMessage `json:"schemas"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	UpdatedAt    time.Time       `json:"updatedAt"`
+}
+
+func eventTypeOutOf(et *webhook.EventType) eventTypeOut {
+	out := eventTypeOut{
+		Name: et.Name, Description: et.Description, Archived: et.Archived, Deprecated: et.Deprecated,
+		FeatureFlag: et.FeatureFlag, FeatureFlags: et.FeatureFlags, GroupName: et.GroupName,
+		Schemas: et.Schemas, CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt,
+	}
+	if len(out.Schemas) == 0 {
+		out.Schemas = json.RawMessage("null")
+	}
+	return out
+}
+
+// apply replaces every field of et but its name with in.
+func (in *eventTypeIn) apply(et *webhook.EventType) error {
+	v := &webhook.ValidationError{}
+	required(v, in.Description != nil, "body", "description")
+	if in.Description != nil {
+		et.Description = *in.Description
+	}
+	et.Archived, et.Deprecated = in.Archived, in.Deprecated
+	et.FeatureFlag, et.FeatureFlags, et.GroupName = in.FeatureFlag, in.FeatureFlags, in.GroupName
+	et.Schemas = in.Schemas
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return et.Validate()
+}
+
+func (s *Server) listEventTypes(c *gin.Context) {
+	opt, err := listOptions(c, true, func(s string) bool { return webhook.ValidName(s) && len(s) <= webhook.MaxEventTypeLength })
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v := &webhook.ValidationError{}
+	includeArchived := queryBool(c, "include_archived", false, v)
+	withContent := queryBool(c, "with_content", false, v)
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	page, err := s.cfg.Store.ListEventTypes(c, principal(c).OrgID, includeArchived, opt)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := func(et *webhook.EventType) eventTypeOut {
+		o := eventTypeOutOf(et)
+		if !withContent {
+			o.Schemas = json.RawMessage("null")
+		}
+		return o
+	}
+	c.JSON(http.StatusOK, newList(page, opt, out, func(et *webhook.EventType) string { return et.Name }))
+}
+
+func (s *Server) createEventType(c *gin.Context) {
+	var in eventTypeIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	et := &webhook.EventType{OrgID: principal(c).OrgID}
+	if in.Name == nil {
+		fail(c, &webhook.ValidationError{Fields: []webhook.FieldError{{Loc: []string{"body", "name"}, Msg: "field required", Type: "value_error.missing"}}})
+		return
+	}
+	et.Name = *in.Name
+	if err := in.apply(et); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.cfg.Store.CreateEventType(c, et); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, eventTypeOutOf(et))
+}
+
+func (s *Server) getEventType(c *gin.Context) {
+	et, err := s.cfg.Store.FindEventType(c, principal(c).OrgID, c.Param("event_type_name"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, eventTypeOutOf(et))
+}
+
+// putEventType replaces the event type, or creates it (201) under the path's name.
+func (s *Server) putEventType(c *gin.Context) {
+	var in eventTypeIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	orgID, name := principal(c).OrgID, c.Param("event_type_name")
+	et, err := s.cfg.Store.FindEventType(c, orgID, name)
+	status := http.StatusOK
+	switch {
+	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
+		et, status = &webhook.EventType{OrgID: orgID, Name: name}, http.StatusCreated
+	case err != nil:
+		fail(c, err)
+		return
+	}
+	if err := in.apply(et); err != nil {
+		fail(c, err)
+		return
+	}
+	if status == http.StatusCreated {
+		err = s.cfg.Store.CreateEventType(c, et)
+	} else {
+		err = s.cfg.Store.UpdateEventType(c, et)
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(status, eventTypeOutOf(et))
+}
+
+func (s *Server) patchEventType(c *gin.Context) {
+	var in eventTypePatch
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	et, err := s.cfg.Store.FindEventType(c, principal(c).OrgID, c.Param("event_type_name"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v := &webhook.ValidationError{}
+	for _, f := range []struct {
+		set, null bool
+		name      string
+	}{
+		{in.Description.Set, in.Description.Null, "description"},
+		{in.Archived.Set, in.Archived.Null, "archived"},
+		{in.Deprecated.Set, in.Deprecated.Null, "deprecated"},
+	} {
+		if f.set && f.null {
+			v.Add("must not be null", "body", f.name)
+		}
+	}
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	if in.Description.Set {
+		et.Description = in.Description.V
+	}
+	if in.Archived.Set {
+		et.Archived = in.Archived.V
+	}
+	if in.Deprecated.Set {
+		et.Deprecated = in.Deprecated.V
+	}
+	if in.FeatureFlag.Set {
+		et.FeatureFlag = in.FeatureFlag.Ptr()
+	}
+	if in.FeatureFlags.Set {
+		et.FeatureFlags = in.FeatureFlags.V
+	}
+	if in.GroupName.Set {
+		et.GroupName = in.GroupName.Ptr()
+	}
+	if in.Schemas != nil {
+		et.Schemas = in.Schemas
+	}
+	if err := et.Validate(); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.cfg.Store.UpdateEventType(c, et); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, eventTypeOutOf(et))
+}
+
+// deleteEventType archives the event type, or removes it with expunge=true.
+func (s *Server) deleteEventType(c *gin.Context) {
+	v := &webhook.ValidationError{}
+	expunge := queryBool(c, "expunge", false, v)
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	orgID, name := principal(c).OrgID, c.Param("event_type_name")
+	if expunge {
+		if err := s.cfg.Store.DeleteEventType(c, orgID, name); err != nil {
+			fail(c, err)
+			return
+		}
+		noContent(c)
+		return
+	}
+	et, err := s.cfg.Store.FindEventType(c, orgID, name)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	et.Archived = true
+	if err := s.cfg.Store.UpdateEventType(c, et); err != nil {
+		fail(c, err)
+		return
+	}
+	noContent(c)
+}

@@ -1,0 +1,169 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// Store is everything the API reads and writes.
+type Store interface {
+	webhook.AppStore
+	webhook.EndpointStore
+	webhook.EventTypeStore
+	webhook.KeyStore
+	webhook.IdempotencyStore
+}
+
+// Checker is a dependency the health endpoint checks (Postgres, Redis).
+type Checker struct {
+	Name  string
+	Check func(*gin.Context) error
+}
+
+// Config configures the API. Zero values of optional fields are noted.
+type Config struct {
+	Store Store
+	// Checks are run by GET /api/v1/health; none means always healthy.
+	Checks []Checker
+	// MaxBodyBytes caps request bodies; 0 means 1 MiB.
+	MaxBodyBytes int64
+	// HTTPSOnly refuses http:// endpoint URLs.
+	HTTPSOnly bool
+	// NewSecret generates endpoint secrets ("whsec_..."); required.
+	NewSecret func() (string, error)
+	// Logger receives one line per request; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the management API.
+type Server struct {
+	cfg    Config
+	auth   *authenticator
+	engine *gin.Engine
+}
+
+// New builds the API's routes.
+func New(cfg Config) *Server {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store), engine: gin.New()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler. A trailing slash is ignored, without a
+// redirect, so every path answers with and without one.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+		r.URL.Path = strings.TrimRight(p, "/")
+		if r.URL.Path == "" {
+			r.URL.Path = "/"
+		}
+		r.URL.RawPath = ""
+	}
+	s.engine.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() {
+	e := s.engine
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(s.logRequests, gin.CustomRecovery(func(c *gin.Context, err any) {
+		s.cfg.Logger.ErrorContext(c.Request.Context(), "panic serving request", slog.Any("panic", err))
+		c.AbortWithStatusJSON(http.StatusInternalServerError, httpError{Code: webhook.EINTERNAL, Detail: "internal error"})
+	}))
+	e.NoRoute(func(c *gin.Context) {
+		fail(c, webhook.Errorf(webhook.ENOTFOUND, "no such route: %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, httpError{Code: "method_not_allowed", Detail: "method not allowed on this route"})
+	})
+
+	v1 := e.Group("/api/v1")
+	v1.GET("/health", s.health)
+	v1.HEAD("/health", s.health)
+	v1.GET("/health/ping", s.ping)
+	v1.HEAD("/health/ping", s.ping)
+
+	authed := v1.Group("", s.auth.middleware, limitBody(s.cfg.MaxBodyBytes), idempotent(s.cfg.Store))
+
+	authed.GET("/app", s.listApps)
+	authed.POST("/app", s.createApp)
+	authed.GET("/app/:app_id", s.withApp(s.getApp))
+	authed.PUT("/app/:app_id", s.putApp)
+	authed.PATCH("/app/:app_id", s.withApp(s.patchApp))
+	authed.DELETE("/app/:app_id", s.withApp(s.deleteApp))
+
+	authed.GET("/event-type", s.listEventTypes)
+	authed.POST("/event-type", s.createEventType)
+	authed.GET("/event-type/:event_type_name", s.getEventType)
+	authed.PUT("/event-type/:event_type_name", s.putEventType)
+	authed.PATCH("/event-type/:event_type_name", s.patchEventType)
+	authed.DELETE("/event-type/:event_type_name", s.deleteEventType)
+
+	authed.GET("/app/:app_id/endpoint", s.withApp(s.listEndpoints))
+	authed.POST("/app/:app_id/endpoint", s.withApp(s.createEndpoint))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.getEndpoint))
+	authed.PUT("/app/:app_id/endpoint/:endpoint_id", s.withApp(s.putEndpoint))
+	authed.PATCH("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.patchEndpoint))
+	authed.DELETE("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.deleteEndpoint))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/secret", s.withEndpoint(s.getSecret))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/secret/rotate", s.withEndpoint(s.rotateSecret))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.getHeaders))
+	authed.PUT("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.putHeaders))
+	authed.PATCH("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.patchHeaders))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/stats", s.withEndpoint(s.endpointStats))
+}
+
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	// The query string is left out: it may carry tokens.
+	s.cfg.Logger.LogAttrs(c.Request.Context(), level, "request",
+		slog.String("method", c.Request.Method),
+		slog.String("path", c.Request.URL.Path),
+		slog.String("route", c.FullPath()),
+		slog.Int("status", c.Writer.Status()),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("request_id", c.GetHeader("svix-req-id")),
+	)
+}
+
+func (s *Server) health(c *gin.Context) {
+	for _, chk := range s.cfg.Checks {
+		if err := chk.Check(c); err != nil {
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, httpError{
+				Code: "unhealthy", Detail: chk.Name + " is unavailable: " + err.Error(),
+			})
+			return
+		}
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) ping(c *gin.Context) { c.Status(http.StatusNoContent) }
+
+// noContent answers 204.
+func noContent(c *gin.Context) { c.Status(http.StatusNoContent) }

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/hookd/hookd/pkg/retry"
+	"github.com/hookd/hookd/worker"
+)
+
+// Config is hookd's whole configuration, read from the environment once at
+// start and validated there; a wrong value stops the process with a message
+// naming the variable and what it accepts.
+type Config struct {
+	// ListenAddress is where the API and UI listen.
+	ListenAddress string `env:"HOOKD_LISTEN_ADDRESS" envDefault:"127.0.0.1:8071"`
+	// DBDSN is the PostgreSQL connection URL; the database is created if missing.
+	DBDSN string `env:"HOOKD_DB_DSN" envDefault:"postgres://postgres@127.0.0.1:5432/hookd?sslmode=disable"`
+	// RedisDSN is asynq's Redis: redis://, rediss://, redis-socket://,
+	// redis-sentinel:// or redis-cluster://.
+	RedisDSN string `env:"HOOKD_REDIS_DSN" envDefault:"redis://127.0.0.1:6379/0"`
+	// AdminAPIKey, when set, is ensured as a key of the default organisation at start.
+	AdminAPIKey string `env:"HOOKD_ADMIN_API_KEY"`
+	// RetrySchedule holds the delays between delivery attempts; attempts = len + 1.
+	RetrySchedule retry.Schedule `env:"HOOKD_RETRY_SCHEDULE" envDefault:"5s,5m,30m,2h,5h,10h,10h"`
+	// WorkerRequestTimeout bounds one delivery request, body included.
+	WorkerRequestTimeout time.Duration `env:"HOOKD_WORKER_REQUEST_TIMEOUT" envDefault:"15s"`
+	// EndpointFailureDisableAfter disables an endpoint that only failed for this long.
+	EndpointFailureDisableAfter time.Duration `env:"HOOKD_ENDPOINT_FAILURE_DISABLE_AFTER" envDefault:"120h"`
+	// WhitelistSubnets are CIDRs the SSRF guard lets through; empty: none.
+	WhitelistSubnets []netip.Prefix `env:"HOOKD_WHITELIST_SUBNETS" envSeparator:","`
+	// EndpointHTTPSOnly refuses http:// endpoint URLs.
+	EndpointHTTPSOnly bool `env:"HOOKD_ENDPOINT_HTTPS_ONLY" envDefault:"false"`
+	// MainSecret encrypts endpoint secrets at rest; empty stores them in clear.
+	MainSecret string `env:"HOOKD_MAIN_SECRET"`
+	// HeaderPrefix names the signature headers: "webhook" (Standard Webhooks) or "svix".
+	HeaderPrefix string `env:"HOOKD_HEADER_PREFIX" envDefault:"webhook"`
+	// WorkerConcurrency is how many deliveries a worker has in flight; 0: 50 per CPU.
+	WorkerConcurrency int `env:"HOOKD_WORKER_CONCURRENCY" envDefault:"0"`
+	// MaxRequestBodyBytes caps API request bodies (413 above).
+	MaxRequestBodyBytes int64 `env:"HOOKD_MAX_REQUEST_BODY_BYTES" envDefault:"1048576"`
+	// MigrateOnStart applies pending migrations when serve, api or worker start.
+	MigrateOnStart bool `env:"HOOKD_MIGRATE_ON_START" envDefault:"true"`
+	// LogFormat is "json" or "text"; empty: text on a terminal, JSON otherwise.
+	LogFormat string `env:"HOOKD_LOG_FORMAT"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel slog.Level `env:"HOOKD_LOG_LEVEL" envDefault:"info"`
+}
+
+var adminKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{24,128}$`)
+
+// LoadConfig reads and validates the configuration from environ.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var cfg Config
+	err := env.ParseWithOptions(&cfg, env.Options{
+		Environment: environ,
+		FuncMap: map[reflect.Type]env.ParserFunc{
+			reflect.TypeOf(retry.Schedule{}): func(v string) (any, error) { return retry.ParseSchedule(v) },
+			reflect.TypeOf(netip.Prefix{}): func(v string) (any, error) {
+				return netip.ParsePrefix(strings.TrimSpace(v))
+			},
+		},
+	})
+	if err != nil {
+		return cfg, explainEnvError(err)
+	}
+	return cfg, cfg.validate()
+}
+
+// explainEnvError rewrites the parser's errors to name the variable and
+// what it accepts.
+func explainEnvError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	t := reflect.TypeOf(Config{})
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				name := strings.Split(f.Tag.Get("env"), ",")[0]
+				msgs = append(msgs, fmt.Sprintf("%s: %v (accepted: %s)", name, pe.Err, accepted(f.Type)))
+				continue
+			}
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func accepted(t reflect.Type) string {
+	switch t {
+	case reflect.TypeOf(time.Duration(0)):
+		return "a Go duration such as 15s or 2h"
+	case reflect.TypeOf(retry.Schedule{}):
+		return "comma-separated Go durations such as 5s,5m,30m"
+	case reflect.TypeOf([]netip.Prefix{}):
+		return "comma-separated CIDRs such as 127.0.0.0/8,10.0.0.0/8"
+	case reflect.TypeOf(slog.Level(0)):
+		return "debug, info, warn or error"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	}
+	return t.String()
+}
+
+func (c *Config) validate() error {
+	var errs []string
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, name+": "+fmt.Sprintf(format, args...))
+	}
+	if c.AdminAPIKey != "" && !adminKeyPattern.MatchString(c.AdminAPIKey) {
+		bad("HOOKD_ADMIN_API_KEY", "must be 24 to 128 characters from [A-Za-z0-9_-]")
+	}
+	if _, err := worker.ParseRedisDSN(c.RedisDSN); err != nil {
+		bad("HOOKD_REDIS_DSN", "%v (accepted: redis://, rediss://, redis-socket://, redis-sentinel://, redis-cluster:// URLs)", err)
+	}
+	if !strings.HasPrefix(c.DBDSN, "postgres://") && !strings.HasPrefix(c.DBDSN, "postgresql://") {
+		bad("HOOKD_DB_DSN", "must be a postgres:// URL")
+	}
+	if c.HeaderPrefix != "webhook" && c.HeaderPrefix != "svix" {
+		bad("HOOKD_HEADER_PREFIX", "got %q (accepted: webhook or svix)", c.HeaderPrefix)
+	}
+	if c.WorkerRequestTimeout <= 0 {
+		bad("HOOKD_WORKER_REQUEST_TIMEOUT", "must be a positive duration")
+	}
+	if c.EndpointFailureDisableAfter <= 0 {
+		bad("HOOKD_ENDPOINT_FAILURE_DISABLE_AFTER", "must be a positive duration")
+	}
+	if c.WorkerConcurrency < 0 {
+		bad("HOOKD_WORKER_CONCURRENCY", "must be 0 (automatic) or a positive integer")
+	}
+	if c.WorkerConcurrency == 0 {
+		c.WorkerConcurrency = 50 * runtime.NumCPU()
+	}
+	if c.MaxRequestBodyBytes < 1024 {
+		bad("HOOKD_MAX_REQUEST_BODY_BYTES", "must be at least 1024")
+	}
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("HOOKD_LOG_FORMAT", "got %q (accepted: json or text)", c.LogFormat)
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/postgres"
+	"github.com/hookd/hookd/pkg/secretbox"
+	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/webhook"
+	"github.com/hookd/hookd/worker"
+)
+
+// Roles says which parts a process runs.
+type Roles struct {
+	API    bool
+	Worker bool
+}
+
+// Main wires configuration to the database, the API and the worker.
+// Open prepares everything, Run serves until its context ends, Close frees.
+type Main struct {
+	Config Config
+	Roles  Roles
+	Logger *slog.Logger
+
+	db       *postgres.DB
+	redis    redis.UniversalClient
+	listener net.Listener
+	http     *http.Server
+	worker   *worker.Worker
+}
+
+// NewMain returns a Main logging to logOut.
+func NewMain(cfg Config, roles Roles, logOut io.Writer) *Main {
+	return &Main{Config: cfg, Roles: roles, Logger: newLogger(cfg, logOut)}
+}
+
+func newLogger(cfg Config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := out.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(out, opts))
+	}
+	return slog.New(slog.NewJSONHandler(out, opts))
+}
+
+// Open connects to Postgres (creating the database if needed), migrates
+// unless told not to, ensures the admin key and builds the roles' servers.
+func (m *Main) Open(ctx context.Context) error {
+	slog.SetDefault(m.Logger)
+	box, err := secretbox.New(m.Config.MainSecret)
+	if err != nil {
+		return fmt.Errorf("HOOKD_MAIN_SECRET: %w", err)
+	}
+	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box})
+	if err != nil {
+		return err
+	}
+	if m.Config.MigrateOnStart || (!m.Roles.API && !m.Roles.Worker) {
+		if _, err := m.db.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	if m.Config.AdminAPIKey != "" {
+		if err := m.ensureAdminKey(ctx); err != nil {
+			return err
+		}
+	}
+	if !m.Roles.API && !m.Roles.Worker {
+		return nil
+	}
+	redisOpt, err := worker.ParseRedisDSN(m.Config.RedisDSN)
+	if err != nil {
+		return fmt.Errorf("HOOKD_REDIS_DSN: %w", err)
+	}
+	m.redis = worker.NewRedisClient(redisOpt)
+	if m.Roles.API {
+		if err := m.openAPI(); err != nil {
+			return err
+		}
+	}
+	if m.Roles.Worker {
+		m.worker = worker.New(worker.Config{
+			Redis:       redisOpt,
+			Concurrency: m.Config.WorkerConcurrency,
+			Logger:      m.Logger,
+		})
+	}
+	return nil
+}
+
+func (m *Main) openAPI() error {
+	ln, err := net.Listen("tcp", m.Config.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("HOOKD_LISTEN_ADDRESS: %w", err)
+	}
+	m.listener = ln
+	srv := api.New(api.Config{
+		Store: m.db,
+		Checks: []api.Checker{
+			{Name: "postgres", Check: func(c *gin.Context) error { return m.db.Ping(c) }},
+			{Name: "redis", Check: func(c *gin.Context) error { return worker.PingRedis(c, m.redis) }},
+		},
+		MaxBodyBytes: m.Config.MaxRequestBodyBytes,
+		HTTPSOnly:    m.Config.EndpointHTTPSOnly,
+		NewSecret: func() (string, error) {
+			s, err := signature.GenerateSecret()
+			return s.String(), err
+		},
+		Logger: m.Logger,
+	})
+	m.http = &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	return nil
+}
+
+// URL is where the API listens, e.g. http://127.0.0.1:8071.
+func (m *Main) URL() string {
+	if m.listener == nil {
+		return ""
+	}
+	return "http://" + m.listener.Addr().String()
+}
+
+// Run serves until ctx ends, then shuts down gracefully: the HTTP server
+// finishes in-flight requests and the worker its in-flight deliveries.
+func (m *Main) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	if m.http != nil {
+		g.Go(func() error {
+			if err := m.http.Serve(m.listener); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return m.http.Shutdown(shutdownCtx)
+		})
+	}
+	if m.worker != nil {
+		g.Go(func() error { return m.worker.Run(ctx) })
+	}
+	return g.Wait()
+}
+
+// Close releases connections.
+func (m *Main) Close() error {
+	var errs []error
+	if m.redis != nil {
+		errs = append(errs, m.redis.Close())
+	}
+	if m.db != nil {
+		errs = append(errs, m.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// CreateKey creates a new API key of the organisation named org (created if
+// needed) and returns the token, which is not stored.
+func (m *Main) CreateKey(ctx context.Context, org string) (string, error) {
+	o, err := m.db.EnsureOrg(ctx, org)
+	if err != nil {
+		return "", fmt.Errorf("creating organisation: %w", err)
+	}
+	token, key := webhook.NewAPIKey(o.ID)
+	if err := m.db.CreateKey(ctx, key); err != nil {
+		return "", fmt.Errorf("storing key: %w", err)
+	}
+	return token, nil
+}
+
+func (m *Main) ensureAdminKey(ctx context.Context) error {
+	o, err := m.db.EnsureOrg(ctx, webhook.DefaultOrgName)
+	if err != nil {
+		return fmt.Errorf("creating default organisation: %w", err)
+	}
+	if err := m.db.CreateKey(ctx, webhook.APIKeyFor(o.ID, m.Config.AdminAPIKey)); err != nil {
+		return fmt.Errorf("storing HOOKD_ADMIN_API_KEY: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+// Command hookd is the self-hosted webhook delivery platform: one binary
+// with the subcommands serve, api, worker, migrate and keys create.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Version is set at build time (-ldflags "-X main.Version=...").
+var Version = "dev"
+
+const usage = `hookd: self-hosted webhook delivery
+
+Usage:
+  hookd serve            API, web UI and worker in one process
+  hookd api              API and web UI only
+  hookd worker           delivery worker only
+  hookd migrate          apply pending database migrations and exit
+  hookd keys create --org NAME
+                         create an API key (printed once, last line of output)
+  hookd version          print the version
+
+serve, api and worker apply pending migrations at start unless --no-migrate
+is given. Configuration comes from HOOKD_* environment variables; see
+docs/operations.md.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hookd:", err)
+		os.Exit(1)
+	}
+}
+
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// run dispatches a subcommand; ctx ends on SIGINT or SIGTERM.
+func run(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no subcommand given")
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve", "api", "worker":
+		return runServer(ctx, cmd, args, environ, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, environ, stderr)
+	case "keys":
+		return runKeys(ctx, args, environ, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "hookd", Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown subcommand %q", cmd)
+}
+
+func runServer(ctx context.Context, role string, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(role, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	noMigrate := fs.Bool("no-migrate", false, "do not apply pending migrations at start")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(environ)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if *noMigrate {
+		cfg.MigrateOnStart = false
+	}
+	m := NewMain(cfg, Roles{API: role != "worker", Worker: role != "api"}, stderr)
+	if err := m.Open(ctx); err != nil {
+		_ = m.Close()
+		return err
+	}
+	defer m.Close()
+	if m.Roles.API {
+		fmt.Fprintf(stdout, "hookd %s listening on %s\n", Version, m.URL())
+		if cfg.AdminAPIKey != "" {
+			fmt.Fprintln(stdout, "API key: the value of HOOKD_ADMIN_API_KEY")
+		} else {
+			fmt.Fprintln(stdout, "Get an API key:  hookd keys create --org default")
+		}
+	}
+	return m.Run(ctx)
+}
+
+func runMigrate(ctx context.Context, environ map[string]string, stderr io.Writer) error {
+	cfg, err := LoadConfig(environ)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	m := NewMain(cfg, Roles{}, stderr)
+	defer m.Close()
+	return m.Open(ctx)
+}
+
+func runKeys(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: hookd keys create --org NAME")
+	}
+	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	org := fs.String("org", "default", "organisation the key belongs to (created if needed)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *org == "" {
+		return errors.New("--org must not be empty")
+	}
+	cfg, err := LoadConfig(environ)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	m := NewMain(cfg, Roles{}, stderr)
+	defer m.Close()
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	token, err := m.CreateKey(ctx, *org)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created an API key for organisation %q. It is shown only once:\n", *org)
+	fmt.Fprintln(stdout, token)
+	return nil
+}
