@@ -100,7 +100,6 @@ func (in *endpointIn) apply(ep *webhook.Endpoint) {
 	}
 }
 
-
 func (s *Server) withEndpoint(h gin.HandlerFunc) gin.HandlerFunc {
 	return s.withApp(func(c *gin.Context) {
 		ep, err := s.cfg.Store.FindEndpoint(c, pathApp(c), c.Param("endpoint_id"))

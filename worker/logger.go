@@ -10,7 +10,9 @@ import (
 // asynqLogger adapts slog to asynq.Logger.
 type asynqLogger struct{ l *slog.Logger }
 
-func newAsynqLogger(l *slog.Logger) asynqLogger { return asynqLogger{l: l.With(slog.String("component", "asynq"))} }
+func newAsynqLogger(l *slog.Logger) asynqLogger {
+	return asynqLogger{l: l.With(slog.String("component", "asynq"))}
+}
 
 func (a asynqLogger) log(level slog.Level, args []any) {
 	a.l.Log(context.Background(), level, fmt.Sprint(args...))
