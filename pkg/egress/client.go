@@ -1,0 +1,178 @@
+package egress
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+const (
+	// maxIdleConnsPerHost keeps enough warm connections for a busy
+	// endpoint receiving deliveries from many worker goroutines.
+	maxIdleConnsPerHost = 64
+	maxIdleConns        = 1024
+	idleConnTimeout     = 90 * time.Second
+	// maxResponseHeaderBytes bounds response headers (net/http's default
+	// is 1 MiB); they are kept with the attempt.
+	maxResponseHeaderBytes = 64 << 10
+	// maxDrainBytes is how much of a body beyond MaxResponseBytes is read
+	// and discarded to keep the connection; larger bodies close it.
+	maxDrainBytes = 64 << 10
+)
+
+// ErrTimeout is wrapped by the errors of Do when a time limit ran out:
+// Config.Timeout, one of the per-phase limits, or the caller's deadline.
+var ErrTimeout = errors.New("timed out")
+
+// Response is what came back from an endpoint.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	// Body holds at most Config.MaxResponseBytes of the decompressed body.
+	Body []byte
+	// Truncated reports that the body was longer than Body.
+	Truncated bool
+	// Duration runs from the start of Do, connecting included, to the end
+	// of reading Body.
+	Duration time.Duration
+}
+
+// Client sends requests to endpoints. It is safe for concurrent use, and
+// one Client should serve all deliveries so that connections are reused.
+type Client struct {
+	http      *http.Client
+	transport *http.Transport
+	timeout   time.Duration
+	maxBody   int64
+	userAgent string
+}
+
+// New returns a Client for cfg (see Config for the meaning of zero fields).
+func New(cfg Config) *Client {
+	cfg = cfg.withDefaults()
+	guard := NewGuard(cfg.AllowedSubnets)
+	dialer := &net.Dialer{
+		Timeout: cfg.ConnectTimeout,
+		Control: guard.control,
+	}
+	transport := &http.Transport{
+		Proxy:                  nil, // never from the environment: the guard must see the real peer
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off unless asked for
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout:  cfg.ResponseHeaderTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxIdleConns:           maxIdleConns,
+		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
+		IdleConnTimeout:        idleConnTimeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+	}
+	return &Client{
+		http: &http.Client{
+			Transport: transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+		transport: transport,
+		timeout:   cfg.Timeout,
+		maxBody:   cfg.MaxResponseBytes,
+		userAgent: cfg.UserAgent,
+	}
+}
+
+// Do sends req (which it does not modify) within Config.Timeout and reads
+// the response as Response describes. Any status code, 3xx included, is a
+// Response and not an error. The User-Agent header defaults to
+// Config.UserAgent, and gzip is asked for and decoded unless req sets
+// Accept-Encoding.
+//
+// Errors:
+//   - a *BlockedAddressError, unwrapped, when the guard refused the address
+//     dialled (for a host with several addresses that all failed, the
+//     error of the first one tried);
+//   - an error wrapping ErrTimeout when a time limit ran out;
+//   - otherwise an error "egress: <method> to <host>: <cause>" wrapping the
+//     cause (e.g. *net.OpError, context.Canceled).
+//
+// Errors never contain the URL's path or query, which may hold credentials.
+// When the headers arrived but reading the body failed, Do returns both the
+// Response (with the part of the body read) and the error.
+func (c *Client) Do(ctx context.Context, req *http.Request) (*Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req = req.Clone(ctx)
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, requestError(ctx, req, time.Since(start), err)
+	}
+	defer resp.Body.Close()
+	body, truncated, err := readCapped(resp.Body, c.maxBody)
+	out := &Response{
+		StatusCode: resp.StatusCode,
+		Header:     resp.Header,
+		Body:       body,
+		Truncated:  truncated,
+		Duration:   time.Since(start),
+	}
+	if err != nil {
+		return out, requestError(ctx, req, out.Duration, fmt.Errorf("reading response body: %w", err))
+	}
+	// Read what is left, within bounds, so the connection can be reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
+	return out, nil
+}
+
+// CloseIdleConnections closes the kept-alive connections that are idle.
+func (c *Client) CloseIdleConnections() {
+	c.transport.CloseIdleConnections()
+}
+
+// readCapped reads up to limit bytes of r, and one more to learn whether
+// the body was longer.
+func readCapped(r io.Reader, limit int64) (body []byte, truncated bool, err error) {
+	body, err = io.ReadAll(io.LimitReader(r, limit+1))
+	if int64(len(body)) > limit {
+		return body[:limit], true, err
+	}
+	return body, false, err
+}
+
+func requestError(ctx context.Context, req *http.Request, elapsed time.Duration, err error) error {
+	var blocked *BlockedAddressError
+	if errors.As(err, &blocked) {
+		return blocked
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err // its message repeats the full URL
+	}
+	if isTimeout(ctx, err) {
+		return fmt.Errorf("egress: %s to %s: %w after %s: %w",
+			req.Method, req.URL.Host, ErrTimeout, elapsed.Round(time.Millisecond), err)
+	}
+	return fmt.Errorf("egress: %s to %s: %w", req.Method, req.URL.Host, err)
+}
+
+func isTimeout(ctx context.Context, err error) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
+}
