@@ -43,10 +43,19 @@ type applicationOut struct {
 
 func appOut(a *webhook.Application) applicationOut {
 	return applicationOut{
-		ID: a.ID, UID: a.UID, Name: a.Name, Metadata: a.Metadata,
+		ID: a.ID, UID: a.UID, Name: a.Name, Metadata: orEmpty(a.Metadata),
 		ThrottleRate: a.ThrottleRate, RateLimit: a.ThrottleRate,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
+}
+
+// orEmpty returns m, or an empty map for nil: metadata is always an object,
+// never null, even when a create or PUT left it out.
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // rate picks throttleRate, falling back to the deprecated rateLimit.

@@ -68,7 +68,7 @@ func endpointOutOf(ep *webhook.Endpoint) endpointOut {
 	return endpointOut{
 		ID: ep.ID, UID: ep.UID, URL: ep.URL, Description: ep.Description, Version: ep.Version,
 		Disabled: ep.Disabled, FilterTypes: ep.FilterTypes, EventTypes: ep.FilterTypes,
-		Channels: ep.Channels, Metadata: ep.Metadata,
+		Channels: ep.Channels, Metadata: orEmpty(ep.Metadata),
 		ThrottleRate: ep.ThrottleRate, RateLimit: ep.ThrottleRate,
 		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
 	}
@@ -139,7 +139,7 @@ func (s *Server) createEndpoint(c *gin.Context) {
 	app := pathApp(c)
 	ep := &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID, Headers: in.Headers}
 	in.apply(ep)
-	if err := s.setSecret(ep, in.Secret); err != nil {
+	if err := s.setSecret(ep, in.Secret, "secret"); err != nil {
 		fail(c, err)
 		return
 	}
@@ -161,10 +161,11 @@ func (s *Server) createEndpoint(c *gin.Context) {
 }
 
 // setSecret sets a given secret (normalised to whsec_) or generates one.
-func (s *Server) setSecret(ep *webhook.Endpoint, secret Opt[string]) error {
+// field names the body field the secret came from, for validation errors.
+func (s *Server) setSecret(ep *webhook.Endpoint, secret Opt[string], field string) error {
 	if secret.Set && !secret.Null {
 		if !webhook.ValidSecret(secret.V) {
-			return webhook.Invalid("must match ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$", "body", "secret")
+			return webhook.Invalid("must match ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$", "body", field)
 		}
 		ep.Secret = webhook.NormalizeSecret(secret.V)
 		return nil
@@ -197,7 +198,7 @@ func (s *Server) putEndpoint(c *gin.Context) {
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
 		ep, status = &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID}, http.StatusCreated
-		if err := s.setSecret(ep, Opt[string]{}); err != nil {
+		if err := s.setSecret(ep, Opt[string]{}, "secret"); err != nil {
 			fail(c, err)
 			return
 		}
@@ -286,7 +287,7 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 		ep.Version = in.Version.V
 	}
 	if in.Secret.Set {
-		if err := s.setSecret(ep, in.Secret); err != nil {
+		if err := s.setSecret(ep, in.Secret, "secret"); err != nil {
 			fail(c, err)
 			return
 		}

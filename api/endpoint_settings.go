@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,8 +28,12 @@ type headersIn struct {
 	Headers map[string]string `json:"headers"`
 }
 
+// headersPatchIn is the contract's EndpointHeadersPatchIn: a null value
+// removes a header. The SDKs remove headers by listing them in
+// deleteHeaders instead; both are accepted.
 type headersPatchIn struct {
-	Headers map[string]*string `json:"headers"`
+	Headers       map[string]*string `json:"headers"`
+	DeleteHeaders []string           `json:"deleteHeaders"`
 }
 
 type headersOut struct {
@@ -68,7 +73,7 @@ func (s *Server) rotateSecret(c *gin.Context) {
 	}
 	ep := pathEndpoint(c)
 	previous := ep.Secret
-	if err := s.setSecret(ep, in.Key); err != nil {
+	if err := s.setSecret(ep, in.Key, "key"); err != nil {
 		fail(c, err)
 		return
 	}
@@ -110,25 +115,39 @@ func (s *Server) putHeaders(c *gin.Context) {
 	s.saveHeaders(c, in.Headers)
 }
 
-// patchHeaders sets the given headers and removes those given as null.
+// patchHeaders removes the headers named in deleteHeaders, then sets the
+// given headers and removes those given as null. Names of removed headers
+// match case-insensitively, as HTTP header names do.
 func (s *Server) patchHeaders(c *gin.Context) {
 	var in headersPatchIn
 	if err := bind(c, &in); err != nil {
 		fail(c, err)
 		return
 	}
+	if in.Headers == nil {
+		fail(c, &webhook.ValidationError{Fields: []webhook.FieldError{{Loc: []string{"body", "headers"}, Msg: "field required", Type: "value_error.missing"}}})
+		return
+	}
 	headers := maps.Clone(pathEndpoint(c).Headers)
 	if headers == nil {
 		headers = map[string]string{}
 	}
+	for _, name := range in.DeleteHeaders {
+		deleteHeader(headers, name)
+	}
 	for name, value := range in.Headers {
 		if value == nil {
-			delete(headers, name)
+			deleteHeader(headers, name)
 			continue
 		}
 		headers[name] = *value
 	}
 	s.saveHeaders(c, headers)
+}
+
+// deleteHeader removes every header of headers named name, in any case.
+func deleteHeader(headers map[string]string, name string) {
+	maps.DeleteFunc(headers, func(k, _ string) bool { return strings.EqualFold(k, name) })
 }
 
 func (s *Server) saveHeaders(c *gin.Context, headers map[string]string) {

@@ -18,6 +18,7 @@ type Store interface {
 	webhook.EventTypeStore
 	webhook.KeyStore
 	webhook.IdempotencyStore
+	webhook.MessageStore
 }
 
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
@@ -35,6 +36,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// HTTPSOnly refuses http:// endpoint URLs.
 	HTTPSOnly bool
+	// Dispatcher queues delivery attempts; required.
+	Dispatcher Dispatcher
+	// RetentionPeriod is how long payloads are kept; recover refuses to
+	// reach further back. 0 means 90 days.
+	RetentionPeriod time.Duration
 	// NewSecret generates endpoint secrets ("whsec_..."); required.
 	NewSecret func() (string, error)
 	// Logger receives one line per request; nil means slog.Default().
@@ -60,6 +66,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RetentionPeriod == 0 {
+		cfg.RetentionPeriod = webhook.DefaultRetentionDays * 24 * time.Hour
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store), engine: gin.New()}
@@ -131,6 +140,20 @@ func (s *Server) routes() {
 	authed.PUT("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.putHeaders))
 	authed.PATCH("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.patchHeaders))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/stats", s.withEndpoint(s.endpointStats))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/msg", s.withEndpoint(s.listEndpointMessages))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/recover", s.withEndpoint(s.recoverEndpoint))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/send-example", s.withEndpoint(s.sendExample))
+
+	authed.GET("/app/:app_id/msg", s.withApp(s.listMessages))
+	authed.POST("/app/:app_id/msg", s.createMessage)
+	authed.GET("/app/:app_id/msg/:msg_id", s.withMessage(s.getMessage))
+	authed.DELETE("/app/:app_id/msg/:msg_id/content", s.withMessage(s.expungeMessage))
+	authed.GET("/app/:app_id/msg/:msg_id/endpoint", s.withMessage(s.listMessageEndpoints))
+	authed.POST("/app/:app_id/msg/:msg_id/endpoint/:endpoint_id/resend", s.withMessage(s.resend))
+	authed.GET("/app/:app_id/msg/:msg_id/attempt/:attempt_id", s.withMessage(s.getAttempt))
+	authed.DELETE("/app/:app_id/msg/:msg_id/attempt/:attempt_id/content", s.withMessage(s.expungeAttempt))
+	authed.GET("/app/:app_id/attempt/endpoint/:endpoint_id", s.withApp(s.listAttempts))
+	authed.GET("/app/:app_id/attempt/msg/:msg_id", s.withApp(s.listAttempts))
 }
 
 func (s *Server) logRequests(c *gin.Context) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -12,8 +13,13 @@ import (
 // Config configures a worker process.
 type Config struct {
 	Redis asynq.RedisConnOpt
+	// Queue is the asynq queue to process; "" means DefaultQueue.
+	Queue string
 	// Concurrency is how many tasks run at once; 0 means 100.
 	Concurrency int
+	// DelayedCheckInterval is how often scheduled retries are moved to the
+	// queue when due; 0 means 1s.
+	DelayedCheckInterval time.Duration
 	// ShutdownTimeout bounds how long in-flight tasks may finish on stop; 0 means 30s.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -37,11 +43,29 @@ func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DelayedCheckInterval == 0 {
+		cfg.DelayedCheckInterval = time.Second
+	}
+	if cfg.Queue == "" {
+		cfg.Queue = DefaultQueue
+	}
 	srv := asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:     cfg.Concurrency,
 		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          newAsynqLogger(cfg.Logger),
-		LogLevel:        asynq.WarnLevel,
+		Queues:          map[string]int{cfg.Queue: 1},
+		// Fresh attempts are enqueued for immediate processing; an idle
+		// worker checks for them this often.
+		TaskCheckInterval: 50 * time.Millisecond,
+		// Scheduled retries move to the queue within this much of their time.
+		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
+		RetryDelayFunc:           infraRetryDelay,
+		// A failed delivery is not an error for asynq: handlers return errors
+		// only for our own infrastructure, logged here once.
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			cfg.Logger.WarnContext(ctx, "task failed; asynq will retry it", slog.String("type", t.Type()), slog.String("error", err.Error()))
+		}),
+		Logger:   newAsynqLogger(cfg.Logger),
+		LogLevel: asynq.WarnLevel,
 	})
 	return &Worker{cfg: cfg, server: srv, mux: asynq.NewServeMux()}
 }
@@ -58,4 +82,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	<-ctx.Done()
 	w.server.Shutdown()
 	return nil
+}
+
+// infraRetryDelay backs off retries of tasks that failed on our own
+// infrastructure: 1s, 2s, 4s ... capped at one minute, with jitter.
+func infraRetryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+	d := time.Second << min(n, 6)
+	d = min(d, time.Minute)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }

@@ -48,6 +48,19 @@ type Config struct {
 	WorkerConcurrency int `env:"HOOKD_WORKER_CONCURRENCY" envDefault:"0"`
 	// MaxRequestBodyBytes caps API request bodies (413 above).
 	MaxRequestBodyBytes int64 `env:"HOOKD_MAX_REQUEST_BODY_BYTES" envDefault:"1048576"`
+	// Queue is the asynq queue name; processes sharing one Redis for
+	// separate installations (or tests) use different names.
+	Queue string `env:"HOOKD_QUEUE" envDefault:"deliveries"`
+	// ReconcilerInterval is how often the worker looks for lost attempts.
+	ReconcilerInterval time.Duration `env:"HOOKD_RECONCILER_INTERVAL" envDefault:"10s"`
+	// ReconcilerGrace is how long past its due time an attempt may wait in
+	// the queue before the reconciler enqueues it again.
+	ReconcilerGrace time.Duration `env:"HOOKD_RECONCILER_GRACE" envDefault:"1m"`
+	// RetentionPeriod is how long message payloads are kept by default.
+	RetentionPeriod time.Duration `env:"HOOKD_RETENTION_PERIOD" envDefault:"2160h"`
+	// ShutdownTimeout bounds how long in-flight requests and deliveries may
+	// finish after SIGTERM.
+	ShutdownTimeout time.Duration `env:"HOOKD_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	// MigrateOnStart applies pending migrations when serve, api or worker start.
 	MigrateOnStart bool `env:"HOOKD_MIGRATE_ON_START" envDefault:"true"`
 	// LogFormat is "json" or "text"; empty: text on a terminal, JSON otherwise.
@@ -65,15 +78,29 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		Environment: environ,
 		FuncMap: map[reflect.Type]env.ParserFunc{
 			reflect.TypeOf(retry.Schedule{}): func(v string) (any, error) { return retry.ParseSchedule(v) },
-			reflect.TypeOf(netip.Prefix{}): func(v string) (any, error) {
-				return netip.ParsePrefix(strings.TrimSpace(v))
-			},
+			// The whole list, not its items: env would parse items with
+			// netip.Prefix's UnmarshalText, which refuses the spaces
+			// people put after commas.
+			reflect.TypeOf([]netip.Prefix{}): parsePrefixes,
 		},
 	})
 	if err != nil {
 		return cfg, explainEnvError(err)
 	}
 	return cfg, cfg.validate()
+}
+
+// parsePrefixes parses comma-separated CIDRs; spaces around items are ignored.
+func parsePrefixes(v string) (any, error) {
+	var prefixes []netip.Prefix
+	for _, item := range strings.Split(v, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(item))
+		if err != nil {
+			return nil, err
+		}
+		prefixes = append(prefixes, p)
+	}
+	return prefixes, nil
 }
 
 // explainEnvError rewrites the parser's errors to name the variable and
@@ -141,6 +168,14 @@ func (c *Config) validate() error {
 	}
 	if c.EndpointFailureDisableAfter <= 0 {
 		bad("HOOKD_ENDPOINT_FAILURE_DISABLE_AFTER", "must be a positive duration")
+	}
+	for name, d := range map[string]time.Duration{
+		"HOOKD_RECONCILER_INTERVAL": c.ReconcilerInterval, "HOOKD_RECONCILER_GRACE": c.ReconcilerGrace,
+		"HOOKD_RETENTION_PERIOD": c.RetentionPeriod, "HOOKD_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad(name, "must be a positive duration")
+		}
 	}
 	if c.WorkerConcurrency < 0 {
 		bad("HOOKD_WORKER_CONCURRENCY", "must be 0 (automatic) or a positive integer")

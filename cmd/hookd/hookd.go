@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
@@ -36,11 +38,13 @@ type Main struct {
 	Roles  Roles
 	Logger *slog.Logger
 
-	db       *postgres.DB
-	redis    redis.UniversalClient
-	listener net.Listener
-	http     *http.Server
-	worker   *worker.Worker
+	db         *postgres.DB
+	redis      redis.UniversalClient
+	listener   net.Listener
+	http       *http.Server
+	enqueuer   *worker.Enqueuer
+	worker     *worker.Worker
+	reconciler *worker.Reconciler
 }
 
 // NewMain returns a Main logging to logOut.
@@ -73,7 +77,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("HOOKD_MAIN_SECRET: %w", err)
 	}
-	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box})
+	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box, ReconcileGrace: m.Config.ReconcilerGrace})
 	if err != nil {
 		return err
 	}
@@ -95,17 +99,47 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("HOOKD_REDIS_DSN: %w", err)
 	}
 	m.redis = worker.NewRedisClient(redisOpt)
+	m.enqueuer = worker.NewEnqueuer(redisOpt, m.Config.Queue, m.Config.WorkerRequestTimeout)
 	if m.Roles.API {
 		if err := m.openAPI(); err != nil {
 			return err
 		}
 	}
 	if m.Roles.Worker {
-		m.worker = worker.New(worker.Config{
-			Redis:       redisOpt,
-			Concurrency: m.Config.WorkerConcurrency,
-			Logger:      m.Logger,
-		})
+		return m.openWorker(redisOpt)
+	}
+	return nil
+}
+
+func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
+	headers, err := signature.HeadersFor(m.Config.HeaderPrefix)
+	if err != nil {
+		return fmt.Errorf("HOOKD_HEADER_PREFIX: %w", err)
+	}
+	m.worker = worker.New(worker.Config{
+		Redis:           redisOpt,
+		Queue:           m.Config.Queue,
+		Concurrency:     m.Config.WorkerConcurrency,
+		ShutdownTimeout: m.Config.ShutdownTimeout,
+		Logger:          m.Logger,
+	})
+	m.worker.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Deliverer{
+		Store:    m.db,
+		Enqueuer: m.enqueuer,
+		Schedule: m.Config.RetrySchedule,
+		Headers:  headers,
+		Logger:   m.Logger,
+		Client: egress.New(egress.Config{
+			AllowedSubnets: m.Config.WhitelistSubnets,
+			Timeout:        m.Config.WorkerRequestTimeout,
+			UserAgent:      "hookd/" + Version,
+		}),
+	})
+	m.reconciler = &worker.Reconciler{
+		Store:    m.db,
+		Enqueuer: m.enqueuer,
+		Logger:   m.Logger,
+		Interval: m.Config.ReconcilerInterval,
 	}
 	return nil
 }
@@ -122,8 +156,10 @@ func (m *Main) openAPI() error {
 			{Name: "postgres", Check: func(c *gin.Context) error { return m.db.Ping(c) }},
 			{Name: "redis", Check: func(c *gin.Context) error { return worker.PingRedis(c, m.redis) }},
 		},
-		MaxBodyBytes: m.Config.MaxRequestBodyBytes,
-		HTTPSOnly:    m.Config.EndpointHTTPSOnly,
+		MaxBodyBytes:    m.Config.MaxRequestBodyBytes,
+		HTTPSOnly:       m.Config.EndpointHTTPSOnly,
+		Dispatcher:      m.enqueuer,
+		RetentionPeriod: m.Config.RetentionPeriod,
 		NewSecret: func() (string, error) {
 			s, err := signature.GenerateSecret()
 			return s.String(), err
@@ -160,13 +196,14 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 		g.Go(func() error {
 			<-ctx.Done()
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 			defer cancel()
 			return m.http.Shutdown(shutdownCtx)
 		})
 	}
 	if m.worker != nil {
 		g.Go(func() error { return m.worker.Run(ctx) })
+		g.Go(func() error { m.reconciler.Run(ctx); return nil })
 	}
 	return g.Wait()
 }
@@ -174,6 +211,9 @@ func (m *Main) Run(ctx context.Context) error {
 // Close releases connections.
 func (m *Main) Close() error {
 	var errs []error
+	if m.enqueuer != nil {
+		errs = append(errs, m.enqueuer.Close())
+	}
 	if m.redis != nil {
 		errs = append(errs, m.redis.Close())
 	}

@@ -36,8 +36,9 @@ const migrationLockID int64 = 0x686f6f6b64 // "hookd"
 type DB struct {
 	gorm *gorm.DB
 	box  *secretbox.Box
-	// HTTPSOnly refuses http:// endpoint URLs.
-	HTTPSOnly bool
+	// reconcileGrace is how long past its due time a scheduled attempt may
+	// wait in the queue before the reconciler enqueues it again.
+	reconcileGrace time.Duration
 }
 
 // Options tune Open. The zero value is usable.
@@ -46,6 +47,9 @@ type Options struct {
 	Box *secretbox.Box
 	// MaxOpenConns caps the pool; 0 means 20.
 	MaxOpenConns int
+	// ReconcileGrace is how long past its due time a scheduled attempt may
+	// wait before the reconciler enqueues it again; 0 means 1 minute.
+	ReconcileGrace time.Duration
 }
 
 // Open connects to the database named in dsn, creating the database first if
@@ -79,7 +83,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connecting to postgres: %w", err)
 	}
-	return &DB{gorm: g, box: opt.Box}, nil
+	if opt.ReconcileGrace == 0 {
+		opt.ReconcileGrace = time.Minute
+	}
+	return &DB{gorm: g, box: opt.Box, reconcileGrace: opt.ReconcileGrace}, nil
 }
 
 // Close closes the pool.

@@ -172,8 +172,27 @@ func (db *DB) DeleteEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 
 // EndpointStats implements webhook.EndpointStore.
 func (db *DB) EndpointStats(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) (webhook.EndpointStats, error) {
-	// Deliveries arrive with the delivery pipeline; until then every count is zero.
-	return webhook.EndpointStats{}, nil
+	var rows []struct {
+		Status int
+		Count  int64
+	}
+	err := db.gorm.WithContext(ctx).Model(&deliveryRow{}).Select("status, count(*) AS count").
+		Where("endpoint_id = ? AND created_at >= ? AND created_at < ?", ep.ID, since, until).
+		Group("status").Scan(&rows).Error
+	var st webhook.EndpointStats
+	for _, r := range rows {
+		switch webhook.MessageStatus(r.Status) {
+		case webhook.StatusSuccess:
+			st.Success = r.Count
+		case webhook.StatusPending:
+			st.Pending = r.Count
+		case webhook.StatusSending:
+			st.Sending = r.Count
+		case webhook.StatusFail:
+			st.Fail = r.Count
+		}
+	}
+	return st, err
 }
 
 // checkFilterTypes returns a validation error naming each event type in

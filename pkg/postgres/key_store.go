@@ -36,10 +36,13 @@ func (db *DB) EnsureOrg(ctx context.Context, name string) (*webhook.Organisation
 	if err != nil {
 		return nil, err
 	}
-	if err := db.gorm.WithContext(ctx).Where("name = ?", name).Take(&row).Error; err != nil {
+	// A fresh row: gorm adds a set primary key to the conditions, and the
+	// ID generated above is not the one stored when the name existed.
+	var found orgRow
+	if err := db.gorm.WithContext(ctx).Where("name = ?", name).Take(&found).Error; err != nil {
 		return nil, translate(err, "organisation")
 	}
-	return &webhook.Organisation{ID: row.ID, Name: row.Name, CreatedAt: row.CreatedAt}, nil
+	return &webhook.Organisation{ID: found.ID, Name: found.Name, CreatedAt: found.CreatedAt}, nil
 }
 
 // CreateKey implements webhook.KeyStore.

@@ -14,6 +14,7 @@ const (
 	PrefixEndpoint = "ep_"
 	PrefixMessage  = "msg_"
 	PrefixAttempt  = "atmpt_"
+	PrefixDelivery = "dlv_"
 	PrefixTask     = "qtask_"
 	PrefixOrg      = "org_"
 	PrefixKey      = "key_"

@@ -157,3 +157,17 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// NewDBWith is NewDB with options (the pool size defaults to 5).
+func NewDBWith(t testing.TB, opt postgres.Options) *postgres.DB {
+	t.Helper()
+	if opt.MaxOpenConns == 0 {
+		opt.MaxOpenConns = 5
+	}
+	db, err := postgres.Open(context.Background(), NewDSN(t), opt)
+	if err != nil {
+		t.Fatalf("opening test database: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}

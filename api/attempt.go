@@ -1,0 +1,316 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+type attemptOut struct {
+	ID                 string      `json:"id"`
+	MsgID              string      `json:"msgId"`
+	EndpointID         string      `json:"endpointId"`
+	URL                string      `json:"url"`
+	Response           string      `json:"response"`
+	ResponseStatusCode int         `json:"responseStatusCode"`
+	ResponseDurationMs int64       `json:"responseDurationMs"`
+	Status             int         `json:"status"`
+	StatusText         string      `json:"statusText"`
+	TriggerType        int         `json:"triggerType"`
+	Timestamp          time.Time   `json:"timestamp"`
+	Msg                *messageOut `json:"msg,omitempty"`
+}
+
+func attemptOutOf(a *webhook.Attempt, withContent bool) attemptOut {
+	out := attemptOut{
+		ID: a.ID, MsgID: a.MessageID, EndpointID: a.EndpointID, URL: a.URL, Response: a.Response,
+		ResponseStatusCode: a.StatusCode, ResponseDurationMs: a.DurationMs,
+		Status: int(a.Status), StatusText: a.Status.String(), TriggerType: int(a.TriggerType),
+		Timestamp: a.CreatedAt,
+	}
+	if !withContent {
+		out.Response = ""
+	}
+	return out
+}
+
+// endpointMessageOut is the contract's EndpointMessageOut.
+type endpointMessageOut struct {
+	messageOut
+	Status      int        `json:"status"`
+	StatusText  string     `json:"statusText"`
+	NextAttempt *time.Time `json:"nextAttempt"`
+}
+
+// messageEndpointOut is the contract's MessageEndpointOut.
+type messageEndpointOut struct {
+	endpointOut
+	Status      int        `json:"status"`
+	StatusText  string     `json:"statusText"`
+	NextAttempt *time.Time `json:"nextAttempt"`
+}
+
+type recoverIn struct {
+	Since *time.Time `json:"since"`
+	Until *time.Time `json:"until"`
+}
+
+type recoverOut struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	Task      string    `json:"task"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+type eventExampleIn struct {
+	EventType    *string `json:"eventType"`
+	ExampleIndex int     `json:"exampleIndex"`
+}
+
+// listAttempts serves attempts by endpoint and by message.
+func (s *Server) listAttempts(c *gin.Context) {
+	opt, err := listOptions(c, false, validIDCursor(webhook.PrefixAttempt))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	f, withContent, err := messageFilter(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	app := pathApp(c)
+	var ep *webhook.Endpoint
+	var msg *webhook.Message
+	if id := c.Param("endpoint_id"); id != "" {
+		if ep, err = s.cfg.Store.FindEndpoint(c, app, id); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	if id := c.Param("msg_id"); id != "" {
+		if msg, err = s.cfg.Store.FindMessage(c, app, id); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	if f.EndpointID != "" {
+		filterEp, err := s.cfg.Store.FindEndpoint(c, app, f.EndpointID)
+		if webhook.ErrorCode(err) == webhook.ENOTFOUND {
+			c.JSON(http.StatusOK, listResponse[attemptOut]{Data: []attemptOut{}, Done: true})
+			return
+		}
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		f.EndpointID = filterEp.ID
+	}
+	page, err := s.cfg.Store.ListAttempts(c, app, ep, msg, f, opt)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := func(a *webhook.Attempt) attemptOut { return attemptOutOf(a, withContent) }
+	c.JSON(http.StatusOK, newList(page, opt, out, func(a *webhook.Attempt) string { return a.ID }))
+}
+
+func (s *Server) getAttempt(c *gin.Context) {
+	a, err := s.cfg.Store.FindAttempt(c, pathMessage(c), c.Param("attempt_id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, attemptOutOf(a, true))
+}
+
+func (s *Server) expungeAttempt(c *gin.Context) {
+	a, err := s.cfg.Store.FindAttempt(c, pathMessage(c), c.Param("attempt_id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.cfg.Store.ExpungeAttempt(c, a); err != nil {
+		fail(c, err)
+		return
+	}
+	noContent(c)
+}
+
+// listEndpointMessages lists the messages attempted towards the endpoint.
+func (s *Server) listEndpointMessages(c *gin.Context) {
+	opt, err := listOptions(c, false, validIDCursor(webhook.PrefixMessage))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	f, withContent, err := messageFilter(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	page, err := s.cfg.Store.ListEndpointMessages(c, pathEndpoint(c), f, opt)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := func(em *webhook.EndpointMessage) endpointMessageOut {
+		return endpointMessageOut{
+			messageOut: messageOutOf(&em.Message, withContent),
+			Status:     int(em.Delivery.Status), StatusText: em.Delivery.Status.String(),
+			NextAttempt: em.Delivery.NextAttemptAt,
+		}
+	}
+	c.JSON(http.StatusOK, newList(page, opt, out, func(em *webhook.EndpointMessage) string { return em.Message.ID }))
+}
+
+// listMessageEndpoints lists the endpoints the message was attempted towards.
+func (s *Server) listMessageEndpoints(c *gin.Context) {
+	opt, err := listOptions(c, true, validIDCursor(webhook.PrefixEndpoint))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	page, err := s.cfg.Store.ListMessageEndpoints(c, pathMessage(c), opt)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := func(me *webhook.MessageEndpoint) messageEndpointOut {
+		return messageEndpointOut{
+			endpointOut: endpointOutOf(&me.Endpoint),
+			Status:      int(me.Delivery.Status), StatusText: me.Delivery.Status.String(),
+			NextAttempt: me.Delivery.NextAttemptAt,
+		}
+	}
+	c.JSON(http.StatusOK, newList(page, opt, out, func(me *webhook.MessageEndpoint) string { return me.Delivery.EndpointID }))
+}
+
+// resend makes one manual attempt of the message to the endpoint, whether
+// its delivery failed, succeeded or never existed.
+func (s *Server) resend(c *gin.Context) {
+	msg := pathMessage(c)
+	ep, err := s.cfg.Store.FindEndpoint(c, pathApp(c), c.Param("endpoint_id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	d, err := s.cfg.Store.EnsureDelivery(c, msg, ep)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.cfg.Dispatcher.Resend(c, d.ID); err != nil {
+		fail(c, webhook.Errorf(webhook.EUNAVAILABLE, "the queue is unavailable, try again"))
+		return
+	}
+	c.JSON(http.StatusAccepted, struct{}{})
+}
+
+// recoverEndpoint restarts the schedule of every failed delivery of the
+// endpoint whose message was created in [since, until).
+func (s *Server) recoverEndpoint(c *gin.Context) {
+	var in recoverIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	now := s.cfg.Now().UTC()
+	v := &webhook.ValidationError{}
+	required(v, in.Since != nil, "body", "since")
+	if in.Since != nil && in.Since.Before(now.Add(-s.cfg.RetentionPeriod)) {
+		v.Add("must be within the retention period ("+s.cfg.RetentionPeriod.String()+")", "body", "since")
+	}
+	until := now
+	if in.Until != nil {
+		until = *in.Until
+	}
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	deliveries, err := s.cfg.Store.RecoverDeliveries(c, pathEndpoint(c), *in.Since, until)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.dispatch(c, deliveries)
+	c.JSON(http.StatusAccepted, recoverOut{
+		ID: webhook.NewID(webhook.PrefixTask), Status: "running", Task: "endpoint.recover", UpdatedAt: now,
+	})
+}
+
+// sendExample publishes an example message of an event type to this endpoint only.
+func (s *Server) sendExample(c *gin.Context) {
+	var in eventExampleIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	v := &webhook.ValidationError{}
+	required(v, in.EventType != nil, "body", "eventType")
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	ep := pathEndpoint(c)
+	payload := json.RawMessage(`{"type":"hookd.example","eventType":` + quote(*in.EventType) + `}`)
+	et, err := s.cfg.Store.FindEventType(c, ep.OrgID, *in.EventType)
+	switch {
+	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
+		fail(c, webhook.Invalid("event type does not exist", "body", "eventType"))
+		return
+	case err != nil:
+		fail(c, err)
+		return
+	}
+	if ex, ok := schemaExample(et.Schemas, in.ExampleIndex); ok {
+		payload = ex
+	}
+	msg := &webhook.Message{
+		OrgID: ep.OrgID, AppID: ep.AppID, EventType: et.Name, Payload: payload,
+		RetentionDays: webhook.DefaultRetentionDays,
+	}
+	if err := msg.Validate(); err != nil {
+		fail(c, err)
+		return
+	}
+	deliveries, err := s.cfg.Store.CreateMessage(c, msg, ep.ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.dispatch(c, deliveries)
+	c.JSON(http.StatusOK, messageOutOf(msg, true))
+}
+
+// schemaExample returns examples[i] of the highest version's schema, when
+// it is a JSON object.
+func schemaExample(schemas json.RawMessage, i int) (json.RawMessage, bool) {
+	var versions map[string]struct {
+		Examples []json.RawMessage `json:"examples"`
+	}
+	if json.Unmarshal(schemas, &versions) != nil {
+		return nil, false
+	}
+	best := ""
+	for v := range versions {
+		if len(v) > len(best) || (len(v) == len(best) && v > best) {
+			best = v
+		}
+	}
+	ex := versions[best].Examples
+	if i < 0 || i >= len(ex) || len(ex[i]) == 0 || ex[i][0] != '{' {
+		return nil, false
+	}
+	return ex[i], true
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,286 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+const messageKey = "hookd.message"
+
+// dispatchTimeout bounds the enqueueing after a publish; what does not make
+// it is enqueued by the reconciler.
+const dispatchTimeout = 5 * time.Second
+
+// Dispatcher queues delivery attempts (implemented by worker.Enqueuer).
+type Dispatcher interface {
+	// Dispatch enqueues the next scheduled attempt of each delivery.
+	Dispatch(ctx context.Context, deliveries []webhook.Delivery) error
+	// Resend enqueues one manual attempt of a delivery.
+	Resend(ctx context.Context, deliveryID string) error
+}
+
+// messageIn is the contract's MessageIn.
+type messageIn struct {
+	EventType              *string         `json:"eventType"`
+	Payload                json.RawMessage `json:"payload"`
+	EventID                Opt[string]     `json:"eventId"`
+	Channels               []string        `json:"channels"`
+	Tags                   []string        `json:"tags"`
+	Application            *applicationIn  `json:"application"`
+	PayloadRetentionPeriod Opt[int]        `json:"payloadRetentionPeriod"`
+	PayloadRetentionHours  Opt[int]        `json:"payloadRetentionHours"`
+	DeliverAt              Opt[string]     `json:"deliverAt"`
+}
+
+type messageOut struct {
+	ID        string          `json:"id"`
+	EventType string          `json:"eventType"`
+	EventID   *string         `json:"eventId"`
+	Payload   json.RawMessage `json:"payload"`
+	Channels  []string        `json:"channels"`
+	Tags      []string        `json:"tags,omitempty"`
+	Timestamp time.Time       `json:"timestamp"`
+}
+
+// emptyPayload is what an expunged, expired or not requested payload reads as.
+var emptyPayload = json.RawMessage("{}")
+
+func messageOutOf(m *webhook.Message, withContent bool) messageOut {
+	out := messageOut{
+		ID: m.ID, EventType: m.EventType, EventID: m.EventID, Payload: m.Payload,
+		Channels: m.Channels, Tags: m.Tags, Timestamp: m.CreatedAt,
+	}
+	if !withContent || len(out.Payload) == 0 {
+		out.Payload = emptyPayload
+	}
+	return out
+}
+
+// message validates in into a Message of app.
+func (in *messageIn) message(app *webhook.Application) (*webhook.Message, error) {
+	v := &webhook.ValidationError{}
+	required(v, in.EventType != nil, "body", "eventType")
+	required(v, len(in.Payload) > 0 && string(in.Payload) != "null", "body", "payload")
+	if in.DeliverAt.Set && !in.DeliverAt.Null {
+		v.Add("scheduled delivery is not supported by hookd", "body", "deliverAt")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var payload bytes.Buffer
+	if err := json.Compact(&payload, in.Payload); err != nil {
+		return nil, webhook.Invalid("must be a JSON object", "body", "payload")
+	}
+	m := &webhook.Message{
+		OrgID: app.OrgID, AppID: app.ID, EventType: *in.EventType, EventID: in.EventID.Ptr(),
+		Channels: in.Channels, Tags: in.Tags, Payload: payload.Bytes(),
+		RetentionDays: webhook.DefaultRetentionDays,
+	}
+	switch {
+	case in.PayloadRetentionPeriod.Set && !in.PayloadRetentionPeriod.Null:
+		m.RetentionDays = in.PayloadRetentionPeriod.V
+	case in.PayloadRetentionHours.Set && !in.PayloadRetentionHours.Null:
+		m.RetentionDays = max(webhook.MinRetentionDays, (in.PayloadRetentionHours.V+23)/24)
+	}
+	return m, m.Validate()
+}
+
+// appForMessage finds the path's application or, when in.Application is
+// given, creates it with the path as its uid.
+func (s *Server) appForMessage(c *gin.Context, in *messageIn) (*webhook.Application, error) {
+	orgID, idOrUID := principal(c).OrgID, c.Param("app_id")
+	app, err := s.cfg.Store.FindApp(c, orgID, idOrUID)
+	if webhook.ErrorCode(err) != webhook.ENOTFOUND || in.Application == nil {
+		return app, err
+	}
+	app = &webhook.Application{OrgID: orgID}
+	if err := in.Application.apply(app); err != nil {
+		return nil, prefixLoc(err, "application")
+	}
+	if app.UID == nil {
+		app.UID = &idOrUID
+		if err := app.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	err = s.cfg.Store.CreateApp(c, app)
+	if webhook.ErrorCode(err) == webhook.ECONFLICT {
+		return s.cfg.Store.FindApp(c, orgID, idOrUID) // created concurrently
+	}
+	return app, err
+}
+
+// prefixLoc nests a validation error's body locations under field.
+func prefixLoc(err error, field string) error {
+	v, ok := asValidation(err)
+	if !ok {
+		return err
+	}
+	for i, f := range v.Fields {
+		if len(f.Loc) > 0 && f.Loc[0] == "body" {
+			v.Fields[i].Loc = append([]string{"body", field}, f.Loc[1:]...)
+		}
+	}
+	return v
+}
+
+// createMessage stores the message and its deliveries in one transaction,
+// answers 202 after the commit, and enqueues the deliveries.
+func (s *Server) createMessage(c *gin.Context) {
+	v := &webhook.ValidationError{}
+	withContent := queryBool(c, "with_content", true, v)
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	var in messageIn
+	if err := bind(c, &in); err != nil {
+		fail(c, err)
+		return
+	}
+	app, err := s.appForMessage(c, &in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	msg, err := in.message(app)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	deliveries, err := s.cfg.Store.CreateMessage(c, msg, "")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.dispatch(c, deliveries)
+	c.JSON(http.StatusAccepted, messageOutOf(msg, withContent))
+}
+
+// dispatch enqueues deliveries; a failure is logged, not returned: the
+// deliveries are committed and the reconciler enqueues them later.
+func (s *Server) dispatch(c *gin.Context, deliveries []webhook.Delivery) {
+	if len(deliveries) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), dispatchTimeout)
+	defer cancel()
+	if err := s.cfg.Dispatcher.Dispatch(ctx, deliveries); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "enqueueing deliveries failed; the reconciler will retry",
+			slog.String("msg_id", deliveries[0].MessageID), slog.String("error", err.Error()))
+	}
+}
+
+// withMessage loads the path's message (by id or eventId) for handler h.
+func (s *Server) withMessage(h gin.HandlerFunc) gin.HandlerFunc {
+	return s.withApp(func(c *gin.Context) {
+		msg, err := s.cfg.Store.FindMessage(c, pathApp(c), c.Param("msg_id"))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Set(messageKey, msg)
+		h(c)
+	})
+}
+
+func pathMessage(c *gin.Context) *webhook.Message {
+	return c.MustGet(messageKey).(*webhook.Message)
+}
+
+func (s *Server) getMessage(c *gin.Context) {
+	v := &webhook.ValidationError{}
+	withContent := queryBool(c, "with_content", true, v)
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageOutOf(pathMessage(c), withContent))
+}
+
+func (s *Server) listMessages(c *gin.Context) {
+	opt, err := listOptions(c, false, validIDCursor(webhook.PrefixMessage))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	f, withContent, err := messageFilter(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	page, err := s.cfg.Store.ListMessages(c, pathApp(c), f, opt)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := func(m *webhook.Message) messageOut { return messageOutOf(m, withContent) }
+	c.JSON(http.StatusOK, newList(page, opt, out, func(m *webhook.Message) string { return m.ID }))
+}
+
+// messageFilter parses the list filters shared by messages and attempts:
+// channel, event_types (repeated or comma-separated), before, after, status,
+// status_code_class, endpoint_id and with_content.
+func messageFilter(c *gin.Context) (webhook.MessageFilter, bool, error) {
+	v := &webhook.ValidationError{}
+	var f webhook.MessageFilter
+	f.Channel = c.Query("channel")
+	if f.Channel != "" && (!webhook.ValidName(f.Channel) || len(f.Channel) > webhook.MaxChannelLength) {
+		v.Add("must match ^[a-zA-Z0-9\\-_.]+$ and be at most 128 characters", "query", "channel")
+	}
+	for _, raw := range append(c.QueryArray("event_types"), c.QueryArray("event_types[]")...) {
+		for _, name := range strings.Split(raw, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if !webhook.ValidName(name) || len(name) > webhook.MaxEventTypeLength {
+				v.Add("must be event type names", "query", "event_types")
+				continue
+			}
+			f.EventTypes = append(f.EventTypes, name)
+		}
+	}
+	if t := queryTime(c, "before", time.Time{}, v); !t.IsZero() {
+		f.Before = &t
+	}
+	if t := queryTime(c, "after", time.Time{}, v); !t.IsZero() {
+		f.After = &t
+	}
+	if s := c.Query("status"); s != "" {
+		st, ok := webhook.ParseMessageStatus(s)
+		if !ok {
+			v.Add("must be 0 (success), 1 (pending), 2 (fail) or 3 (sending)", "query", "status")
+		}
+		f.Status = &st
+	}
+	if s := c.Query("status_code_class"); s != "" {
+		switch s {
+		case "0", "100", "200", "300", "400", "500":
+			n := int(s[0]-'0') * 100
+			f.StatusCodeClass = &n
+		default:
+			v.Add("must be 0, 100, 200, 300, 400 or 500", "query", "status_code_class")
+		}
+	}
+	f.EndpointID = c.Query("endpoint_id")
+	withContent := queryBool(c, "with_content", true, v)
+	return f, withContent, v.Err()
+}
+
+// expungeMessage deletes the message's payload for good.
+func (s *Server) expungeMessage(c *gin.Context) {
+	if err := s.cfg.Store.ExpungeMessage(c, pathMessage(c)); err != nil {
+		fail(c, err)
+		return
+	}
+	noContent(c)
+}

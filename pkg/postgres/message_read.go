@@ -1,0 +1,248 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// expunged is what an attempt's response reads as once expunged.
+const expunged = "EXPUNGED"
+
+type attemptRow struct {
+	ID                 string
+	DeliveryID         string
+	OrgID              string
+	AppID              string
+	MsgID              string
+	EndpointID         string
+	TaskKey            string
+	URL                string
+	Status             int
+	ResponseStatusCode int
+	Response           *string
+	ResponseDurationMs int64
+	TriggerType        int
+	CreatedAt          time.Time
+}
+
+func (attemptRow) TableName() string { return "attempts" }
+
+func (r *attemptRow) attempt() (webhook.Attempt, error) {
+	a := webhook.Attempt{
+		ID: r.ID, DeliveryID: r.DeliveryID, OrgID: r.OrgID, AppID: r.AppID, MessageID: r.MsgID,
+		EndpointID: r.EndpointID, URL: r.URL, Status: webhook.MessageStatus(r.Status),
+		StatusCode: r.ResponseStatusCode, DurationMs: r.ResponseDurationMs,
+		TriggerType: webhook.TriggerType(r.TriggerType), CreatedAt: r.CreatedAt, Response: expunged,
+	}
+	if r.Response != nil {
+		a.Response = *r.Response
+	}
+	return a, nil
+}
+
+// messageFilter applies the message-level filters of f to a query on
+// messages (col is the message id column).
+func messageFilter(q *gorm.DB, col string, f webhook.MessageFilter) *gorm.DB {
+	if f.Before != nil {
+		q = q.Where(col+" < ?", webhook.TimeID(webhook.PrefixMessage, *f.Before))
+	}
+	if f.After != nil {
+		q = q.Where(col+" > ?", webhook.TimeID(webhook.PrefixMessage, *f.After))
+	}
+	return q
+}
+
+// messageContentFilter restricts col (a message id) to messages of the
+// channel and event types in f, as a subquery.
+func (db *DB) messageContentFilter(q *gorm.DB, col string, f webhook.MessageFilter) *gorm.DB {
+	if f.Channel == "" && len(f.EventTypes) == 0 {
+		return q
+	}
+	sub := db.gorm.Model(&messageRow{}).Select("id")
+	sub = channelAndTypes(sub, f)
+	return q.Where(col+" IN (?)", sub)
+}
+
+func channelAndTypes(q *gorm.DB, f webhook.MessageFilter) *gorm.DB {
+	if f.Channel != "" {
+		raw, _ := json.Marshal([]string{f.Channel})
+		q = q.Where("channels @> ?::jsonb", string(raw))
+	}
+	if len(f.EventTypes) > 0 {
+		q = q.Where("event_type IN ?", f.EventTypes)
+	}
+	return q
+}
+
+// ListMessages implements webhook.MessageStore.
+func (db *DB) ListMessages(ctx context.Context, app *webhook.Application, f webhook.MessageFilter, opt webhook.ListOptions) (webhook.Page[webhook.Message], error) {
+	q := db.gorm.WithContext(ctx).Where("app_id = ?", app.ID)
+	q = channelAndTypes(messageFilter(q, "id", f), f)
+	var rows []messageRow
+	if err := paginate(q, "id", opt).Find(&rows).Error; err != nil {
+		return webhook.Page[webhook.Message]{}, err
+	}
+	return pageOf(rows, opt, (*messageRow).message)
+}
+
+// ExpungeMessage implements webhook.MessageStore.
+func (db *DB) ExpungeMessage(ctx context.Context, msg *webhook.Message) error {
+	return db.gorm.WithContext(ctx).Model(&messageRow{}).Where("id = ?", msg.ID).Update("payload", nil).Error
+}
+
+// ListAttempts implements webhook.MessageStore.
+func (db *DB) ListAttempts(ctx context.Context, app *webhook.Application, ep *webhook.Endpoint, msg *webhook.Message, f webhook.MessageFilter, opt webhook.ListOptions) (webhook.Page[webhook.Attempt], error) {
+	q := db.gorm.WithContext(ctx).Where("app_id = ?", app.ID)
+	if ep != nil {
+		q = q.Where("endpoint_id = ?", ep.ID)
+	}
+	if msg != nil {
+		q = q.Where("msg_id = ?", msg.ID)
+	}
+	if f.EndpointID != "" {
+		q = q.Where("endpoint_id = ?", f.EndpointID)
+	}
+	if f.Status != nil {
+		q = q.Where("status = ?", int(*f.Status))
+	}
+	if c := f.StatusCodeClass; c != nil {
+		if *c == 0 {
+			q = q.Where("response_status_code < 100")
+		} else {
+			q = q.Where("response_status_code >= ? AND response_status_code < ?", *c, *c+100)
+		}
+	}
+	if f.Before != nil {
+		q = q.Where("id < ?", webhook.TimeID(webhook.PrefixAttempt, *f.Before))
+	}
+	if f.After != nil {
+		q = q.Where("id > ?", webhook.TimeID(webhook.PrefixAttempt, *f.After))
+	}
+	q = db.messageContentFilter(q, "msg_id", f)
+	var rows []attemptRow
+	if err := paginate(q, "id", opt).Find(&rows).Error; err != nil {
+		return webhook.Page[webhook.Attempt]{}, err
+	}
+	return pageOf(rows, opt, (*attemptRow).attempt)
+}
+
+// FindAttempt implements webhook.MessageStore.
+func (db *DB) FindAttempt(ctx context.Context, msg *webhook.Message, attemptID string) (*webhook.Attempt, error) {
+	var row attemptRow
+	if err := db.gorm.WithContext(ctx).Where("msg_id = ? AND id = ?", msg.ID, attemptID).Take(&row).Error; err != nil {
+		return nil, translate(err, "attempt")
+	}
+	a, _ := row.attempt()
+	return &a, nil
+}
+
+// ExpungeAttempt implements webhook.MessageStore.
+func (db *DB) ExpungeAttempt(ctx context.Context, a *webhook.Attempt) error {
+	return db.gorm.WithContext(ctx).Model(&attemptRow{}).Where("id = ?", a.ID).Update("response", nil).Error
+}
+
+// ListEndpointMessages implements webhook.MessageStore.
+func (db *DB) ListEndpointMessages(ctx context.Context, ep *webhook.Endpoint, f webhook.MessageFilter, opt webhook.ListOptions) (webhook.Page[webhook.EndpointMessage], error) {
+	q := db.gorm.WithContext(ctx).Where("endpoint_id = ?", ep.ID)
+	if f.Status != nil {
+		q = q.Where("status = ?", int(*f.Status))
+	}
+	q = db.messageContentFilter(messageFilter(q, "msg_id", f), "msg_id", f)
+	var rows []deliveryRow
+	if err := paginate(q, "msg_id", opt).Find(&rows).Error; err != nil {
+		return webhook.Page[webhook.EndpointMessage]{}, err
+	}
+	ids := make([]string, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].MsgID
+	}
+	var msgs []messageRow
+	if err := db.gorm.WithContext(ctx).Where("id IN ?", ids).Find(&msgs).Error; err != nil {
+		return webhook.Page[webhook.EndpointMessage]{}, err
+	}
+	byID := make(map[string]*messageRow, len(msgs))
+	for i := range msgs {
+		byID[msgs[i].ID] = &msgs[i]
+	}
+	return pageOf(rows, opt, func(d *deliveryRow) (webhook.EndpointMessage, error) {
+		em := webhook.EndpointMessage{Delivery: d.delivery()}
+		if m, ok := byID[d.MsgID]; ok {
+			em.Message, _ = m.message()
+		}
+		return em, nil
+	})
+}
+
+// ListMessageEndpoints implements webhook.MessageStore.
+func (db *DB) ListMessageEndpoints(ctx context.Context, msg *webhook.Message, opt webhook.ListOptions) (webhook.Page[webhook.MessageEndpoint], error) {
+	var rows []deliveryRow
+	q := db.gorm.WithContext(ctx).Where("msg_id = ?", msg.ID)
+	if err := paginate(q, "endpoint_id", opt).Find(&rows).Error; err != nil {
+		return webhook.Page[webhook.MessageEndpoint]{}, err
+	}
+	ids := make([]string, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].EndpointID
+	}
+	var eps []endpointRow
+	if err := db.gorm.WithContext(ctx).Where("id IN ?", ids).Find(&eps).Error; err != nil {
+		return webhook.Page[webhook.MessageEndpoint]{}, err
+	}
+	byID := make(map[string]*endpointRow, len(eps))
+	for i := range eps {
+		byID[eps[i].ID] = &eps[i]
+	}
+	return pageOf(rows, opt, func(d *deliveryRow) (webhook.MessageEndpoint, error) {
+		me := webhook.MessageEndpoint{Delivery: d.delivery()}
+		var err error
+		if e, ok := byID[d.EndpointID]; ok {
+			me.Endpoint, err = db.endpointOf(e)
+		}
+		return me, err
+	})
+}
+
+// EnsureDelivery implements webhook.MessageStore.
+func (db *DB) EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webhook.Endpoint) (*webhook.Delivery, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	row := deliveryRow{
+		ID: webhook.NewID(webhook.PrefixDelivery), OrgID: msg.OrgID, AppID: msg.AppID, MsgID: msg.ID,
+		EndpointID: ep.ID, Status: int(webhook.StatusFail), CreatedAt: now, UpdatedAt: now,
+	}
+	err := db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error
+	if err != nil {
+		return nil, err
+	}
+	if err := db.gorm.WithContext(ctx).Where("msg_id = ? AND endpoint_id = ?", msg.ID, ep.ID).Take(&row).Error; err != nil {
+		return nil, translate(err, "delivery")
+	}
+	d := row.delivery()
+	return &d, nil
+}
+
+// RecoverDeliveries implements webhook.MessageStore.
+func (db *DB) RecoverDeliveries(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) ([]webhook.Delivery, error) {
+	var rows []deliveryRow
+	err := db.gorm.WithContext(ctx).Raw(`
+		UPDATE deliveries SET status = ?, round = round + 1, round_attempts = 0,
+			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => ?), updated_at = now()
+		WHERE endpoint_id = ? AND status = ? AND msg_id >= ? AND msg_id < ?
+		RETURNING *`,
+		int(webhook.StatusPending), db.reconcileGrace.Seconds(), ep.ID, int(webhook.StatusFail),
+		webhook.TimeID(webhook.PrefixMessage, since), webhook.TimeID(webhook.PrefixMessage, until),
+	).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]webhook.Delivery, len(rows))
+	for i := range rows {
+		out[i] = rows[i].delivery()
+	}
+	return out, nil
+}

@@ -1,0 +1,217 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Message limits from the contract.
+const (
+	MaxMessageChannels   = 5
+	MinRetentionDays     = 5
+	MaxRetentionDays     = 90
+	DefaultRetentionDays = 90
+)
+
+// Message is one event published to an application. Its payload is kept as
+// the exact bytes received (compacted), so a receiver sees the same keys in
+// the same order.
+type Message struct {
+	ID        string
+	OrgID     string
+	AppID     string
+	EventType string
+	EventID   *string // unique per application when set
+	Channels  []string
+	Tags      []string
+	// Payload is the JSON object as published; nil once expunged or expired.
+	Payload json.RawMessage
+	// RetentionDays is how long the payload is kept.
+	RetentionDays int
+	CreatedAt     time.Time
+}
+
+// Validate checks the message against the contract's rules.
+func (m *Message) Validate() error {
+	v := &ValidationError{}
+	checkName(v, m.EventType, MaxEventTypeLength, "body", "eventType")
+	checkUID(v, m.EventID, "body", "eventId")
+	if m.Channels != nil {
+		checkList(v, m.Channels, MaxChannelLength, 1, MaxMessageChannels, "body", "channels")
+	}
+	if m.Tags != nil {
+		checkList(v, m.Tags, MaxChannelLength, 0, 5, "body", "tags")
+	}
+	if m.RetentionDays < MinRetentionDays || m.RetentionDays > MaxRetentionDays {
+		v.Add(fmt.Sprintf("must be between %d and %d", MinRetentionDays, MaxRetentionDays), "body", "payloadRetentionPeriod")
+	}
+	if len(m.Payload) == 0 || m.Payload[0] != '{' {
+		v.Add("must be a JSON object", "body", "payload")
+	}
+	return v.Err()
+}
+
+// Matches reports whether ep receives m: it is enabled, its event type
+// filter is empty or names m's type, and its channels are empty or share
+// one with m.
+func (ep *Endpoint) Matches(m *Message) bool {
+	if ep.Disabled {
+		return false
+	}
+	if len(ep.FilterTypes) > 0 && !slices.Contains(ep.FilterTypes, m.EventType) {
+		return false
+	}
+	if len(ep.Channels) > 0 && !slices.ContainsFunc(m.Channels, func(c string) bool { return slices.Contains(ep.Channels, c) }) {
+		return false
+	}
+	return true
+}
+
+// MessageStatus is the contract's delivery status.
+type MessageStatus int
+
+// Delivery statuses, numbered as in the contract.
+const (
+	StatusSuccess MessageStatus = 0
+	StatusPending MessageStatus = 1 // not attempted yet
+	StatusFail    MessageStatus = 2 // dead letter: out of attempts
+	StatusSending MessageStatus = 3 // failed at least once, retry scheduled
+)
+
+// String returns the contract's statusText.
+func (s MessageStatus) String() string {
+	switch s {
+	case StatusSuccess:
+		return "success"
+	case StatusPending:
+		return "pending"
+	case StatusFail:
+		return "fail"
+	case StatusSending:
+		return "sending"
+	}
+	return "unknown"
+}
+
+// ParseMessageStatus parses the numeric form used in query strings.
+func ParseMessageStatus(s string) (MessageStatus, bool) {
+	switch s {
+	case "0":
+		return StatusSuccess, true
+	case "1":
+		return StatusPending, true
+	case "2":
+		return StatusFail, true
+	case "3":
+		return StatusSending, true
+	}
+	return 0, false
+}
+
+// TriggerType says why an attempt was made.
+type TriggerType int
+
+// Trigger types, numbered as in the contract.
+const (
+	TriggerScheduled TriggerType = 0
+	TriggerManual    TriggerType = 1
+)
+
+// Delivery is the state of one message towards one endpoint.
+type Delivery struct {
+	ID         string
+	OrgID      string
+	AppID      string
+	MessageID  string
+	EndpointID string
+	Status     MessageStatus
+	// Round counts recoveries: each starts the retry schedule anew.
+	Round int
+	// RoundAttempts is how many scheduled attempts this round made.
+	RoundAttempts int
+	// NextAttemptAt is when the next scheduled attempt is due; nil once
+	// the delivery succeeded or failed for good.
+	NextAttemptAt *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Attempt is one HTTP request made for a delivery, as recorded.
+type Attempt struct {
+	ID           string
+	DeliveryID   string
+	OrgID        string
+	AppID        string
+	MessageID    string
+	EndpointID   string
+	URL          string
+	Status       MessageStatus // StatusSuccess or StatusFail
+	StatusCode   int           // 0 when no response arrived
+	Response     string        // body, capped; or why no response arrived
+	DurationMs   int64
+	TriggerType  TriggerType
+	CreatedAt    time.Time
+	MessageEvent string   // the message's event type, for filters
+	Channels     []string // the message's channels, for filters
+}
+
+// MessageFilter narrows message, attempt and delivery lists. Zero fields
+// do not filter.
+type MessageFilter struct {
+	Channel    string
+	EventTypes []string
+	// Before and After bound the creation time of the message (or attempt).
+	Before, After *time.Time
+	Status        *MessageStatus
+	// StatusCodeClass keeps attempts whose response code is in [c, c+100);
+	// 0 keeps those without a response.
+	StatusCodeClass *int
+	// EndpointID keeps attempts of one endpoint (attempts by message).
+	EndpointID string
+}
+
+// EndpointMessage is a message as attempted towards one endpoint.
+type EndpointMessage struct {
+	Message  Message
+	Delivery Delivery
+}
+
+// MessageEndpoint is an endpoint a message was attempted towards.
+type MessageEndpoint struct {
+	Endpoint Endpoint
+	Delivery Delivery
+}
+
+// MessageStore persists messages and their deliveries, scoped to one application.
+type MessageStore interface {
+	// CreateMessage inserts msg and one pending delivery per endpoint of its
+	// application that matches it (only to onlyEndpoint when that is set), in
+	// one transaction, and returns the deliveries. A taken eventId is ECONFLICT.
+	CreateMessage(ctx context.Context, msg *Message, onlyEndpoint string) ([]Delivery, error)
+	// FindMessage returns the message of app whose id or eventId is idOrEventID.
+	FindMessage(ctx context.Context, app *Application, idOrEventID string) (*Message, error)
+	// ListMessages pages through app's messages, newest first by default.
+	ListMessages(ctx context.Context, app *Application, f MessageFilter, opt ListOptions) (Page[Message], error)
+	// ExpungeMessage deletes the message's payload for good.
+	ExpungeMessage(ctx context.Context, msg *Message) error
+	// ListAttempts pages through attempts of an endpoint (ep set) or of a
+	// message (msg set), newest first.
+	ListAttempts(ctx context.Context, app *Application, ep *Endpoint, msg *Message, f MessageFilter, opt ListOptions) (Page[Attempt], error)
+	// FindAttempt returns one attempt of msg.
+	FindAttempt(ctx context.Context, msg *Message, attemptID string) (*Attempt, error)
+	// ExpungeAttempt deletes the attempt's response body for good.
+	ExpungeAttempt(ctx context.Context, a *Attempt) error
+	// ListEndpointMessages pages through the messages attempted towards ep.
+	ListEndpointMessages(ctx context.Context, ep *Endpoint, f MessageFilter, opt ListOptions) (Page[EndpointMessage], error)
+	// ListMessageEndpoints pages through the endpoints msg was attempted towards.
+	ListMessageEndpoints(ctx context.Context, msg *Message, opt ListOptions) (Page[MessageEndpoint], error)
+	// EnsureDelivery returns the delivery of msg to ep, creating a finished
+	// one (status fail, nothing scheduled) for a manual resend if none exists.
+	EnsureDelivery(ctx context.Context, msg *Message, ep *Endpoint) (*Delivery, error)
+	// RecoverDeliveries restarts the retry schedule of ep's failed
+	// deliveries whose message was created in [since, until), and returns them.
+	RecoverDeliveries(ctx context.Context, ep *Endpoint, since, until time.Time) ([]Delivery, error)
+}

@@ -1,0 +1,167 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/retry"
+	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// Deliverer is the asynq handler of TypeDeliveryAttempt: it signs and POSTs
+// one attempt, records it, and schedules the next one on failure.
+//
+// It is idempotent: an attempt whose task already ran is recorded once, and
+// a scheduled attempt of a delivery that moved on (finished, recovered, or
+// already past that attempt) does nothing. Errors of our own infrastructure
+// are returned to asynq, which retries the task without using up the
+// customer's schedule.
+type Deliverer struct {
+	Store    webhook.DeliveryStore
+	Client   *egress.Client
+	Enqueuer *Enqueuer
+	Schedule retry.Schedule
+	Headers  signature.HeaderNames
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (d *Deliverer) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// ProcessTask implements asynq.Handler.
+func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p DeliveryAttemptPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.DeliveryID == "" {
+		return fmt.Errorf("undecodable %s payload %q: %w", TypeDeliveryAttempt, t.Payload(), asynq.SkipRetry)
+	}
+	job, err := d.Store.LoadDelivery(ctx, p.DeliveryID)
+	if webhook.ErrorCode(err) == webhook.ENOTFOUND {
+		return nil // the endpoint, message or app was deleted: nothing to deliver
+	}
+	if err != nil {
+		return fmt.Errorf("loading delivery %s: %w", p.DeliveryID, err)
+	}
+	dl := job.Delivery
+	if p.Manual == "" && (dl.NextAttemptAt == nil || dl.Round != p.Round || dl.RoundAttempts != p.Number-1) {
+		return nil // finished, recovered or already past this attempt
+	}
+	rec := d.attempt(ctx, job, p)
+	recorded, err := d.Store.RecordAttempt(ctx, rec)
+	if err != nil {
+		return fmt.Errorf("recording attempt of delivery %s: %w", p.DeliveryID, err)
+	}
+	d.Logger.LogAttrs(ctx, slog.LevelDebug, "attempt",
+		slog.String("msg_id", dl.MessageID), slog.String("endpoint_id", dl.EndpointID),
+		slog.String("delivery_id", dl.ID), slog.Int("status_code", rec.Attempt.StatusCode),
+		slog.String("outcome", rec.Attempt.Status.String()), slog.Bool("recorded", recorded))
+	if !recorded || rec.NextAttemptAt == nil || rec.KeepState {
+		return nil
+	}
+	next := DeliveryAttemptPayload{DeliveryID: dl.ID, Round: dl.Round, Number: dl.RoundAttempts + 2}
+	if err := d.Enqueuer.Enqueue(ctx, next, *rec.NextAttemptAt); err != nil {
+		// Recorded in Postgres: the reconciler enqueues it once overdue.
+		d.Logger.WarnContext(ctx, "enqueueing next attempt failed; the reconciler will retry",
+			slog.String("delivery_id", dl.ID), slog.String("error", err.Error()))
+	}
+	return nil
+}
+
+// attempt makes the HTTP request (unless the endpoint is disabled) and
+// returns what to record.
+func (d *Deliverer) attempt(ctx context.Context, job *webhook.DeliveryJob, p DeliveryAttemptPayload) *webhook.AttemptRecord {
+	dl, ep, msg := &job.Delivery, &job.Endpoint, &job.Message
+	rec := &webhook.AttemptRecord{
+		TaskKey: p.TaskKey(),
+		Round:   p.Round,
+		Number:  p.Number,
+		Attempt: webhook.Attempt{
+			DeliveryID: dl.ID, OrgID: dl.OrgID, AppID: dl.AppID, MessageID: dl.MessageID,
+			EndpointID: dl.EndpointID, URL: ep.URL, TriggerType: webhook.TriggerScheduled,
+		},
+	}
+	if p.Manual != "" {
+		rec.Attempt.TriggerType = webhook.TriggerManual
+	}
+	var res *egress.Response
+	var err error
+	switch {
+	case ep.Disabled && p.Manual == "":
+		rec.Attempt.Response = "not attempted: the endpoint is disabled"
+		rec.Attempt.Status, rec.Status = webhook.StatusFail, webhook.StatusFail
+		return rec
+	case msg.Payload == nil:
+		rec.Attempt.Response = "not attempted: the message payload was expunged or has expired"
+		rec.Attempt.Status, rec.Status = webhook.StatusFail, webhook.StatusFail
+		return rec
+	default:
+		res, err = d.send(ctx, ep, msg)
+	}
+	if res != nil {
+		rec.Attempt.StatusCode = res.StatusCode
+		rec.Attempt.Response = string(bytes.ToValidUTF8(res.Body, []byte("\uFFFD")))
+		rec.Attempt.DurationMs = res.Duration.Milliseconds()
+	}
+	if err != nil {
+		rec.Attempt.Response = err.Error()
+	}
+	if err == nil && res.StatusCode >= 200 && res.StatusCode < 300 {
+		rec.Attempt.Status, rec.Status = webhook.StatusSuccess, webhook.StatusSuccess
+		return rec
+	}
+	rec.Attempt.Status = webhook.StatusFail
+	if p.Manual != "" {
+		rec.KeepState = true // a failed manual attempt leaves the schedule alone
+		return rec
+	}
+	status, retryAfter := 0, ""
+	if res != nil {
+		status, retryAfter = res.StatusCode, res.Header.Get("Retry-After")
+	}
+	now := d.now()
+	delay, ok := retry.NextDelay(d.Schedule, p.Number, status, retryAfter, now, nil)
+	if !ok {
+		rec.Status = webhook.StatusFail // dead letter: kept, listed, replayable
+		return rec
+	}
+	next := now.Add(delay)
+	rec.Status, rec.NextAttemptAt = webhook.StatusSending, &next
+	return rec
+}
+
+// send signs and POSTs the payload with every valid secret of ep.
+func (d *Deliverer) send(ctx context.Context, ep *webhook.Endpoint, msg *webhook.Message) (*egress.Response, error) {
+	now := d.now()
+	var keys []signature.Secret
+	for _, s := range ep.SigningSecrets(now) {
+		k, err := signature.ParseSecret(s)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s has an unusable secret: %w", ep.ID, err)
+		}
+		keys = append(keys, k)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(msg.Payload))
+	if err != nil {
+		return nil, fmt.Errorf("building request: %w", err)
+	}
+	for name, value := range ep.Headers {
+		req.Header.Set(name, value)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	d.Headers.Set(req.Header, msg.ID, now, signature.SignatureHeader(keys, msg.ID, now, msg.Payload))
+	return d.Client.Do(ctx, req)
+}

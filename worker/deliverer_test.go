@@ -1,0 +1,390 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/hookd/hookd/pkg/webhook"
+	"github.com/hookd/hookd/worker"
+)
+
+// verifyBoth checks one request against every secret with the Standard
+// Webhooks and the Svix reference verifiers.
+func verifyBoth(t *testing.T, r received, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		std, err := standardwebhooks.NewWebhook(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := std.Verify(r.body, r.header); err != nil {
+			t.Errorf("standard-webhooks verify with %s…: %v", s[:10], err)
+		}
+		sv, err := svix.NewWebhook(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sv.Verify(r.body, r.header); err != nil {
+			t.Errorf("svix verify with %s…: %v", s[:10], err)
+		}
+	}
+}
+
+func TestDeliverySignedAsPublished(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{})
+	rcv := newReceiver(t, nil)
+	ep := b.endpoint(rcv.URL+"/hook?x=1", func(e *webhook.Endpoint) {
+		e.Headers = map[string]string{"X-Custom": "yes"}
+	})
+	const payload = `{"z":1,"a":{"b":[1,2,"\u003c"]},"m":"ü"}`
+	msg, _ := b.publish("user.signup", payload)
+	b.waitStatus(msg, ep, webhook.StatusSuccess)
+
+	got := rcv.got()
+	if len(got) != 1 {
+		t.Fatalf("receiver got %d requests, want 1", len(got))
+	}
+	r := got[0]
+	if string(r.body) != payload {
+		t.Errorf("body = %s, want the payload's bytes %s", r.body, payload)
+	}
+	if id := r.header.Get("webhook-id"); id != msg.ID {
+		t.Errorf("webhook-id = %q, want %q", id, msg.ID)
+	}
+	for name, want := range map[string]string{"Content-Type": "application/json", "X-Custom": "yes"} {
+		if v := r.header.Get(name); v != want {
+			t.Errorf("%s = %q, want %q", name, v, want)
+		}
+	}
+	if ua := r.header.Get("User-Agent"); !strings.HasPrefix(ua, "hookd") {
+		t.Errorf("User-Agent = %q, want hookd…", ua)
+	}
+	verifyBoth(t, r, ep.Secret)
+
+	attempts := b.attempts(msg)
+	if len(attempts) != 1 || attempts[0].StatusCode != http.StatusNoContent || attempts[0].Status != webhook.StatusSuccess ||
+		attempts[0].TriggerType != webhook.TriggerScheduled || attempts[0].URL != ep.URL {
+		t.Fatalf("attempts = %+v", attempts)
+	}
+}
+
+func TestDeliveryRotatedSecretsBothSign(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{})
+	rcv := newReceiver(t, nil)
+	ep := b.endpoint(rcv.URL)
+	old := ep.Secret
+	ep.RotateSecret("whsec_"+strings.Repeat("QUJD", 8), time.Hour, time.Now())
+	if err := b.db.UpdateEndpoint(b.ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := b.publish("user.signup", `{"a":1}`)
+	b.waitStatus(msg, ep, webhook.StatusSuccess)
+	r := rcv.got()[0]
+	if sigs := strings.Fields(r.header.Get("webhook-signature")); len(sigs) != 2 {
+		t.Fatalf("webhook-signature = %q, want two signatures", r.header.Get("webhook-signature"))
+	}
+	verifyBoth(t, r, old, ep.Secret)
+}
+
+func TestDeliveryRetriesUntilSuccess(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{})
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n <= 2 {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte("boom"))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	ep := b.endpoint(rcv.URL)
+	msg, _ := b.publish("user.signup", `{"a":1}`)
+	d := b.waitStatus(msg, ep, webhook.StatusSuccess)
+	if d.NextAttemptAt != nil {
+		t.Errorf("succeeded delivery still has a next attempt at %v", d.NextAttemptAt)
+	}
+	attempts := b.attempts(msg)
+	if len(attempts) != 3 {
+		t.Fatalf("%d attempts, want 3", len(attempts))
+	}
+	for i, want := range []int{500, 500, 200} {
+		if attempts[i].StatusCode != want {
+			t.Errorf("attempt %d status code = %d, want %d", i+1, attempts[i].StatusCode, want)
+		}
+	}
+	if attempts[0].Response != "boom" {
+		t.Errorf("recorded response = %q, want boom", attempts[0].Response)
+	}
+	got := rcv.got()
+	for _, r := range got {
+		if r.header.Get("webhook-id") != msg.ID {
+			t.Errorf("webhook-id changed across retries: %q", r.header.Get("webhook-id"))
+		}
+	}
+}
+
+func TestDeliveryDeadLetterThenResendAndRecover(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{})
+	var healthy atomic.Bool
+	rcv := newReceiver(t, func(_ int, w http.ResponseWriter) {
+		if healthy.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	ep := b.endpoint(rcv.URL)
+	msg1, _ := b.publish("user.signup", `{"n":1}`)
+	msg2, _ := b.publish("user.signup", `{"n":2}`)
+	b.waitStatus(msg1, ep, webhook.StatusFail)
+	b.waitStatus(msg2, ep, webhook.StatusFail)
+	// The schedule has 2 delays: 3 attempts, then the dead letter.
+	if n := len(b.attempts(msg1)); n != 3 {
+		t.Fatalf("%d attempts before failing, want 3", n)
+	}
+	healthy.Store(true)
+
+	// Resend: one manual attempt.
+	d := b.delivery(msg1, ep)
+	if err := b.enqueuer.Resend(b.ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.waitStatus(msg1, ep, webhook.StatusSuccess)
+	attempts := b.attempts(msg1)
+	if last := attempts[len(attempts)-1]; len(attempts) != 4 || last.TriggerType != webhook.TriggerManual || last.StatusCode != 200 {
+		t.Fatalf("after resend: %d attempts, last %+v", len(attempts), last)
+	}
+
+	// Recover: every failed delivery since a time starts its schedule anew.
+	recovered, err := b.db.RecoverDeliveries(b.ctx, ep, time.Now().Add(-time.Hour), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recovered) != 1 || recovered[0].MessageID != msg2.ID {
+		t.Fatalf("recovered %+v, want only the delivery of %s", recovered, msg2.ID)
+	}
+	if err := b.enqueuer.Dispatch(b.ctx, recovered); err != nil {
+		t.Fatal(err)
+	}
+	b.waitStatus(msg2, ep, webhook.StatusSuccess)
+	if n := len(b.attempts(msg2)); n != 4 {
+		t.Fatalf("%d attempts of the recovered message, want 4", n)
+	}
+}
+
+func TestDeliveryRedirectIsAFailure(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{})
+	target := newReceiver(t, nil)
+	redirect := newReceiver(t, func(_ int, w http.ResponseWriter) {
+		w.Header().Set("Location", target.URL)
+		w.WriteHeader(http.StatusFound)
+	})
+	ep := b.endpoint(redirect.URL)
+	msg, _ := b.publish("user.signup", `{"a":1}`)
+	b.waitStatus(msg, ep, webhook.StatusFail)
+	if n := len(target.got()); n != 0 {
+		t.Fatalf("redirect target got %d requests", n)
+	}
+	for _, a := range b.attempts(msg) {
+		if a.StatusCode != http.StatusFound || a.Status != webhook.StatusFail {
+			t.Fatalf("attempt %+v, want a failed 302", a)
+		}
+	}
+}
+
+func TestDeliveryRefusedByEgressGuard(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{allowed: []netip.Prefix{}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	ep := b.endpoint("http://" + ln.Addr().String() + "/hook")
+	msg, _ := b.publish("user.signup", `{"a":1}`)
+	b.waitStatus(msg, ep, webhook.StatusFail)
+	attempts := b.attempts(msg)
+	if !strings.Contains(attempts[0].Response, "refusing to connect to 127.0.0.1") || attempts[0].StatusCode != 0 {
+		t.Fatalf("attempt response = %q (code %d), want the guard's refusal", attempts[0].Response, attempts[0].StatusCode)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Fatalf("listener accepted %d connections", n)
+	}
+}
+
+func TestDeliveryFilteredByTypeAndChannel(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	if err := b.db.CreateEventType(b.ctx, &webhook.EventType{OrgID: b.app.OrgID, Name: "a.b"}); err != nil {
+		t.Fatal(err)
+	}
+	all := b.endpoint("http://127.0.0.1:1/all")
+	typed := b.endpoint("http://127.0.0.1:1/typed", func(e *webhook.Endpoint) { e.FilterTypes = []string{"a.b"} })
+	chan1 := b.endpoint("http://127.0.0.1:1/chan", func(e *webhook.Endpoint) { e.Channels = []string{"c1"} })
+	b.endpoint("http://127.0.0.1:1/disabled", func(e *webhook.Endpoint) { e.Disabled = true })
+
+	for _, tc := range []struct {
+		eventType string
+		channels  []string
+		want      []*webhook.Endpoint
+	}{
+		{"a.b", nil, []*webhook.Endpoint{all, typed}},
+		{"x.y", nil, []*webhook.Endpoint{all}},
+		{"x.y", []string{"c2", "c1"}, []*webhook.Endpoint{all, chan1}},
+		{"a.b", []string{"c1"}, []*webhook.Endpoint{all, typed, chan1}},
+	} {
+		_, ds := b.publish(tc.eventType, `{}`, func(m *webhook.Message) { m.Channels = tc.channels })
+		got := map[string]bool{}
+		for _, d := range ds {
+			got[d.EndpointID] = true
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s %v: delivered to %d endpoints, want %d", tc.eventType, tc.channels, len(got), len(tc.want))
+		}
+		for _, ep := range tc.want {
+			if !got[ep.ID] {
+				t.Errorf("%s %v: no delivery to %s", tc.eventType, tc.channels, ep.URL)
+			}
+		}
+	}
+}
+
+func TestDeliverySameTaskTwiceRecordsOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	rcv := newReceiver(t, nil)
+	ep := b.endpoint(rcv.URL)
+	msg, ds := b.publish("user.signup", `{"a":1}`)
+	d := &worker.Deliverer{
+		Store: b.db, Enqueuer: b.enqueuer, Headers: webhookHeaders(), Logger: discard(),
+		Client: localClient(),
+	}
+	payload, _ := json.Marshal(worker.DeliveryAttemptPayload{DeliveryID: ds[0].ID, Number: 1})
+	task := asynq.NewTask(worker.TypeDeliveryAttempt, payload)
+	for i := 0; i < 2; i++ {
+		if err := d.ProcessTask(b.ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(b.attempts(msg)); n != 1 {
+		t.Fatalf("%d attempts recorded, want 1", n)
+	}
+	if b.delivery(msg, ep).Status != webhook.StatusSuccess {
+		t.Fatal("delivery not succeeded")
+	}
+	// An undecodable payload is not retried.
+	err := d.ProcessTask(b.ctx, asynq.NewTask(worker.TypeDeliveryAttempt, []byte("{")))
+	if !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("undecodable payload: err = %v, want SkipRetry", err)
+	}
+}
+
+func TestDeliveryToDeletedEndpointStops(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	rcv := newReceiver(t, nil)
+	ep := b.endpoint(rcv.URL)
+	_, ds := b.publish("user.signup", `{"a":1}`)
+	if err := b.db.DeleteEndpoint(b.ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	d := &worker.Deliverer{Store: b.db, Enqueuer: b.enqueuer, Headers: webhookHeaders(), Logger: discard(), Client: localClient()}
+	payload, _ := json.Marshal(worker.DeliveryAttemptPayload{DeliveryID: ds[0].ID, Number: 1})
+	if err := d.ProcessTask(b.ctx, asynq.NewTask(worker.TypeDeliveryAttempt, payload)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rcv.got()); n != 0 {
+		t.Fatalf("deleted endpoint received %d requests", n)
+	}
+}
+
+// flakyStore fails RecordAttempt a number of times, as a database outage would.
+type flakyStore struct {
+	webhook.DeliveryStore
+	failures atomic.Int32
+}
+
+func (f *flakyStore) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
+	if f.failures.Add(-1) >= 0 {
+		return false, errors.New("injected: database unavailable")
+	}
+	return f.DeliveryStore.RecordAttempt(ctx, rec)
+}
+
+func TestInfrastructureErrorsDoNotUseTheSchedule(t *testing.T) {
+	t.Parallel()
+	flaky := &flakyStore{}
+	flaky.failures.Store(2)
+	b := setup(t, bundleOptions{wrapStore: func(s webhook.DeliveryStore) webhook.DeliveryStore {
+		flaky.DeliveryStore = s
+		return flaky
+	}})
+	rcv := newReceiver(t, status(http.StatusInternalServerError))
+	ep := b.endpoint(rcv.URL)
+	msg, _ := b.publish("user.signup", `{"a":1}`)
+	b.waitStatus(msg, ep, webhook.StatusFail)
+	// Two requests were made while the database was "down"; they are not
+	// recorded and do not count: the schedule still allows 3 attempts.
+	if n := len(b.attempts(msg)); n != 3 {
+		t.Fatalf("%d attempts recorded, want 3", n)
+	}
+	if n := len(rcv.got()); n != 5 {
+		t.Fatalf("receiver got %d requests, want 5 (2 during the outage + 3)", n)
+	}
+}
+
+func TestReconcilerEnqueuesLostAttempts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{})
+	rcv := newReceiver(t, nil)
+	ep := b.endpoint(rcv.URL)
+	// Stored but never enqueued, as when Redis is down at publish time or flushed.
+	msg := &webhook.Message{OrgID: b.app.OrgID, AppID: b.app.ID, EventType: "a", Payload: json.RawMessage(`{}`), RetentionDays: 90}
+	if _, err := b.db.CreateMessage(b.ctx, msg, ""); err != nil {
+		t.Fatal(err)
+	}
+	r := &worker.Reconciler{Store: b.db, Enqueuer: b.enqueuer, Logger: discard()}
+	b.waitFor("the reconciler to enqueue", func() bool {
+		n, err := r.RunOnce(b.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	})
+	b.waitStatus(msg, ep, webhook.StatusSuccess)
+	if n := len(rcv.got()); n != 1 {
+		t.Fatalf("receiver got %d requests, want 1", n)
+	}
+	// Nothing is due any more: later runs enqueue nothing.
+	time.Sleep(100 * time.Millisecond) // past the grace period
+	if n, err := r.RunOnce(b.ctx); err != nil || n != 0 {
+		t.Fatalf("reconciler after delivery: %d, %v", n, err)
+	}
+}

@@ -1,0 +1,92 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// Enqueuer puts delivery attempts on the queue. Postgres stays the source of
+// truth: an enqueue that fails is redone by the reconciler.
+type Enqueuer struct {
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	queue     string
+	// taskTimeout bounds one attempt's handler (request time plus bookkeeping).
+	taskTimeout time.Duration
+}
+
+// NewEnqueuer returns an Enqueuer on Redis and queue ("" means DefaultQueue);
+// requestTimeout is the delivery request timeout the handler's own timeout
+// is derived from.
+func NewEnqueuer(redis asynq.RedisConnOpt, queue string, requestTimeout time.Duration) *Enqueuer {
+	if queue == "" {
+		queue = DefaultQueue
+	}
+	return &Enqueuer{
+		client:      asynq.NewClient(redis),
+		inspector:   asynq.NewInspector(redis),
+		queue:       queue,
+		taskTimeout: requestTimeout + 30*time.Second,
+	}
+}
+
+// Close closes the Redis connection.
+func (e *Enqueuer) Close() error { return errors.Join(e.client.Close(), e.inspector.Close()) }
+
+// Enqueue schedules attempt p at at (zero or past: now). An attempt already
+// queued (same task id) is not an error.
+func (e *Enqueuer) Enqueue(ctx context.Context, p DeliveryAttemptPayload, at time.Time) error {
+	task, err := NewDeliveryAttemptTask(p, e.queue, e.taskTimeout)
+	if err != nil {
+		return err
+	}
+	var opts []asynq.Option
+	if !at.IsZero() && time.Until(at) > 0 {
+		opts = append(opts, asynq.ProcessAt(at))
+	}
+	_, err = e.client.EnqueueContext(ctx, task, opts...)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		// Queued already, unless asynq archived it after too many
+		// infrastructure errors: then it is taken out and queued afresh.
+		info, ierr := e.inspector.GetTaskInfo(e.queue, p.taskID())
+		if ierr != nil || info.State != asynq.TaskStateArchived {
+			return nil
+		}
+		if err := e.inspector.DeleteTask(e.queue, p.taskID()); err != nil {
+			return fmt.Errorf("deleting archived task of delivery %s: %w", p.DeliveryID, err)
+		}
+		_, err = e.client.EnqueueContext(ctx, task, opts...)
+	}
+	if err != nil {
+		return fmt.Errorf("enqueueing delivery %s: %w", p.DeliveryID, err)
+	}
+	return nil
+}
+
+// Dispatch enqueues the next scheduled attempt of each delivery. It tries
+// every one and returns the errors joined.
+func (e *Enqueuer) Dispatch(ctx context.Context, deliveries []webhook.Delivery) error {
+	var errs []error
+	for _, d := range deliveries {
+		p := DeliveryAttemptPayload{DeliveryID: d.ID, Round: d.Round, Number: d.RoundAttempts + 1}
+		var at time.Time
+		if d.NextAttemptAt != nil {
+			at = *d.NextAttemptAt
+		}
+		if err := e.Enqueue(ctx, p, at); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resend enqueues one manual attempt of a delivery.
+func (e *Enqueuer) Resend(ctx context.Context, deliveryID string) error {
+	return e.Enqueue(ctx, DeliveryAttemptPayload{DeliveryID: deliveryID, Manual: webhook.NewID("")}, time.Time{})
+}
