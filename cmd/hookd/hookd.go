@@ -45,6 +45,7 @@ type Main struct {
 	enqueuer   *worker.Enqueuer
 	worker     *worker.Worker
 	reconciler *worker.Reconciler
+	janitor    *worker.Janitor
 }
 
 // NewMain returns a Main logging to logOut.
@@ -141,6 +142,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
 		Logger:   m.Logger,
 		Interval: m.Config.ReconcilerInterval,
 	}
+	m.janitor = &worker.Janitor{Store: m.db, Logger: m.Logger}
 	return nil
 }
 
@@ -204,6 +206,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.worker != nil {
 		g.Go(func() error { return m.worker.Run(ctx) })
 		g.Go(func() error { m.reconciler.Run(ctx); return nil })
+		g.Go(func() error { m.janitor.Run(ctx); return nil })
 	}
 	return g.Wait()
 }
