@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	svix "github.com/svix/svix-webhooks/go"
 
+	"github.com/hookd/hookd/pkg/retry"
 	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/worker"
 )
@@ -386,5 +388,64 @@ func TestReconcilerEnqueuesLostAttempts(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // past the grace period
 	if n, err := r.RunOnce(b.ctx); err != nil || n != 0 {
 		t.Fatalf("reconciler after delivery: %d, %v", n, err)
+	}
+}
+
+func TestDeliveryRetryAfterIsClampedToTheSchedule(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{schedule: retry.Schedule{time.Hour}})
+	for _, tc := range []struct {
+		name         string
+		respond      func(int, http.ResponseWriter)
+		minGap, maxG time.Duration
+	}{
+		// Retry-After beyond 2× the scheduled delay is clamped to 2×.
+		{"429 retry-after 5h", func(_ int, w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "18000")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, 2*time.Hour - time.Minute, 2*time.Hour + time.Minute},
+		// Retry-After below the scheduled delay is raised to it.
+		{"503 retry-after 1s", func(_ int, w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}, time.Hour - time.Minute, time.Hour + time.Minute},
+		// Without Retry-After the scheduled delay gets ±20 % jitter.
+		{"500", status(http.StatusInternalServerError), 48 * time.Minute, 72 * time.Minute},
+	} {
+		rcv := newReceiver(t, tc.respond)
+		ep := b.endpoint(rcv.URL)
+		msg, _ := b.publish("user.signup", `{}`)
+		d := b.waitStatus(msg, ep, webhook.StatusSending)
+		gap := d.NextAttemptAt.Sub(b.attempts(msg)[0].CreatedAt)
+		if gap < tc.minGap || gap > tc.maxG {
+			t.Errorf("%s: next attempt in %v, want within [%v, %v]", tc.name, gap, tc.minGap, tc.maxG)
+		}
+	}
+}
+
+func TestDeliveryTimeoutAndHugeResponse(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{timeout: 300 * time.Millisecond, schedule: retry.Schedule{}})
+	hang := newReceiver(t, func(_ int, w http.ResponseWriter) { time.Sleep(time.Second) })
+	huge := newReceiver(t, func(_ int, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write(bytes.Repeat([]byte("x"), 5<<20))
+	})
+	epHang := b.endpoint(hang.URL)
+	epHuge := b.endpoint(huge.URL)
+	msg, _ := b.publish("user.signup", `{}`)
+	b.waitStatus(msg, epHang, webhook.StatusFail)
+	b.waitStatus(msg, epHuge, webhook.StatusFail)
+	for _, a := range b.attempts(msg) {
+		switch a.EndpointID {
+		case epHang.ID:
+			if !strings.Contains(a.Response, "timed out") || a.StatusCode != 0 || a.DurationMs > 2000 {
+				t.Errorf("hanging receiver: attempt %+v, want a timeout after about 300ms", a)
+			}
+		case epHuge.ID:
+			if a.StatusCode != http.StatusBadRequest || len(a.Response) > 20<<10 || len(a.Response) < 1000 {
+				t.Errorf("huge response: code %d, %d bytes recorded; want 400 and at most 20 KiB", a.StatusCode, len(a.Response))
+			}
+		}
 	}
 }
