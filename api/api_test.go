@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/hookd/hookd/api"
 	"github.com/hookd/hookd/pkg/postgres"
@@ -23,8 +24,40 @@ import (
 type bundle struct {
 	t   *testing.T
 	db  *postgres.DB
+	dsn string // the test database, for inspecting what is stored
 	url string
 	key string // API key of organisation "acme"
+	// dispatched records what the API queued (the queue is the boundary
+	// here; delivery itself is tested in worker and cmd/hookd).
+	dispatched *recordingDispatcher
+}
+
+// recordingDispatcher is an api.Dispatcher that remembers its calls.
+type recordingDispatcher struct {
+	mu         sync.Mutex
+	deliveries []webhook.Delivery
+	resends    []string
+	fail       error // returned by every call when set
+}
+
+func (r *recordingDispatcher) Dispatch(_ context.Context, ds []webhook.Delivery) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliveries = append(r.deliveries, ds...)
+	return r.fail
+}
+
+func (r *recordingDispatcher) Resend(_ context.Context, deliveryID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resends = append(r.resends, deliveryID)
+	return r.fail
+}
+
+func (r *recordingDispatcher) dispatchedTo() []webhook.Delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]webhook.Delivery(nil), r.deliveries...)
 }
 
 type setupOptions struct {
@@ -40,10 +73,18 @@ func setup(t *testing.T) *bundle {
 
 func setupWith(t *testing.T, opt setupOptions) *bundle {
 	t.Helper()
-	db := postgrestest.NewDB(t, opt.box)
+	dsn := postgrestest.NewDSN(t)
+	db, err := postgres.Open(context.Background(), dsn, postgres.Options{Box: opt.box, MaxOpenConns: 5})
+	if err != nil {
+		t.Fatalf("opening test database: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	dispatched := &recordingDispatcher{}
 	srv := api.New(api.Config{
 		Store:        db,
-		Checks:       []api.Checker{{Name: "postgres", Check: func(c *gin.Context) error { return db.Ping(c) }}},
+		Dispatcher:   dispatched,
+		Checks:       []api.Checker{{Name: "postgres", Check: db.Ping}},
+		Logger:       slog.New(slog.DiscardHandler), // one line per request is noise here
 		MaxBodyBytes: opt.maxBodyBytes,
 		HTTPSOnly:    opt.httpsOnly,
 		NewSecret: func() (string, error) {
@@ -53,7 +94,7 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	b := &bundle{t: t, db: db, url: ts.URL}
+	b := &bundle{t: t, db: db, dsn: dsn, url: ts.URL, dispatched: dispatched}
 	b.key = b.newKey("acme")
 	return b
 }
@@ -90,8 +131,13 @@ func decode[T any](t *testing.T, r response) T {
 	return v
 }
 
-// do sends body (nil, a string/[]byte sent as is, or a value JSON-encoded)
-// with b's key.
+// client never follows redirects: every path must answer without one.
+var client = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// do sends body (nil, a string/[]byte sent as is, an io.Reader streamed
+// without Content-Length, or a value JSON-encoded) with b's key.
 func (b *bundle) do(method, path string, body any) response {
 	b.t.Helper()
 	return b.doWith(b.key, method, path, body, nil)
@@ -99,6 +145,15 @@ func (b *bundle) do(method, path string, body any) response {
 
 func (b *bundle) doWith(key, method, path string, body any, header http.Header) response {
 	b.t.Helper()
+	r, err := b.send(key, method, path, body, header)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return r
+}
+
+// send is doWith returning its error, for use off the test's goroutine.
+func (b *bundle) send(key, method, path string, body any, header http.Header) (response, error) {
 	var r io.Reader
 	switch v := body.(type) {
 	case nil:
@@ -106,16 +161,18 @@ func (b *bundle) doWith(key, method, path string, body any, header http.Header) 
 		r = bytes.NewBufferString(v)
 	case []byte:
 		r = bytes.NewBuffer(v)
+	case io.Reader:
+		r = io.MultiReader(v) // hides the length: sent chunked
 	default:
 		raw, err := json.Marshal(v)
 		if err != nil {
-			b.t.Fatal(err)
+			return response{}, err
 		}
 		r = bytes.NewBuffer(raw)
 	}
 	req, err := http.NewRequest(method, b.url+path, r)
 	if err != nil {
-		b.t.Fatal(err)
+		return response{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -126,16 +183,16 @@ func (b *bundle) doWith(key, method, path string, body any, header http.Header) 
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
-		b.t.Fatal(err)
+		return response{}, err
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		b.t.Fatal(err)
+		return response{}, err
 	}
-	return response{status: res.StatusCode, header: res.Header, body: raw}
+	return response{status: res.StatusCode, header: res.Header, body: raw}, nil
 }
 
 // must fails the test unless r has the wanted status.
@@ -153,6 +210,22 @@ func TestHealth(t *testing.T) {
 	b.doWith("", http.MethodGet, "/api/v1/health", nil, nil).must(t, http.StatusNoContent)
 	b.doWith("", http.MethodGet, "/api/v1/health/", nil, nil).must(t, http.StatusNoContent)
 	b.doWith("", http.MethodHead, "/api/v1/health/ping", nil, nil).must(t, http.StatusNoContent)
+}
+
+func TestHealthUnavailable(t *testing.T) {
+	t.Parallel()
+	srv := api.New(api.Config{
+		Checks: []api.Checker{{Name: "redis", Check: func(context.Context) error { return errors.New("connection refused") }}},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	b := &bundle{t: t, url: ts.URL}
+	for _, path := range []string{"/api/v1/health", "/api/v1/health/"} {
+		mustError(t, b.doWith("", http.MethodGet, path, nil, nil), http.StatusServiceUnavailable, "unhealthy")
+	}
+	// The liveness ping does not depend on anything.
+	b.doWith("", http.MethodGet, "/api/v1/health/ping", nil, nil).must(t, http.StatusNoContent)
 }
 
 func TestAuthRequired(t *testing.T) {

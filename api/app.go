@@ -85,7 +85,7 @@ func (in *applicationIn) apply(app *webhook.Application) error {
 // withApp loads the path's application (by id or uid) for handler h.
 func (s *Server) withApp(h gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		app, err := s.cfg.Store.FindApp(c, principal(c).OrgID, c.Param("app_id"))
+		app, err := s.cfg.Store.FindApp(c.Request.Context(), principal(c).OrgID, c.Param("app_id"))
 		if err != nil {
 			fail(c, err)
 			return
@@ -105,7 +105,7 @@ func (s *Server) listApps(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	page, err := s.cfg.Store.ListApps(c, principal(c).OrgID, opt)
+	page, err := s.cfg.Store.ListApps(c.Request.Context(), principal(c).OrgID, opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -131,7 +131,7 @@ func (s *Server) createApp(c *gin.Context) {
 		return
 	}
 	if getIfExists && app.UID != nil {
-		existing, err := s.cfg.Store.FindApp(c, app.OrgID, *app.UID)
+		existing, err := s.cfg.Store.FindApp(c.Request.Context(), app.OrgID, *app.UID)
 		if err == nil {
 			c.JSON(http.StatusOK, appOut(existing))
 			return
@@ -141,7 +141,7 @@ func (s *Server) createApp(c *gin.Context) {
 			return
 		}
 	}
-	if err := s.cfg.Store.CreateApp(c, app); err != nil {
+	if err := s.cfg.Store.CreateApp(c.Request.Context(), app); err != nil {
 		fail(c, err)
 		return
 	}
@@ -159,7 +159,7 @@ func (s *Server) putApp(c *gin.Context) {
 		return
 	}
 	orgID := principal(c).OrgID
-	app, err := s.cfg.Store.FindApp(c, orgID, c.Param("app_id"))
+	app, err := s.cfg.Store.FindApp(c.Request.Context(), orgID, c.Param("app_id"))
 	status := http.StatusOK
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
@@ -181,9 +181,9 @@ func (s *Server) putApp(c *gin.Context) {
 				return
 			}
 		}
-		err = s.cfg.Store.CreateApp(c, app)
+		err = s.cfg.Store.CreateApp(c.Request.Context(), app)
 	} else {
-		err = s.cfg.Store.UpdateApp(c, app)
+		err = s.cfg.Store.UpdateApp(c.Request.Context(), app)
 	}
 	if err != nil {
 		fail(c, err)
@@ -223,7 +223,7 @@ func (s *Server) patchApp(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := s.cfg.Store.UpdateApp(c, app); err != nil {
+	if err := s.cfg.Store.UpdateApp(c.Request.Context(), app); err != nil {
 		fail(c, err)
 		return
 	}
@@ -232,7 +232,7 @@ func (s *Server) patchApp(c *gin.Context) {
 
 func (s *Server) deleteApp(c *gin.Context) {
 	app := pathApp(c)
-	if err := s.cfg.Store.DeleteApp(c, app.OrgID, app.ID); err != nil {
+	if err := s.cfg.Store.DeleteApp(c.Request.Context(), app.OrgID, app.ID); err != nil {
 		fail(c, err)
 		return
 	}

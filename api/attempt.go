@@ -87,19 +87,19 @@ func (s *Server) listAttempts(c *gin.Context) {
 	var ep *webhook.Endpoint
 	var msg *webhook.Message
 	if id := c.Param("endpoint_id"); id != "" {
-		if ep, err = s.cfg.Store.FindEndpoint(c, app, id); err != nil {
+		if ep, err = s.cfg.Store.FindEndpoint(c.Request.Context(), app, id); err != nil {
 			fail(c, err)
 			return
 		}
 	}
 	if id := c.Param("msg_id"); id != "" {
-		if msg, err = s.cfg.Store.FindMessage(c, app, id); err != nil {
+		if msg, err = s.cfg.Store.FindMessage(c.Request.Context(), app, id); err != nil {
 			fail(c, err)
 			return
 		}
 	}
 	if f.EndpointID != "" {
-		filterEp, err := s.cfg.Store.FindEndpoint(c, app, f.EndpointID)
+		filterEp, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, f.EndpointID)
 		if webhook.ErrorCode(err) == webhook.ENOTFOUND {
 			c.JSON(http.StatusOK, listResponse[attemptOut]{Data: []attemptOut{}, Done: true})
 			return
@@ -110,7 +110,7 @@ func (s *Server) listAttempts(c *gin.Context) {
 		}
 		f.EndpointID = filterEp.ID
 	}
-	page, err := s.cfg.Store.ListAttempts(c, app, ep, msg, f, opt)
+	page, err := s.cfg.Store.ListAttempts(c.Request.Context(), app, ep, msg, f, opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -120,7 +120,7 @@ func (s *Server) listAttempts(c *gin.Context) {
 }
 
 func (s *Server) getAttempt(c *gin.Context) {
-	a, err := s.cfg.Store.FindAttempt(c, pathMessage(c), c.Param("attempt_id"))
+	a, err := s.cfg.Store.FindAttempt(c.Request.Context(), pathMessage(c), c.Param("attempt_id"))
 	if err != nil {
 		fail(c, err)
 		return
@@ -129,12 +129,12 @@ func (s *Server) getAttempt(c *gin.Context) {
 }
 
 func (s *Server) expungeAttempt(c *gin.Context) {
-	a, err := s.cfg.Store.FindAttempt(c, pathMessage(c), c.Param("attempt_id"))
+	a, err := s.cfg.Store.FindAttempt(c.Request.Context(), pathMessage(c), c.Param("attempt_id"))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	if err := s.cfg.Store.ExpungeAttempt(c, a); err != nil {
+	if err := s.cfg.Store.ExpungeAttempt(c.Request.Context(), a); err != nil {
 		fail(c, err)
 		return
 	}
@@ -153,7 +153,7 @@ func (s *Server) listEndpointMessages(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	page, err := s.cfg.Store.ListEndpointMessages(c, pathEndpoint(c), f, opt)
+	page, err := s.cfg.Store.ListEndpointMessages(c.Request.Context(), pathEndpoint(c), f, opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -175,7 +175,7 @@ func (s *Server) listMessageEndpoints(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	page, err := s.cfg.Store.ListMessageEndpoints(c, pathMessage(c), opt)
+	page, err := s.cfg.Store.ListMessageEndpoints(c.Request.Context(), pathMessage(c), opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -194,17 +194,17 @@ func (s *Server) listMessageEndpoints(c *gin.Context) {
 // its delivery failed, succeeded or never existed.
 func (s *Server) resend(c *gin.Context) {
 	msg := pathMessage(c)
-	ep, err := s.cfg.Store.FindEndpoint(c, pathApp(c), c.Param("endpoint_id"))
+	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), pathApp(c), c.Param("endpoint_id"))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	d, err := s.cfg.Store.EnsureDelivery(c, msg, ep)
+	d, err := s.cfg.Store.EnsureDelivery(c.Request.Context(), msg, ep)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	if err := s.cfg.Dispatcher.Resend(c, d.ID); err != nil {
+	if err := s.cfg.Dispatcher.Resend(c.Request.Context(), d.ID); err != nil {
 		fail(c, webhook.Errorf(webhook.EUNAVAILABLE, "the queue is unavailable, try again"))
 		return
 	}
@@ -233,7 +233,7 @@ func (s *Server) recoverEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	deliveries, err := s.cfg.Store.RecoverDeliveries(c, pathEndpoint(c), *in.Since, until)
+	deliveries, err := s.cfg.Store.RecoverDeliveries(c.Request.Context(), pathEndpoint(c), *in.Since, until)
 	if err != nil {
 		fail(c, err)
 		return
@@ -259,7 +259,7 @@ func (s *Server) sendExample(c *gin.Context) {
 	}
 	ep := pathEndpoint(c)
 	payload := json.RawMessage(`{"type":"hookd.example","eventType":` + quote(*in.EventType) + `}`)
-	et, err := s.cfg.Store.FindEventType(c, ep.OrgID, *in.EventType)
+	et, err := s.cfg.Store.FindEventType(c.Request.Context(), ep.OrgID, *in.EventType)
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
 		fail(c, webhook.Invalid("event type does not exist", "body", "eventType"))
@@ -279,7 +279,7 @@ func (s *Server) sendExample(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	deliveries, err := s.cfg.Store.CreateMessage(c, msg, ep.ID)
+	deliveries, err := s.cfg.Store.CreateMessage(c.Request.Context(), msg, ep.ID)
 	if err != nil {
 		fail(c, err)
 		return

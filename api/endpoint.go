@@ -102,7 +102,7 @@ func (in *endpointIn) apply(ep *webhook.Endpoint) {
 
 func (s *Server) withEndpoint(h gin.HandlerFunc) gin.HandlerFunc {
 	return s.withApp(func(c *gin.Context) {
-		ep, err := s.cfg.Store.FindEndpoint(c, pathApp(c), c.Param("endpoint_id"))
+		ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), pathApp(c), c.Param("endpoint_id"))
 		if err != nil {
 			fail(c, err)
 			return
@@ -122,7 +122,7 @@ func (s *Server) listEndpoints(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	page, err := s.cfg.Store.ListEndpoints(c, pathApp(c), opt)
+	page, err := s.cfg.Store.ListEndpoints(c.Request.Context(), pathApp(c), opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -153,7 +153,7 @@ func (s *Server) createEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := s.cfg.Store.CreateEndpoint(c, ep); err != nil {
+	if err := s.cfg.Store.CreateEndpoint(c.Request.Context(), ep); err != nil {
 		fail(c, err)
 		return
 	}
@@ -193,7 +193,7 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		return
 	}
 	app := pathApp(c)
-	ep, err := s.cfg.Store.FindEndpoint(c, app, c.Param("endpoint_id"))
+	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, c.Param("endpoint_id"))
 	status := http.StatusOK
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
@@ -222,9 +222,9 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		return
 	}
 	if status == http.StatusCreated {
-		err = s.cfg.Store.CreateEndpoint(c, ep)
+		err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
 	} else {
-		err = s.cfg.Store.UpdateEndpoint(c, ep)
+		err = s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep)
 	}
 	if err != nil {
 		fail(c, err)
@@ -296,7 +296,7 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := s.cfg.Store.UpdateEndpoint(c, ep); err != nil {
+	if err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep); err != nil {
 		fail(c, err)
 		return
 	}
@@ -304,7 +304,7 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 }
 
 func (s *Server) deleteEndpoint(c *gin.Context) {
-	if err := s.cfg.Store.DeleteEndpoint(c, pathEndpoint(c)); err != nil {
+	if err := s.cfg.Store.DeleteEndpoint(c.Request.Context(), pathEndpoint(c)); err != nil {
 		fail(c, err)
 		return
 	}

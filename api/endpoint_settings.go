@@ -65,7 +65,8 @@ func (s *Server) rotateSecret(c *gin.Context) {
 	}
 	grace := defaultGracePeriod
 	if g := in.GracePeriodSeconds; g.Set && !g.Null {
-		if g.V < 0 || time.Duration(g.V)*time.Second > webhook.MaxGracePeriod {
+		// Compared in seconds: converting first would overflow for huge values.
+		if g.V < 0 || g.V > int64(webhook.MaxGracePeriod/time.Second) {
 			fail(c, webhook.Invalid("must be between 0 and 604800", "body", "gracePeriodSeconds"))
 			return
 		}
@@ -80,7 +81,7 @@ func (s *Server) rotateSecret(c *gin.Context) {
 	next := ep.Secret
 	ep.Secret = previous
 	ep.RotateSecret(next, grace, s.cfg.Now())
-	if err := s.cfg.Store.UpdateEndpoint(c, ep); err != nil {
+	if err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep); err != nil {
 		fail(c, err)
 		return
 	}
@@ -116,8 +117,8 @@ func (s *Server) putHeaders(c *gin.Context) {
 }
 
 // patchHeaders removes the headers named in deleteHeaders, then sets the
-// given headers and removes those given as null. Names of removed headers
-// match case-insensitively, as HTTP header names do.
+// given headers and removes those given as null. Names match
+// case-insensitively, as HTTP header names do.
 func (s *Server) patchHeaders(c *gin.Context) {
 	var in headersPatchIn
 	if err := bind(c, &in); err != nil {
@@ -128,6 +129,18 @@ func (s *Server) patchHeaders(c *gin.Context) {
 		fail(c, &webhook.ValidationError{Fields: []webhook.FieldError{{Loc: []string{"body", "headers"}, Msg: "field required", Type: "value_error.missing"}}})
 		return
 	}
+	v := &webhook.ValidationError{}
+	seen := make(map[string]bool, len(in.Headers))
+	for name := range in.Headers {
+		if seen[strings.ToLower(name)] {
+			v.Add("is given more than once, in different cases", "body", "headers", name)
+		}
+		seen[strings.ToLower(name)] = true
+	}
+	if err := v.Err(); err != nil {
+		fail(c, err)
+		return
+	}
 	headers := maps.Clone(pathEndpoint(c).Headers)
 	if headers == nil {
 		headers = map[string]string{}
@@ -136,11 +149,11 @@ func (s *Server) patchHeaders(c *gin.Context) {
 		deleteHeader(headers, name)
 	}
 	for name, value := range in.Headers {
-		if value == nil {
-			deleteHeader(headers, name)
-			continue
+		// Any other spelling goes, so a delivery never carries two values.
+		deleteHeader(headers, name)
+		if value != nil {
+			headers[name] = *value
 		}
-		headers[name] = *value
 	}
 	s.saveHeaders(c, headers)
 }
@@ -159,7 +172,7 @@ func (s *Server) saveHeaders(c *gin.Context, headers map[string]string) {
 	}
 	ep := pathEndpoint(c)
 	ep.Headers = headers
-	if err := s.cfg.Store.UpdateEndpoint(c, ep); err != nil {
+	if err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep); err != nil {
 		fail(c, err)
 		return
 	}
@@ -177,7 +190,7 @@ func (s *Server) endpointStats(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	st, err := s.cfg.Store.EndpointStats(c, pathEndpoint(c), since, until)
+	st, err := s.cfg.Store.EndpointStats(c.Request.Context(), pathEndpoint(c), since, until)
 	if err != nil {
 		fail(c, err)
 		return

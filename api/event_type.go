@@ -86,7 +86,7 @@ func (s *Server) listEventTypes(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	page, err := s.cfg.Store.ListEventTypes(c, principal(c).OrgID, includeArchived, opt)
+	page, err := s.cfg.Store.ListEventTypes(c.Request.Context(), principal(c).OrgID, includeArchived, opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -117,7 +117,7 @@ func (s *Server) createEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := s.cfg.Store.CreateEventType(c, et); err != nil {
+	if err := s.cfg.Store.CreateEventType(c.Request.Context(), et); err != nil {
 		fail(c, err)
 		return
 	}
@@ -125,7 +125,7 @@ func (s *Server) createEventType(c *gin.Context) {
 }
 
 func (s *Server) getEventType(c *gin.Context) {
-	et, err := s.cfg.Store.FindEventType(c, principal(c).OrgID, c.Param("event_type_name"))
+	et, err := s.cfg.Store.FindEventType(c.Request.Context(), principal(c).OrgID, c.Param("event_type_name"))
 	if err != nil {
 		fail(c, err)
 		return
@@ -141,7 +141,7 @@ func (s *Server) putEventType(c *gin.Context) {
 		return
 	}
 	orgID, name := principal(c).OrgID, c.Param("event_type_name")
-	et, err := s.cfg.Store.FindEventType(c, orgID, name)
+	et, err := s.cfg.Store.FindEventType(c.Request.Context(), orgID, name)
 	status := http.StatusOK
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
@@ -155,9 +155,9 @@ func (s *Server) putEventType(c *gin.Context) {
 		return
 	}
 	if status == http.StatusCreated {
-		err = s.cfg.Store.CreateEventType(c, et)
+		err = s.cfg.Store.CreateEventType(c.Request.Context(), et)
 	} else {
-		err = s.cfg.Store.UpdateEventType(c, et)
+		err = s.cfg.Store.UpdateEventType(c.Request.Context(), et)
 	}
 	if err != nil {
 		fail(c, err)
@@ -172,7 +172,7 @@ func (s *Server) patchEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	et, err := s.cfg.Store.FindEventType(c, principal(c).OrgID, c.Param("event_type_name"))
+	et, err := s.cfg.Store.FindEventType(c.Request.Context(), principal(c).OrgID, c.Param("event_type_name"))
 	if err != nil {
 		fail(c, err)
 		return
@@ -219,7 +219,7 @@ func (s *Server) patchEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := s.cfg.Store.UpdateEventType(c, et); err != nil {
+	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et); err != nil {
 		fail(c, err)
 		return
 	}
@@ -236,20 +236,20 @@ func (s *Server) deleteEventType(c *gin.Context) {
 	}
 	orgID, name := principal(c).OrgID, c.Param("event_type_name")
 	if expunge {
-		if err := s.cfg.Store.DeleteEventType(c, orgID, name); err != nil {
+		if err := s.cfg.Store.DeleteEventType(c.Request.Context(), orgID, name); err != nil {
 			fail(c, err)
 			return
 		}
 		noContent(c)
 		return
 	}
-	et, err := s.cfg.Store.FindEventType(c, orgID, name)
+	et, err := s.cfg.Store.FindEventType(c.Request.Context(), orgID, name)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	et.Archived = true
-	if err := s.cfg.Store.UpdateEventType(c, et); err != nil {
+	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et); err != nil {
 		fail(c, err)
 		return
 	}

@@ -43,7 +43,7 @@ func listOptions(c *gin.Context, ascending bool, validCursor func(string) bool) 
 		v.Add("must be ascending or descending", "query", "order")
 	}
 	if it := c.Query("iterator"); it != "" {
-		cursor, back := strings.CutPrefix(it, "-")
+		cursor, back := parseIterator(it)
 		if !validCursor(cursor) {
 			v.Add("malformed iterator", "query", "iterator")
 		}
@@ -64,11 +64,37 @@ func newList[T, O any](page webhook.Page[T], opt webhook.ListOptions, out func(*
 		first, last = key(&page.Items[0]), key(&page.Items[n-1])
 	}
 	if last != "" {
-		resp.Iterator = &last
-		prev := "-" + first
+		next := forwardIterator(last)
+		resp.Iterator = &next
+		prev := backwardMark + first
 		resp.PrevIterator = &prev
 	}
 	return resp
+}
+
+// An iterator is the sort key of the item a page starts after (forward), or
+// backwardMark and the key of the item it ends before (a prevIterator). Sort
+// keys may themselves start with backwardMark (event type names can), so a
+// forward iterator for such a key is escaped with forwardMark, which no ID
+// or name contains and which needs no escaping in a URL.
+const (
+	backwardMark = "-"
+	forwardMark  = "~"
+)
+
+func forwardIterator(key string) string {
+	if strings.HasPrefix(key, backwardMark) || strings.HasPrefix(key, forwardMark) {
+		return forwardMark + key
+	}
+	return key
+}
+
+// parseIterator returns the sort key of an iterator and its direction.
+func parseIterator(it string) (key string, backward bool) {
+	if key, ok := strings.CutPrefix(it, forwardMark); ok {
+		return key, false
+	}
+	return strings.CutPrefix(it, backwardMark)
 }
 
 // queryBool parses a boolean query parameter; absent gives def.

@@ -98,7 +98,7 @@ func (in *messageIn) message(app *webhook.Application) (*webhook.Message, error)
 // given, creates it with the path as its uid.
 func (s *Server) appForMessage(c *gin.Context, in *messageIn) (*webhook.Application, error) {
 	orgID, idOrUID := principal(c).OrgID, c.Param("app_id")
-	app, err := s.cfg.Store.FindApp(c, orgID, idOrUID)
+	app, err := s.cfg.Store.FindApp(c.Request.Context(), orgID, idOrUID)
 	if webhook.ErrorCode(err) != webhook.ENOTFOUND || in.Application == nil {
 		return app, err
 	}
@@ -112,9 +112,9 @@ func (s *Server) appForMessage(c *gin.Context, in *messageIn) (*webhook.Applicat
 			return nil, err
 		}
 	}
-	err = s.cfg.Store.CreateApp(c, app)
+	err = s.cfg.Store.CreateApp(c.Request.Context(), app)
 	if webhook.ErrorCode(err) == webhook.ECONFLICT {
-		return s.cfg.Store.FindApp(c, orgID, idOrUID) // created concurrently
+		return s.cfg.Store.FindApp(c.Request.Context(), orgID, idOrUID) // created concurrently
 	}
 	return app, err
 }
@@ -157,7 +157,7 @@ func (s *Server) createMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	deliveries, err := s.cfg.Store.CreateMessage(c, msg, "")
+	deliveries, err := s.cfg.Store.CreateMessage(c.Request.Context(), msg, "")
 	if err != nil {
 		fail(c, err)
 		return
@@ -183,7 +183,7 @@ func (s *Server) dispatch(c *gin.Context, deliveries []webhook.Delivery) {
 // withMessage loads the path's message (by id or eventId) for handler h.
 func (s *Server) withMessage(h gin.HandlerFunc) gin.HandlerFunc {
 	return s.withApp(func(c *gin.Context) {
-		msg, err := s.cfg.Store.FindMessage(c, pathApp(c), c.Param("msg_id"))
+		msg, err := s.cfg.Store.FindMessage(c.Request.Context(), pathApp(c), c.Param("msg_id"))
 		if err != nil {
 			fail(c, err)
 			return
@@ -218,7 +218,7 @@ func (s *Server) listMessages(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	page, err := s.cfg.Store.ListMessages(c, pathApp(c), f, opt)
+	page, err := s.cfg.Store.ListMessages(c.Request.Context(), pathApp(c), f, opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -278,7 +278,7 @@ func messageFilter(c *gin.Context) (webhook.MessageFilter, bool, error) {
 
 // expungeMessage deletes the message's payload for good.
 func (s *Server) expungeMessage(c *gin.Context) {
-	if err := s.cfg.Store.ExpungeMessage(c, pathMessage(c)); err != nil {
+	if err := s.cfg.Store.ExpungeMessage(c.Request.Context(), pathMessage(c)); err != nil {
 		fail(c, err)
 		return
 	}

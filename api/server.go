@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -24,7 +25,7 @@ type Store interface {
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
 type Checker struct {
 	Name  string
-	Check func(*gin.Context) error
+	Check func(context.Context) error
 }
 
 // Config configures the API. Zero values of optional fields are noted.
@@ -176,7 +177,7 @@ func (s *Server) logRequests(c *gin.Context) {
 
 func (s *Server) health(c *gin.Context) {
 	for _, chk := range s.cfg.Checks {
-		if err := chk.Check(c); err != nil {
+		if err := chk.Check(c.Request.Context()); err != nil {
 			c.AbortWithStatusJSON(http.StatusServiceUnavailable, httpError{
 				Code: "unhealthy", Detail: chk.Name + " is unavailable: " + err.Error(),
 			})

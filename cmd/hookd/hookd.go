@@ -11,7 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
@@ -155,8 +154,8 @@ func (m *Main) openAPI() error {
 	srv := api.New(api.Config{
 		Store: m.db,
 		Checks: []api.Checker{
-			{Name: "postgres", Check: func(c *gin.Context) error { return m.db.Ping(c) }},
-			{Name: "redis", Check: func(c *gin.Context) error { return worker.PingRedis(c, m.redis) }},
+			{Name: "postgres", Check: m.db.Ping},
+			{Name: "redis", Check: func(ctx context.Context) error { return worker.PingRedis(ctx, m.redis) }},
 		},
 		MaxBodyBytes:    m.Config.MaxRequestBodyBytes,
 		HTTPSOnly:       m.Config.EndpointHTTPSOnly,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -144,7 +145,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 	}
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var current endpointRow
-		err := tx.Set("gorm:query_option", "FOR UPDATE").Select("filter_types").
+		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Select("filter_types").
 			Where("app_id = ? AND id = ?", ep.AppID, ep.ID).Take(&current).Error
 		if err != nil {
 			return translate(err, "endpoint")

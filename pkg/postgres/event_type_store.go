@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -56,7 +57,7 @@ func (r *eventTypeRow) eventType() (webhook.EventType, error) {
 func (db *DB) CreateEventType(ctx context.Context, et *webhook.EventType) error {
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var existing eventTypeRow
-		err := tx.Set("gorm:query_option", "FOR UPDATE").
+		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
 			Where("org_id = ? AND name = ?", et.OrgID, et.Name).Take(&existing).Error
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		switch {

@@ -127,11 +127,17 @@ func IsSensitiveHeader(name string) bool {
 	return slices.Contains(sensitiveHeaders, http.CanonicalHeaderKey(name))
 }
 
-// CheckHeaders validates custom delivery headers: RFC 7230 token names, no
-// control characters in values, none of the headers hookd sets itself.
+// CheckHeaders validates custom delivery headers: RFC 7230 token names, each
+// once in any case, no control characters in values, none of the headers
+// hookd sets itself.
 func CheckHeaders(v *ValidationError, headers map[string]string, loc ...string) {
+	seen := make(map[string]bool, len(headers))
 	for name, value := range headers {
 		l := append(append([]string(nil), loc...), name)
+		if seen[strings.ToLower(name)] {
+			v.Add("is given more than once, in different cases", l...)
+		}
+		seen[strings.ToLower(name)] = true
 		switch {
 		case !validHeaderName(name):
 			v.Add("is not a valid header name", l...)
