@@ -168,22 +168,18 @@ func (s *Server) putApp(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := in.apply(app); err != nil {
-		fail(c, err)
-		return
-	}
 	if status == http.StatusCreated {
-		if app.UID == nil {
+		err = in.apply(app)
+		if err == nil && app.UID == nil {
 			uid := c.Param("app_id")
 			app.UID = &uid
-			if err := app.Validate(); err != nil {
-				fail(c, err)
-				return
-			}
+			err = app.Validate()
 		}
-		err = s.cfg.Store.CreateApp(c.Request.Context(), app)
+		if err == nil {
+			err = s.cfg.Store.CreateApp(c.Request.Context(), app)
+		}
 	} else {
-		err = s.cfg.Store.UpdateApp(c.Request.Context(), app)
+		err = s.cfg.Store.UpdateApp(c.Request.Context(), app, in.apply)
 	}
 	if err != nil {
 		fail(c, err)
@@ -192,17 +188,11 @@ func (s *Server) putApp(c *gin.Context) {
 	c.JSON(status, appOut(app))
 }
 
-func (s *Server) patchApp(c *gin.Context) {
-	var in applicationPatch
-	if err := bind(c, &in); err != nil {
-		fail(c, err)
-		return
-	}
-	app := pathApp(c)
-	v := &webhook.ValidationError{}
+// apply changes the fields present in the patch.
+func (in *applicationPatch) apply(app *webhook.Application) error {
 	if in.Name.Set {
 		if in.Name.Null {
-			v.Add("must not be null", "body", "name")
+			return webhook.Invalid("must not be null", "body", "name")
 		}
 		app.Name = in.Name.V
 	}
@@ -215,15 +205,17 @@ func (s *Server) patchApp(c *gin.Context) {
 	if r := rate(in.ThrottleRate, in.RateLimit); r.Set {
 		app.ThrottleRate = r.Ptr()
 	}
-	if err := v.Err(); err != nil {
+	return app.Validate()
+}
+
+func (s *Server) patchApp(c *gin.Context) {
+	var in applicationPatch
+	if err := bind(c, &in); err != nil {
 		fail(c, err)
 		return
 	}
-	if err := app.Validate(); err != nil {
-		fail(c, err)
-		return
-	}
-	if err := s.cfg.Store.UpdateApp(c.Request.Context(), app); err != nil {
+	app := pathApp(c)
+	if err := s.cfg.Store.UpdateApp(c.Request.Context(), app, in.apply); err != nil {
 		fail(c, err)
 		return
 	}

@@ -192,39 +192,37 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	app := pathApp(c)
-	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, c.Param("endpoint_id"))
-	status := http.StatusOK
-	switch {
-	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
-		ep, status = &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID}, http.StatusCreated
-		if err := s.setSecret(ep, Opt[string]{}, "secret"); err != nil {
-			fail(c, err)
-			return
-		}
-	case err != nil:
-		fail(c, err)
-		return
-	}
-	in.apply(ep)
 	v := &webhook.ValidationError{}
 	required(v, in.URL != nil, "body", "url")
 	if err := v.Err(); err != nil {
 		fail(c, err)
 		return
 	}
-	if status == http.StatusCreated && ep.UID == nil {
-		uid := c.Param("endpoint_id")
-		ep.UID = &uid
+	app := pathApp(c)
+	replace := func(ep *webhook.Endpoint) error {
+		in.apply(ep)
+		return s.validateEndpoint(ep)
 	}
-	if err := s.validateEndpoint(ep); err != nil {
-		fail(c, err)
-		return
-	}
-	if status == http.StatusCreated {
-		err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
-	} else {
-		err = s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep)
+	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, c.Param("endpoint_id"))
+	status := http.StatusOK
+	switch {
+	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
+		status = http.StatusCreated
+		ep = &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID}
+		err = s.setSecret(ep, Opt[string]{}, "secret")
+		if err == nil {
+			in.apply(ep)
+			if ep.UID == nil {
+				uid := c.Param("endpoint_id")
+				ep.UID = &uid
+			}
+			err = s.validateEndpoint(ep)
+		}
+		if err == nil {
+			err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
+		}
+	case err == nil:
+		err = s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep, replace)
 	}
 	if err != nil {
 		fail(c, err)
@@ -240,6 +238,18 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 		return
 	}
 	ep := pathEndpoint(c)
+	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep, func(ep *webhook.Endpoint) error {
+		return s.applyPatch(&in, ep)
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, endpointOutOf(ep))
+}
+
+// applyPatch changes the fields present in the patch and validates the result.
+func (s *Server) applyPatch(in *endpointPatch, ep *webhook.Endpoint) error {
 	v := &webhook.ValidationError{}
 	for _, f := range []struct {
 		set, null bool
@@ -256,8 +266,7 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 		}
 	}
 	if err := v.Err(); err != nil {
-		fail(c, err)
-		return
+		return err
 	}
 	if in.URL.Set {
 		ep.URL = in.URL.V
@@ -288,19 +297,10 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 	}
 	if in.Secret.Set {
 		if err := s.setSecret(ep, in.Secret, "secret"); err != nil {
-			fail(c, err)
-			return
+			return err
 		}
 	}
-	if err := s.validateEndpoint(ep); err != nil {
-		fail(c, err)
-		return
-	}
-	if err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep); err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, endpointOutOf(ep))
+	return s.validateEndpoint(ep)
 }
 
 func (s *Server) deleteEndpoint(c *gin.Context) {

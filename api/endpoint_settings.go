@@ -72,16 +72,16 @@ func (s *Server) rotateSecret(c *gin.Context) {
 		}
 		grace = time.Duration(g.V) * time.Second
 	}
-	ep := pathEndpoint(c)
-	previous := ep.Secret
-	if err := s.setSecret(ep, in.Key, "key"); err != nil {
+	next := &webhook.Endpoint{}
+	if err := s.setSecret(next, in.Key, "key"); err != nil {
 		fail(c, err)
 		return
 	}
-	next := ep.Secret
-	ep.Secret = previous
-	ep.RotateSecret(next, grace, s.cfg.Now())
-	if err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep); err != nil {
+	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), pathEndpoint(c), func(ep *webhook.Endpoint) error {
+		ep.RotateSecret(next.Secret, grace, s.cfg.Now())
+		return nil
+	})
+	if err != nil {
 		fail(c, err)
 		return
 	}
@@ -113,7 +113,7 @@ func (s *Server) putHeaders(c *gin.Context) {
 		fail(c, &webhook.ValidationError{Fields: []webhook.FieldError{{Loc: []string{"body", "headers"}, Msg: "field required", Type: "value_error.missing"}}})
 		return
 	}
-	s.saveHeaders(c, in.Headers)
+	s.saveHeaders(c, func(map[string]string) map[string]string { return in.Headers })
 }
 
 // patchHeaders removes the headers named in deleteHeaders, then sets the
@@ -141,21 +141,23 @@ func (s *Server) patchHeaders(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	headers := maps.Clone(pathEndpoint(c).Headers)
-	if headers == nil {
-		headers = map[string]string{}
-	}
-	for _, name := range in.DeleteHeaders {
-		deleteHeader(headers, name)
-	}
-	for name, value := range in.Headers {
-		// Any other spelling goes, so a delivery never carries two values.
-		deleteHeader(headers, name)
-		if value != nil {
-			headers[name] = *value
+	s.saveHeaders(c, func(current map[string]string) map[string]string {
+		headers := maps.Clone(current)
+		if headers == nil {
+			headers = map[string]string{}
 		}
-	}
-	s.saveHeaders(c, headers)
+		for _, name := range in.DeleteHeaders {
+			deleteHeader(headers, name)
+		}
+		for name, value := range in.Headers {
+			// Any other spelling goes, so a delivery never carries two values.
+			deleteHeader(headers, name)
+			if value != nil {
+				headers[name] = *value
+			}
+		}
+		return headers
+	})
 }
 
 // deleteHeader removes every header of headers named name, in any case.
@@ -163,16 +165,17 @@ func deleteHeader(headers map[string]string, name string) {
 	maps.DeleteFunc(headers, func(k, _ string) bool { return strings.EqualFold(k, name) })
 }
 
-func (s *Server) saveHeaders(c *gin.Context, headers map[string]string) {
-	v := &webhook.ValidationError{}
-	webhook.CheckHeaders(v, headers, "body", "headers")
-	if err := v.Err(); err != nil {
-		fail(c, err)
-		return
-	}
-	ep := pathEndpoint(c)
-	ep.Headers = headers
-	if err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep); err != nil {
+// saveHeaders replaces the endpoint's headers by change(current headers),
+// under the endpoint's row lock so concurrent changes are not lost.
+func (s *Server) saveHeaders(c *gin.Context, change func(current map[string]string) map[string]string) {
+	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), pathEndpoint(c), func(ep *webhook.Endpoint) error {
+		headers := change(ep.Headers)
+		v := &webhook.ValidationError{}
+		webhook.CheckHeaders(v, headers, "body", "headers")
+		ep.Headers = headers
+		return v.Err()
+	})
+	if err != nil {
 		fail(c, err)
 		return
 	}

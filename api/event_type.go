@@ -150,14 +150,12 @@ func (s *Server) putEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := in.apply(et); err != nil {
-		fail(c, err)
-		return
-	}
 	if status == http.StatusCreated {
-		err = s.cfg.Store.CreateEventType(c.Request.Context(), et)
+		if err = in.apply(et); err == nil {
+			err = s.cfg.Store.CreateEventType(c.Request.Context(), et)
+		}
 	} else {
-		err = s.cfg.Store.UpdateEventType(c.Request.Context(), et)
+		err = s.cfg.Store.UpdateEventType(c.Request.Context(), et, in.apply)
 	}
 	if err != nil {
 		fail(c, err)
@@ -166,17 +164,8 @@ func (s *Server) putEventType(c *gin.Context) {
 	c.JSON(status, eventTypeOutOf(et))
 }
 
-func (s *Server) patchEventType(c *gin.Context) {
-	var in eventTypePatch
-	if err := bind(c, &in); err != nil {
-		fail(c, err)
-		return
-	}
-	et, err := s.cfg.Store.FindEventType(c.Request.Context(), principal(c).OrgID, c.Param("event_type_name"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
+// apply changes the fields present in the patch and validates the result.
+func (in *eventTypePatch) apply(et *webhook.EventType) error {
 	v := &webhook.ValidationError{}
 	for _, f := range []struct {
 		set, null bool
@@ -191,8 +180,7 @@ func (s *Server) patchEventType(c *gin.Context) {
 		}
 	}
 	if err := v.Err(); err != nil {
-		fail(c, err)
-		return
+		return err
 	}
 	if in.Description.Set {
 		et.Description = in.Description.V
@@ -215,11 +203,17 @@ func (s *Server) patchEventType(c *gin.Context) {
 	if in.Schemas != nil {
 		et.Schemas = in.Schemas
 	}
-	if err := et.Validate(); err != nil {
+	return et.Validate()
+}
+
+func (s *Server) patchEventType(c *gin.Context) {
+	var in eventTypePatch
+	if err := bind(c, &in); err != nil {
 		fail(c, err)
 		return
 	}
-	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et); err != nil {
+	et := &webhook.EventType{OrgID: principal(c).OrgID, Name: c.Param("event_type_name")}
+	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et, in.apply); err != nil {
 		fail(c, err)
 		return
 	}
@@ -243,13 +237,9 @@ func (s *Server) deleteEventType(c *gin.Context) {
 		noContent(c)
 		return
 	}
-	et, err := s.cfg.Store.FindEventType(c.Request.Context(), orgID, name)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	et.Archived = true
-	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et); err != nil {
+	et := &webhook.EventType{OrgID: orgID, Name: name}
+	archive := func(et *webhook.EventType) error { et.Archived = true; return nil }
+	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et, archive); err != nil {
 		fail(c, err)
 		return
 	}

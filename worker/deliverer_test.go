@@ -89,8 +89,11 @@ func TestDeliveryRotatedSecretsBothSign(t *testing.T) {
 	rcv := newReceiver(t, nil)
 	ep := b.endpoint(rcv.URL)
 	old := ep.Secret
-	ep.RotateSecret("whsec_"+strings.Repeat("QUJD", 8), time.Hour, time.Now())
-	if err := b.db.UpdateEndpoint(b.ctx, ep); err != nil {
+	rotate := func(ep *webhook.Endpoint) error {
+		ep.RotateSecret("whsec_"+strings.Repeat("QUJD", 8), time.Hour, time.Now())
+		return nil
+	}
+	if err := b.db.UpdateEndpoint(b.ctx, ep, rotate); err != nil {
 		t.Fatal(err)
 	}
 	msg, _ := b.publish("user.signup", `{"a":1}`)

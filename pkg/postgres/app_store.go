@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -66,20 +69,28 @@ func (db *DB) ListApps(ctx context.Context, orgID string, opt webhook.ListOption
 	return pageOf(rows, opt, (*appRow).app)
 }
 
-// UpdateApp implements webhook.AppStore.
-func (db *DB) UpdateApp(ctx context.Context, app *webhook.Application) error {
-	app.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	row := appRowOf(app)
-	res := db.gorm.WithContext(ctx).Model(&appRow{}).
-		Where("org_id = ? AND id = ?", app.OrgID, app.ID).
-		Select("uid", "name", "metadata", "throttle_rate", "updated_at").Updates(&row)
-	if res.Error != nil {
+// UpdateApp implements webhook.AppStore: the row is locked and reloaded
+// into app, change is applied and the result saved, in one transaction.
+func (db *DB) UpdateApp(ctx context.Context, app *webhook.Application, change func(*webhook.Application) error) error {
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var current appRow
+		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+			Where("org_id = ? AND id = ?", app.OrgID, app.ID).Take(&current).Error
+		if err != nil {
+			return translate(err, "application")
+		}
+		if change != nil {
+			*app, _ = current.app()
+			if err := change(app); err != nil {
+				return err
+			}
+		}
+		app.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+		row := appRowOf(app)
+		res := tx.Model(&appRow{}).Where("org_id = ? AND id = ?", app.OrgID, app.ID).
+			Select("uid", "name", "metadata", "throttle_rate", "updated_at").Updates(&row)
 		return translate(res.Error, "an application with this uid")
-	}
-	if res.RowsAffected == 0 {
-		return webhook.Errorf(webhook.ENOTFOUND, "application not found")
-	}
-	return nil
+	})
 }
 
 // DeleteApp implements webhook.AppStore.

@@ -134,23 +134,32 @@ func (db *DB) ListEndpoints(ctx context.Context, app *webhook.Application, opt w
 	return pageOf(rows, opt, db.endpointOf)
 }
 
-// UpdateEndpoint implements webhook.EndpointStore. Only event types that are
-// new to the filter must exist: a filter keeps working after its event type
-// is archived.
-func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
-	ep.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	row, err := db.endpointRowOf(ep)
-	if err != nil {
-		return err
-	}
+// UpdateEndpoint implements webhook.EndpointStore: the row is locked and
+// reloaded into ep, change is applied, and the result saved, in one
+// transaction. Only event types that are new to the filter must exist: a
+// filter keeps working after its event type is archived.
+func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint, change func(*webhook.Endpoint) error) error {
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var current endpointRow
-		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Select("filter_types").
+		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
 			Where("app_id = ? AND id = ?", ep.AppID, ep.ID).Take(&current).Error
 		if err != nil {
 			return translate(err, "endpoint")
 		}
+		if change != nil {
+			if *ep, err = db.endpointOf(&current); err != nil {
+				return err
+			}
+			if err := change(ep); err != nil {
+				return err
+			}
+		}
 		if err := checkFilterTypes(tx, ep.OrgID, ep.FilterTypes, current.FilterTypes); err != nil {
+			return err
+		}
+		ep.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+		row, err := db.endpointRowOf(ep)
+		if err != nil {
 			return err
 		}
 		res := tx.Model(&endpointRow{}).Where("app_id = ? AND id = ?", ep.AppID, ep.ID).

@@ -101,21 +101,28 @@ func (db *DB) ListEventTypes(ctx context.Context, orgID string, includeArchived 
 	return pageOf(rows, opt, (*eventTypeRow).eventType)
 }
 
-// UpdateEventType implements webhook.EventTypeStore.
-func (db *DB) UpdateEventType(ctx context.Context, et *webhook.EventType) error {
-	et.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-	row := eventTypeRowOf(et)
-	res := db.gorm.WithContext(ctx).Model(&eventTypeRow{}).
-		Where("org_id = ? AND name = ?", et.OrgID, et.Name).
-		Select("description", "archived", "deprecated", "feature_flag", "feature_flags", "group_name", "schemas", "updated_at").
-		Updates(&row)
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return webhook.Errorf(webhook.ENOTFOUND, "event type not found")
-	}
-	return nil
+// UpdateEventType implements webhook.EventTypeStore: the row is locked and
+// reloaded into et, change is applied and the result saved, in one transaction.
+func (db *DB) UpdateEventType(ctx context.Context, et *webhook.EventType, change func(*webhook.EventType) error) error {
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var current eventTypeRow
+		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+			Where("org_id = ? AND name = ?", et.OrgID, et.Name).Take(&current).Error
+		if err != nil {
+			return translate(err, "event type")
+		}
+		if change != nil {
+			*et, _ = current.eventType()
+			if err := change(et); err != nil {
+				return err
+			}
+		}
+		et.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+		row := eventTypeRowOf(et)
+		return tx.Model(&eventTypeRow{}).Where("org_id = ? AND name = ?", et.OrgID, et.Name).
+			Select("description", "archived", "deprecated", "feature_flag", "feature_flags", "group_name", "schemas", "updated_at").
+			Updates(&row).Error
+	})
 }
 
 // DeleteEventType implements webhook.EventTypeStore.

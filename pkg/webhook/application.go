@@ -41,8 +41,11 @@ type AppStore interface {
 	FindApp(ctx context.Context, orgID, idOrUID string) (*Application, error)
 	// ListApps pages through the organisation's apps, oldest first by default.
 	ListApps(ctx context.Context, orgID string, opt ListOptions) (Page[Application], error)
-	// UpdateApp saves every field of app; a taken uid is ECONFLICT.
-	UpdateApp(ctx context.Context, app *Application) error
+	// UpdateApp locks the stored app (identified by app's OrgID and ID),
+	// reloads it into app, applies change (nil: keep app as given) and saves
+	// every field, in one transaction; a taken uid is ECONFLICT and an error
+	// from change is returned as is, saving nothing.
+	UpdateApp(ctx context.Context, app *Application, change func(*Application) error) error
 	// DeleteApp deletes the app and everything that belongs to it.
 	DeleteApp(ctx context.Context, orgID, id string) error
 }

@@ -179,8 +179,12 @@ type EndpointStore interface {
 	FindEndpoint(ctx context.Context, app *Application, idOrUID string) (*Endpoint, error)
 	// ListEndpoints pages through app's endpoints, newest first by default.
 	ListEndpoints(ctx context.Context, app *Application, opt ListOptions) (Page[Endpoint], error)
-	// UpdateEndpoint saves every field of ep, with the same checks as create.
-	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
+	// UpdateEndpoint locks the stored endpoint (identified by ep's AppID and
+	// ID), reloads it into ep, applies change (nil: keep ep as given) and
+	// saves every field with the same checks as create, in one transaction,
+	// so concurrent changes are never lost. An error from change is
+	// returned as is, saving nothing.
+	UpdateEndpoint(ctx context.Context, ep *Endpoint, change func(*Endpoint) error) error
 	// DeleteEndpoint deletes the endpoint.
 	DeleteEndpoint(ctx context.Context, ep *Endpoint) error
 	// EndpointStats counts the endpoint's deliveries created in [since, until).

@@ -60,8 +60,10 @@ type EventTypeStore interface {
 	FindEventType(ctx context.Context, orgID, name string) (*EventType, error)
 	// ListEventTypes pages through event types by name.
 	ListEventTypes(ctx context.Context, orgID string, includeArchived bool, opt ListOptions) (Page[EventType], error)
-	// UpdateEventType saves every field of et.
-	UpdateEventType(ctx context.Context, et *EventType) error
+	// UpdateEventType locks the stored event type (by OrgID and Name),
+	// reloads it into et, applies change (nil: keep et as given) and saves
+	// every field, in one transaction.
+	UpdateEventType(ctx context.Context, et *EventType, change func(*EventType) error) error
 	// DeleteEventType removes the event type for good.
 	DeleteEventType(ctx context.Context, orgID, name string) error
 }
