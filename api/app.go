@@ -85,7 +85,12 @@ func (in *applicationIn) apply(app *webhook.Application) error {
 // withApp loads the path's application (by id or uid) for handler h.
 func (s *Server) withApp(h gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		app, err := s.cfg.Store.FindApp(c.Request.Context(), principal(c).OrgID, c.Param("app_id"))
+		p := principal(c)
+		app, err := s.cfg.Store.FindApp(c.Request.Context(), p.OrgID, c.Param("app_id"))
+		if err == nil && p.AppID != "" && app.ID != p.AppID {
+			// A portal token sees no other application, not even that one exists.
+			err = webhook.Errorf(webhook.ENOTFOUND, "application not found")
+		}
 		if err != nil {
 			fail(c, err)
 			return

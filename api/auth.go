@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"strings"
 	"sync"
 	"time"
@@ -47,14 +46,16 @@ func (a *authenticator) principal(ctx context.Context, token string) (webhook.Pr
 	if ok && now.Before(cached.expires) {
 		return cached.p, nil
 	}
-	key, err := a.keys.FindKeyByHash(ctx, hash)
+	found, err := a.keys.FindKeyByHash(ctx, hash)
 	if err != nil {
 		return webhook.Principal{}, err
 	}
-	if subtle.ConstantTimeCompare(key.Hash, hash) != 1 {
-		return webhook.Principal{}, webhook.Errorf(webhook.EUNAUTHORIZED, "invalid API key")
+	p := *found
+	if p.AppID != "" {
+		// Portal tokens are looked up every time: a logout or the app's
+		// deletion must take effect at once, in every API process.
+		return p, nil
 	}
-	p := webhook.Principal{OrgID: key.OrgID, KeyID: key.ID}
 	a.mu.Lock()
 	if len(a.seen) >= authCacheSize {
 		clear(a.seen)
@@ -84,4 +85,20 @@ func (a *authenticator) middleware(c *gin.Context) {
 func principal(c *gin.Context) webhook.Principal {
 	p, _ := c.Get(principalKey)
 	return p.(webhook.Principal)
+}
+
+// orgOnly refuses app-portal tokens (403): the route acts on the
+// organisation, not inside one application.
+func orgOnly(c *gin.Context) {
+	if principal(c).AppID != "" {
+		fail(c, webhook.Errorf(webhook.EFORBIDDEN, "an app-portal token cannot do this"))
+		return
+	}
+	c.Next()
+}
+
+// token returns the request's bearer token.
+func token(c *gin.Context) string {
+	_, t, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+	return strings.TrimSpace(t)
 }

@@ -94,16 +94,17 @@ func (in *messageIn) message(app *webhook.Application) (*webhook.Message, error)
 	return m, m.Validate()
 }
 
-// appForMessage finds the path's application or, when in.Application is
-// given, creates it with the path as its uid.
-func (s *Server) appForMessage(c *gin.Context, in *messageIn) (*webhook.Application, error) {
+// findOrCreateApp finds the path's application or, when in is given,
+// creates it with the path as its uid unless in names one.
+func (s *Server) findOrCreateApp(c *gin.Context, in *applicationIn) (*webhook.Application, error) {
+	ctx := c.Request.Context()
 	orgID, idOrUID := principal(c).OrgID, c.Param("app_id")
-	app, err := s.cfg.Store.FindApp(c.Request.Context(), orgID, idOrUID)
-	if webhook.ErrorCode(err) != webhook.ENOTFOUND || in.Application == nil {
+	app, err := s.cfg.Store.FindApp(ctx, orgID, idOrUID)
+	if webhook.ErrorCode(err) != webhook.ENOTFOUND || in == nil {
 		return app, err
 	}
 	app = &webhook.Application{OrgID: orgID}
-	if err := in.Application.apply(app); err != nil {
+	if err := in.apply(app); err != nil {
 		return nil, prefixLoc(err, "application")
 	}
 	if app.UID == nil {
@@ -112,9 +113,9 @@ func (s *Server) appForMessage(c *gin.Context, in *messageIn) (*webhook.Applicat
 			return nil, err
 		}
 	}
-	err = s.cfg.Store.CreateApp(c.Request.Context(), app)
+	err = s.cfg.Store.CreateApp(ctx, app)
 	if webhook.ErrorCode(err) == webhook.ECONFLICT {
-		return s.cfg.Store.FindApp(c.Request.Context(), orgID, idOrUID) // created concurrently
+		return s.cfg.Store.FindApp(ctx, orgID, idOrUID) // created concurrently
 	}
 	return app, err
 }
@@ -147,7 +148,7 @@ func (s *Server) createMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	app, err := s.appForMessage(c, &in)
+	app, err := s.findOrCreateApp(c, in.Application)
 	if err != nil {
 		fail(c, err)
 		return

@@ -44,6 +44,11 @@ type Config struct {
 	RetentionPeriod time.Duration
 	// NewSecret generates endpoint secrets ("whsec_..."); required.
 	NewSecret func() (string, error)
+	// PortalTokenTTL is how long app-portal tokens last by default; 0 means 7 days.
+	PortalTokenTTL time.Duration
+	// PublicURL is the base URL browsers reach hookd at, for portal links;
+	// "" uses the request's host.
+	PublicURL string
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -67,6 +72,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.PortalTokenTTL == 0 {
+		cfg.PortalTokenTTL = maxPortalExpiry
 	}
 	if cfg.RetentionPeriod == 0 {
 		cfg.RetentionPeriod = webhook.DefaultRetentionDays * 24 * time.Hour
@@ -115,19 +123,24 @@ func (s *Server) routes() {
 
 	authed := v1.Group("", s.auth.middleware, limitBody(s.cfg.MaxBodyBytes), idempotent(s.cfg.Store))
 
-	authed.GET("/app", s.listApps)
-	authed.POST("/app", s.createApp)
+	// Routes that act on the organisation refuse app-portal tokens (403);
+	// every route under /app/{app_id} answers 404 for another application.
+	authed.POST("/auth/app-portal-access/:app_id", orgOnly, s.appPortalAccess)
+	authed.POST("/auth/logout", s.logout)
+
+	authed.GET("/app", orgOnly, s.listApps)
+	authed.POST("/app", orgOnly, s.createApp)
 	authed.GET("/app/:app_id", s.withApp(s.getApp))
-	authed.PUT("/app/:app_id", s.putApp)
-	authed.PATCH("/app/:app_id", s.withApp(s.patchApp))
-	authed.DELETE("/app/:app_id", s.withApp(s.deleteApp))
+	authed.PUT("/app/:app_id", orgOnly, s.putApp)
+	authed.PATCH("/app/:app_id", orgOnly, s.withApp(s.patchApp))
+	authed.DELETE("/app/:app_id", orgOnly, s.withApp(s.deleteApp))
 
 	authed.GET("/event-type", s.listEventTypes)
-	authed.POST("/event-type", s.createEventType)
+	authed.POST("/event-type", orgOnly, s.createEventType)
 	authed.GET("/event-type/:event_type_name", s.getEventType)
-	authed.PUT("/event-type/:event_type_name", s.putEventType)
-	authed.PATCH("/event-type/:event_type_name", s.patchEventType)
-	authed.DELETE("/event-type/:event_type_name", s.deleteEventType)
+	authed.PUT("/event-type/:event_type_name", orgOnly, s.putEventType)
+	authed.PATCH("/event-type/:event_type_name", orgOnly, s.patchEventType)
+	authed.DELETE("/event-type/:event_type_name", orgOnly, s.deleteEventType)
 
 	authed.GET("/app/:app_id/endpoint", s.withApp(s.listEndpoints))
 	authed.POST("/app/:app_id/endpoint", s.withApp(s.createEndpoint))
@@ -146,7 +159,7 @@ func (s *Server) routes() {
 	authed.POST("/app/:app_id/endpoint/:endpoint_id/send-example", s.withEndpoint(s.sendExample))
 
 	authed.GET("/app/:app_id/msg", s.withApp(s.listMessages))
-	authed.POST("/app/:app_id/msg", s.createMessage)
+	authed.POST("/app/:app_id/msg", orgOnly, s.createMessage)
 	authed.GET("/app/:app_id/msg/:msg_id", s.withMessage(s.getMessage))
 	authed.DELETE("/app/:app_id/msg/:msg_id/content", s.withMessage(s.expungeMessage))
 	authed.GET("/app/:app_id/msg/:msg_id/endpoint", s.withMessage(s.listMessageEndpoints))

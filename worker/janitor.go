@@ -6,17 +6,16 @@ import (
 	"time"
 )
 
-// IdempotencyCleaner deletes expired idempotency records.
-type IdempotencyCleaner interface {
-	// DeleteExpiredIdempotencyKeys deletes up to limit expired records and
-	// returns how many went.
-	DeleteExpiredIdempotencyKeys(ctx context.Context, limit int) (int64, error)
+// Sweep deletes up to limit expired rows of one kind and returns how many went.
+type Sweep struct {
+	Name   string
+	Delete func(ctx context.Context, limit int) (int64, error)
 }
 
-// Janitor deletes expired idempotency records in small batches, so no run
-// holds long locks.
+// Janitor deletes expired rows (idempotency records, portal tokens) in
+// small batches, so no run holds long locks.
 type Janitor struct {
-	Store  IdempotencyCleaner
+	Sweeps []Sweep
 	Logger *slog.Logger
 	// Interval between runs; 0 means one minute.
 	Interval time.Duration
@@ -39,24 +38,26 @@ func (j *Janitor) Run(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		n, err := j.RunOnce(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			j.Logger.WarnContext(ctx, "janitor run failed", slog.String("error", err.Error()))
-		case n > 0:
-			j.Logger.InfoContext(ctx, "expired idempotency keys deleted", slog.Int64("count", n))
+		for _, sw := range j.Sweeps {
+			n, err := j.RunOnce(ctx, sw)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				j.Logger.WarnContext(ctx, "janitor sweep failed", slog.String("sweep", sw.Name), slog.String("error", err.Error()))
+			case n > 0:
+				j.Logger.InfoContext(ctx, "janitor deleted expired rows", slog.String("sweep", sw.Name), slog.Int64("count", n))
+			}
 		}
 	}
 }
 
-// RunOnce deletes expired records batch by batch (bounded by one minute)
-// and returns how many went.
-func (j *Janitor) RunOnce(ctx context.Context) (int64, error) {
+// RunOnce runs one sweep batch by batch (bounded by one minute) and returns
+// how many rows went.
+func (j *Janitor) RunOnce(ctx context.Context, sw Sweep) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var total int64
 	for {
-		n, err := j.Store.DeleteExpiredIdempotencyKeys(ctx, janitorBatch)
+		n, err := sw.Delete(ctx, janitorBatch)
 		total += n
 		if err != nil || n < janitorBatch {
 			return total, err

@@ -58,6 +58,12 @@ type Config struct {
 	ReconcilerGrace time.Duration `env:"HOOKD_RECONCILER_GRACE" envDefault:"1m"`
 	// RetentionPeriod is how long message payloads are kept by default.
 	RetentionPeriod time.Duration `env:"HOOKD_RETENTION_PERIOD" envDefault:"2160h"`
+	// PortalTokenTTL is how long app-portal tokens last unless the request
+	// asks for less (1h to 168h).
+	PortalTokenTTL time.Duration `env:"HOOKD_PORTAL_TOKEN_TTL" envDefault:"168h"`
+	// PublicURL is the base URL browsers reach hookd at, used in portal
+	// links; empty uses the host of the request.
+	PublicURL string `env:"HOOKD_PUBLIC_URL"`
 	// ShutdownTimeout bounds how long in-flight requests and deliveries may
 	// finish after SIGTERM.
 	ShutdownTimeout time.Duration `env:"HOOKD_SHUTDOWN_TIMEOUT" envDefault:"30s"`
@@ -177,6 +183,13 @@ func (c *Config) validate() error {
 			bad(name, "must be a positive duration")
 		}
 	}
+	if c.PortalTokenTTL < time.Hour || c.PortalTokenTTL > 7*24*time.Hour {
+		bad("HOOKD_PORTAL_TOKEN_TTL", "must be between 1h and 168h")
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		bad("HOOKD_PUBLIC_URL", "must be an http:// or https:// URL")
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.WorkerConcurrency < 0 {
 		bad("HOOKD_WORKER_CONCURRENCY", "must be 0 (automatic) or a positive integer")
 	}

@@ -141,7 +141,10 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
 		Logger:   m.Logger,
 		Interval: m.Config.ReconcilerInterval,
 	}
-	m.janitor = &worker.Janitor{Store: m.db, Logger: m.Logger}
+	m.janitor = &worker.Janitor{Logger: m.Logger, Sweeps: []worker.Sweep{
+		{Name: "idempotency keys", Delete: m.db.DeleteExpiredIdempotencyKeys},
+		{Name: "portal tokens", Delete: m.db.DeleteExpiredPortalTokens},
+	}}
 	return nil
 }
 
@@ -161,6 +164,8 @@ func (m *Main) openAPI() error {
 		HTTPSOnly:       m.Config.EndpointHTTPSOnly,
 		Dispatcher:      m.enqueuer,
 		RetentionPeriod: m.Config.RetentionPeriod,
+		PortalTokenTTL:  m.Config.PortalTokenTTL,
+		PublicURL:       m.Config.PublicURL,
 		NewSecret: func() (string, error) {
 			s, err := signature.GenerateSecret()
 			return s.String(), err

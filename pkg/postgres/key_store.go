@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/hookd/hookd/pkg/webhook"
@@ -51,15 +49,57 @@ func (db *DB) CreateKey(ctx context.Context, key *webhook.APIKey) error {
 	return db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error
 }
 
-// FindKeyByHash implements webhook.KeyStore.
-func (db *DB) FindKeyByHash(ctx context.Context, hash []byte) (*webhook.APIKey, error) {
-	var row apiKeyRow
-	err := db.gorm.WithContext(ctx).Where("hash = ?", hash).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, webhook.Errorf(webhook.EUNAUTHORIZED, "invalid API key")
+// FindKeyByHash implements webhook.KeyStore: API keys and unexpired portal
+// tokens, in one round trip.
+func (db *DB) FindKeyByHash(ctx context.Context, hash []byte) (*webhook.Principal, error) {
+	var rows []struct {
+		ID        string
+		OrgID     string
+		AppID     string
+		ExpiresAt *time.Time
 	}
+	err := db.gorm.WithContext(ctx).Raw(`
+		SELECT id, org_id, '' AS app_id, NULL::timestamptz AS expires_at FROM api_keys WHERE hash = ?
+		UNION ALL
+		SELECT id, org_id, app_id, expires_at FROM portal_tokens WHERE hash = ? AND expires_at > now()`,
+		hash, hash).Scan(&rows).Error
 	if err != nil {
 		return nil, err
 	}
-	return &webhook.APIKey{ID: row.ID, OrgID: row.OrgID, Prefix: row.Prefix, Hash: row.Hash, CreatedAt: row.CreatedAt}, nil
+	if len(rows) == 0 {
+		return nil, webhook.Errorf(webhook.EUNAUTHORIZED, "invalid or expired token")
+	}
+	p := &webhook.Principal{OrgID: rows[0].OrgID, KeyID: rows[0].ID, AppID: rows[0].AppID}
+	if rows[0].ExpiresAt != nil {
+		p.ExpiresAt = *rows[0].ExpiresAt
+	}
+	return p, nil
+}
+
+type portalTokenRow struct {
+	ID        string
+	OrgID     string
+	AppID     string
+	Hash      []byte
+	ExpiresAt time.Time
+}
+
+func (portalTokenRow) TableName() string { return "portal_tokens" }
+
+// CreatePortalToken implements webhook.KeyStore.
+func (db *DB) CreatePortalToken(ctx context.Context, pt *webhook.PortalToken) error {
+	row := portalTokenRow{ID: pt.ID, OrgID: pt.OrgID, AppID: pt.AppID, Hash: pt.Hash, ExpiresAt: pt.ExpiresAt}
+	return db.gorm.WithContext(ctx).Create(&row).Error
+}
+
+// RevokePortalToken implements webhook.KeyStore.
+func (db *DB) RevokePortalToken(ctx context.Context, hash []byte) error {
+	return db.gorm.WithContext(ctx).Where("hash = ?", hash).Delete(&portalTokenRow{}).Error
+}
+
+// DeleteExpiredPortalTokens removes up to limit expired portal tokens.
+func (db *DB) DeleteExpiredPortalTokens(ctx context.Context, limit int) (int64, error) {
+	res := db.gorm.WithContext(ctx).Exec(`DELETE FROM portal_tokens WHERE id IN (
+		SELECT id FROM portal_tokens WHERE expires_at < now() LIMIT ?)`, limit)
+	return res.RowsAffected, res.Error
 }

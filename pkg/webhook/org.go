@@ -35,16 +35,46 @@ type Principal struct {
 	KeyID string
 	// AppID is set for app-portal tokens, which reach only that application.
 	AppID string
+	// ExpiresAt is when a portal token stops working; zero for API keys.
+	ExpiresAt time.Time
 }
 
-// KeyStore persists organisations and API keys.
+// portalTokenPrefix starts every app-portal token.
+const portalTokenPrefix = "hookd_portal_"
+
+// PortalToken grants access to one application until it expires or is
+// revoked. Only its hash is stored.
+type PortalToken struct {
+	ID        string
+	OrgID     string
+	AppID     string
+	Hash      []byte
+	ExpiresAt time.Time
+}
+
+// NewPortalToken returns a new random token for app and its storable record.
+func NewPortalToken(orgID, appID string, expiresAt time.Time) (token string, pt *PortalToken) {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	token = portalTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, &PortalToken{
+		ID: NewID(PrefixKey), OrgID: orgID, AppID: appID, Hash: HashToken(token), ExpiresAt: expiresAt,
+	}
+}
+
+// KeyStore persists organisations, API keys and portal tokens.
 type KeyStore interface {
 	// EnsureOrg returns the organisation named name, creating it if needed.
 	EnsureOrg(ctx context.Context, name string) (*Organisation, error)
 	// CreateKey stores key (its hash and prefix); an existing hash is a no-op.
 	CreateKey(ctx context.Context, key *APIKey) error
-	// FindKeyByHash returns the key with this SHA-256 hash, or ENOTFOUND.
-	FindKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// FindKeyByHash returns the principal of the API key or unexpired portal
+	// token with this SHA-256 hash, or EUNAUTHORIZED.
+	FindKeyByHash(ctx context.Context, hash []byte) (*Principal, error)
+	// CreatePortalToken stores a portal token.
+	CreatePortalToken(ctx context.Context, pt *PortalToken) error
+	// RevokePortalToken deletes the portal token with this hash.
+	RevokePortalToken(ctx context.Context, hash []byte) error
 }
 
 // apiKeyPrefix starts every generated API key, so leaked keys are easy to
