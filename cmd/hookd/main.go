@@ -26,6 +26,7 @@ Usage:
   hookd migrate          apply pending database migrations and exit
   hookd keys create --org NAME
                          create an API key (printed once, last line of output)
+  hookd bench [flags]    measure publish and delivery (hookd bench -h)
   hookd version          print the version
 
 serve, api and worker apply pending migrations at start unless --no-migrate
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		return runMigrate(ctx, environ, stderr)
 	case "keys":
 		return runKeys(ctx, args, environ, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args, environ, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "hookd", Version)
 		return nil

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/pkg/bench"
+)
+
+// benchScenarios are the named scenarios of `hookd bench`.
+func benchScenarios(messages, concurrency, endpoints int, rate float64, delay time.Duration) map[string]bench.Scenario {
+	deadline := 2 * time.Minute
+	return map[string]bench.Scenario{
+		"one":    {Name: "one", Endpoints: 1, Messages: messages, Concurrency: concurrency, Deadline: deadline},
+		"fanout": {Name: "fanout", Endpoints: endpoints, Messages: max(1, messages/endpoints), Concurrency: concurrency, Deadline: deadline},
+		"rate":   {Name: "rate", Endpoints: 1, Messages: messages, Concurrency: concurrency, Rate: rate, Deadline: deadline},
+		"slow":   {Name: "slow", Endpoints: 1, Messages: messages, Concurrency: concurrency, SinkDelay: delay, Deadline: deadline},
+		"idle":   {Name: "idle", Endpoints: 1, Messages: 20, Concurrency: 1, Rate: 5, Deadline: deadline},
+	}
+}
+
+func runBench(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "base URL of a running hookd (default: start `hookd serve` on the local Postgres/Redis)")
+	key := fs.String("key", environ["HOOKD_BENCH_KEY"], "API key for -url (or HOOKD_BENCH_KEY)")
+	scenarios := fs.String("scenarios", "one,fanout,rate,slow,idle", "comma-separated: one, fanout, rate, slow, idle")
+	messages := fs.Int("messages", 20000, "messages per scenario (fanout: messages/endpoints)")
+	concurrency := fs.Int("concurrency", 32, "parallel publishers")
+	endpoints := fs.Int("endpoints", 10, "endpoints in the fanout scenario")
+	rate := fs.Float64("rate", 500, "offered messages per second in the rate scenario")
+	delay := fs.Duration("sink-delay", 50*time.Millisecond, "sink answer delay in the slow scenario")
+	jsonOnly := fs.Bool("json", false, "print only the JSON lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	all := benchScenarios(*messages, *concurrency, *endpoints, *rate, *delay)
+	var chosen []bench.Scenario
+	for _, name := range strings.Split(*scenarios, ",") {
+		sc, ok := all[strings.TrimSpace(name)]
+		if !ok {
+			return fmt.Errorf("unknown scenario %q", name)
+		}
+		chosen = append(chosen, sc)
+	}
+
+	groups := map[string][]int{}
+	if *url == "" {
+		server, err := startBenchServer(ctx, environ, stderr)
+		if err != nil {
+			return err
+		}
+		defer server.stop()
+		*url, *key = server.url, server.key
+		groups["hookd"] = []int{server.cmd.Process.Pid}
+	} else if *key == "" {
+		return errors.New("-key (or HOOKD_BENCH_KEY) is required with -url")
+	}
+	sink, err := bench.NewSink(0)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	runner := bench.NewRunner(strings.TrimRight(*url, "/"), *key, sink, bench.NewMeter(groups))
+	if !*jsonOnly {
+		fmt.Fprintf(stdout, "hookd bench against %s, sink %s\n\n", *url, sink.URL)
+	}
+	var results []bench.Result
+	for _, sc := range chosen {
+		res, err := runner.Run(ctx, sc)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", sc.Name, err)
+		}
+		results = append(results, res)
+		if !*jsonOnly {
+			fmt.Fprintf(stderr, "%s done: %d/%d delivered in %.1fs\n", sc.Name, res.Delivered, res.Expected, res.Seconds)
+		}
+	}
+	if !*jsonOnly {
+		bench.WriteTable(stdout, results)
+		fmt.Fprintln(stdout)
+	}
+	if err := bench.WriteJSON(stdout, results); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.Missing > 0 || r.Duplicates > 0 || len(r.PublishErrors) > 0 {
+			return fmt.Errorf("scenario %s: %d missing, %d duplicates, publish errors %v", r.Scenario, r.Missing, r.Duplicates, r.PublishErrors)
+		}
+	}
+	return nil
+}
+
+// benchServer is a `hookd serve` child process started for a bench run.
+type benchServer struct {
+	cmd      *exec.Cmd
+	url, key string
+}
+
+// startBenchServer runs this binary's `serve` on its own database
+// (hookd_bench, recreated) and queue, letting deliveries reach 127.0.0.1.
+func startBenchServer(ctx context.Context, environ map[string]string, stderr io.Writer) (*benchServer, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	s := &benchServer{url: "http://" + addr, key: "bench_" + hex.EncodeToString(b[:])}
+	dsn := environ["HOOKD_BENCH_DB_DSN"]
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/hookd_bench_" + hex.EncodeToString(b[:4]) + "?sslmode=disable"
+	}
+	env := os.Environ()
+	env = append(env,
+		"HOOKD_LISTEN_ADDRESS="+addr,
+		"HOOKD_DB_DSN="+dsn,
+		"HOOKD_ADMIN_API_KEY="+s.key,
+		"HOOKD_WHITELIST_SUBNETS=127.0.0.0/8",
+		"HOOKD_QUEUE=bench-"+hex.EncodeToString(b[:4]),
+		"HOOKD_LOG_LEVEL=warn",
+	)
+	s.cmd = exec.CommandContext(ctx, self, "serve")
+	s.cmd.Env, s.cmd.Stdout, s.cmd.Stderr = env, io.Discard, stderr
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(s.url + "/api/v1/health")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusNoContent {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("hookd serve did not become healthy within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *benchServer) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+}
