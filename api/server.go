@@ -85,15 +85,19 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler. A trailing slash is ignored, without a
-// redirect, so every path answers with and without one.
+// ServeHTTP implements http.Handler. Repeated slashes count as one (an SDK
+// given a base URL ending in "/" asks for //api/v1/...) and a trailing slash
+// of an API path is ignored, without a redirect, so every API path answers
+// with and without one.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
-		r.URL.Path = strings.TrimRight(p, "/")
-		if r.URL.Path == "" {
-			r.URL.Path = "/"
+	if p := r.URL.Path; strings.Contains(p, "//") || (strings.HasPrefix(p, "/api/") && strings.HasSuffix(p, "/")) {
+		for strings.Contains(p, "//") {
+			p = strings.ReplaceAll(p, "//", "/")
 		}
-		r.URL.RawPath = ""
+		if strings.HasPrefix(p, "/api/") {
+			p = strings.TrimSuffix(p, "/")
+		}
+		r.URL.Path, r.URL.RawPath = p, ""
 	}
 	s.engine.ServeHTTP(w, r)
 }
