@@ -115,7 +115,7 @@ func (s *Server) listApps(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newList(page, opt, appOut, func(a *webhook.Application) string { return a.ID }))
+	c.PureJSON(http.StatusOK, newList(page, opt, appOut, func(a *webhook.Application) string { return a.ID }))
 }
 
 func (s *Server) createApp(c *gin.Context) {
@@ -138,7 +138,7 @@ func (s *Server) createApp(c *gin.Context) {
 	if getIfExists && app.UID != nil {
 		existing, err := s.cfg.Store.FindApp(c.Request.Context(), app.OrgID, *app.UID)
 		if err == nil {
-			c.JSON(http.StatusOK, appOut(existing))
+			c.PureJSON(http.StatusOK, appOut(existing))
 			return
 		}
 		if webhook.ErrorCode(err) != webhook.ENOTFOUND {
@@ -150,10 +150,10 @@ func (s *Server) createApp(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, appOut(app))
+	c.PureJSON(http.StatusCreated, appOut(app))
 }
 
-func (s *Server) getApp(c *gin.Context) { c.JSON(http.StatusOK, appOut(pathApp(c))) }
+func (s *Server) getApp(c *gin.Context) { c.PureJSON(http.StatusOK, appOut(pathApp(c))) }
 
 // putApp replaces the application, or creates it (201) when the path names
 // none; the path then becomes its uid unless the body gives one.
@@ -190,7 +190,7 @@ func (s *Server) putApp(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(status, appOut(app))
+	c.PureJSON(status, appOut(app))
 }
 
 // apply changes the fields present in the patch.
@@ -224,7 +224,7 @@ func (s *Server) patchApp(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, appOut(app))
+	c.PureJSON(http.StatusOK, appOut(app))
 }
 
 func (s *Server) deleteApp(c *gin.Context) {

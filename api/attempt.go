@@ -54,9 +54,24 @@ type messageEndpointOut struct {
 	NextAttempt *time.Time `json:"nextAttempt"`
 }
 
+// recoverIn is the contract's RecoverIn. The times are parsed by hand so
+// that a malformed one is a 422 naming the field, not a 400.
 type recoverIn struct {
-	Since *time.Time `json:"since"`
-	Until *time.Time `json:"until"`
+	Since *string `json:"since"`
+	Until *string `json:"until"`
+}
+
+// bodyTime parses the RFC 3339 date-time s of body field name; nil gives nil.
+func bodyTime(v *webhook.ValidationError, s *string, name string) *time.Time {
+	if s == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		v.Add("must be an RFC 3339 date-time", "body", name)
+		return nil
+	}
+	return &t
 }
 
 type recoverOut struct {
@@ -101,7 +116,7 @@ func (s *Server) listAttempts(c *gin.Context) {
 	if f.EndpointID != "" {
 		filterEp, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, f.EndpointID)
 		if webhook.ErrorCode(err) == webhook.ENOTFOUND {
-			c.JSON(http.StatusOK, listResponse[attemptOut]{Data: []attemptOut{}, Done: true})
+			c.PureJSON(http.StatusOK, listResponse[attemptOut]{Data: []attemptOut{}, Done: true})
 			return
 		}
 		if err != nil {
@@ -116,7 +131,7 @@ func (s *Server) listAttempts(c *gin.Context) {
 		return
 	}
 	out := func(a *webhook.Attempt) attemptOut { return attemptOutOf(a, withContent) }
-	c.JSON(http.StatusOK, newList(page, opt, out, func(a *webhook.Attempt) string { return a.ID }))
+	c.PureJSON(http.StatusOK, newList(page, opt, out, func(a *webhook.Attempt) string { return a.ID }))
 }
 
 func (s *Server) getAttempt(c *gin.Context) {
@@ -125,7 +140,7 @@ func (s *Server) getAttempt(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, attemptOutOf(a, true))
+	c.PureJSON(http.StatusOK, attemptOutOf(a, true))
 }
 
 func (s *Server) expungeAttempt(c *gin.Context) {
@@ -165,7 +180,7 @@ func (s *Server) listEndpointMessages(c *gin.Context) {
 			NextAttempt: em.Delivery.NextAttemptAt,
 		}
 	}
-	c.JSON(http.StatusOK, newList(page, opt, out, func(em *webhook.EndpointMessage) string { return em.Message.ID }))
+	c.PureJSON(http.StatusOK, newList(page, opt, out, func(em *webhook.EndpointMessage) string { return em.Message.ID }))
 }
 
 // listMessageEndpoints lists the endpoints the message was attempted towards.
@@ -187,7 +202,7 @@ func (s *Server) listMessageEndpoints(c *gin.Context) {
 			NextAttempt: me.Delivery.NextAttemptAt,
 		}
 	}
-	c.JSON(http.StatusOK, newList(page, opt, out, func(me *webhook.MessageEndpoint) string { return me.Delivery.EndpointID }))
+	c.PureJSON(http.StatusOK, newList(page, opt, out, func(me *webhook.MessageEndpoint) string { return me.Delivery.EndpointID }))
 }
 
 // resend makes one manual attempt of the message to the endpoint, whether
@@ -208,7 +223,7 @@ func (s *Server) resend(c *gin.Context) {
 		fail(c, webhook.Errorf(webhook.EUNAVAILABLE, "the queue is unavailable, try again"))
 		return
 	}
-	c.JSON(http.StatusAccepted, struct{}{})
+	c.PureJSON(http.StatusAccepted, struct{}{})
 }
 
 // recoverEndpoint restarts the schedule of every failed delivery of the
@@ -222,24 +237,24 @@ func (s *Server) recoverEndpoint(c *gin.Context) {
 	now := s.cfg.Now().UTC()
 	v := &webhook.ValidationError{}
 	required(v, in.Since != nil, "body", "since")
-	if in.Since != nil && in.Since.Before(now.Add(-s.cfg.RetentionPeriod)) {
+	since, until := bodyTime(v, in.Since, "since"), bodyTime(v, in.Until, "until")
+	if since != nil && since.Before(now.Add(-s.cfg.RetentionPeriod)) {
 		v.Add("must be within the retention period ("+s.cfg.RetentionPeriod.String()+")", "body", "since")
 	}
-	until := now
-	if in.Until != nil {
-		until = *in.Until
+	if until == nil {
+		until = &now
 	}
 	if err := v.Err(); err != nil {
 		fail(c, err)
 		return
 	}
-	deliveries, err := s.cfg.Store.RecoverDeliveries(c.Request.Context(), pathEndpoint(c), *in.Since, until)
+	deliveries, err := s.cfg.Store.RecoverDeliveries(c.Request.Context(), pathEndpoint(c), *since, *until)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	s.dispatch(c, deliveries)
-	c.JSON(http.StatusAccepted, recoverOut{
+	c.PureJSON(http.StatusAccepted, recoverOut{
 		ID: webhook.NewID(webhook.PrefixTask), Status: "running", Task: "endpoint.recover", UpdatedAt: now,
 	})
 }
@@ -285,7 +300,7 @@ func (s *Server) sendExample(c *gin.Context) {
 		return
 	}
 	s.dispatch(c, deliveries)
-	c.JSON(http.StatusOK, messageOutOf(msg, true))
+	c.PureJSON(http.StatusOK, messageOutOf(msg, true))
 }
 
 // schemaExample returns examples[i] of the highest version's schema, when

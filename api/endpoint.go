@@ -127,7 +127,7 @@ func (s *Server) listEndpoints(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newList(page, opt, endpointOutOf, func(ep *webhook.Endpoint) string { return ep.ID }))
+	c.PureJSON(http.StatusOK, newList(page, opt, endpointOutOf, func(ep *webhook.Endpoint) string { return ep.ID }))
 }
 
 func (s *Server) createEndpoint(c *gin.Context) {
@@ -157,7 +157,7 @@ func (s *Server) createEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, endpointOutOf(ep))
+	c.PureJSON(http.StatusCreated, endpointOutOf(ep))
 }
 
 // setSecret sets a given secret (normalised to whsec_) or generates one.
@@ -182,7 +182,7 @@ func (s *Server) validateEndpoint(ep *webhook.Endpoint) error {
 	return ep.Validate(s.cfg.HTTPSOnly)
 }
 
-func (s *Server) getEndpoint(c *gin.Context) { c.JSON(http.StatusOK, endpointOutOf(pathEndpoint(c))) }
+func (s *Server) getEndpoint(c *gin.Context) { c.PureJSON(http.StatusOK, endpointOutOf(pathEndpoint(c))) }
 
 // putEndpoint replaces the endpoint's settings (not its secret or headers),
 // or creates it (201) when the path names none; the path then becomes its uid.
@@ -228,7 +228,7 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(status, endpointOutOf(ep))
+	c.PureJSON(status, endpointOutOf(ep))
 }
 
 func (s *Server) patchEndpoint(c *gin.Context) {
@@ -245,7 +245,7 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, endpointOutOf(ep))
+	c.PureJSON(http.StatusOK, endpointOutOf(ep))
 }
 
 // applyPatch changes the fields present in the patch and validates the result.

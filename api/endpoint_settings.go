@@ -50,7 +50,7 @@ type statsOut struct {
 }
 
 func (s *Server) getSecret(c *gin.Context) {
-	c.JSON(http.StatusOK, secretOut{Key: pathEndpoint(c).Secret})
+	c.PureJSON(http.StatusOK, secretOut{Key: pathEndpoint(c).Secret})
 }
 
 // rotateSecret makes a new (given or generated) secret current; the old one
@@ -100,7 +100,7 @@ func (s *Server) getHeaders(c *gin.Context) {
 		out.Headers[name] = value
 	}
 	slices.Sort(out.Sensitive)
-	c.JSON(http.StatusOK, out)
+	c.PureJSON(http.StatusOK, out)
 }
 
 func (s *Server) putHeaders(c *gin.Context) {
@@ -198,7 +198,7 @@ func (s *Server) endpointStats(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, statsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail, Canceled: st.Canceled})
+	c.PureJSON(http.StatusOK, statsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail, Canceled: st.Canceled})
 }
 
 // queryTime parses an RFC 3339 query parameter; absent gives def.

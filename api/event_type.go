@@ -98,7 +98,7 @@ func (s *Server) listEventTypes(c *gin.Context) {
 		}
 		return o
 	}
-	c.JSON(http.StatusOK, newList(page, opt, out, func(et *webhook.EventType) string { return et.Name }))
+	c.PureJSON(http.StatusOK, newList(page, opt, out, func(et *webhook.EventType) string { return et.Name }))
 }
 
 func (s *Server) createEventType(c *gin.Context) {
@@ -121,7 +121,7 @@ func (s *Server) createEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, eventTypeOutOf(et))
+	c.PureJSON(http.StatusCreated, eventTypeOutOf(et))
 }
 
 func (s *Server) getEventType(c *gin.Context) {
@@ -130,7 +130,7 @@ func (s *Server) getEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, eventTypeOutOf(et))
+	c.PureJSON(http.StatusOK, eventTypeOutOf(et))
 }
 
 // putEventType replaces the event type, or creates it (201) under the path's name.
@@ -161,7 +161,7 @@ func (s *Server) putEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(status, eventTypeOutOf(et))
+	c.PureJSON(status, eventTypeOutOf(et))
 }
 
 // apply changes the fields present in the patch and validates the result.
@@ -217,7 +217,7 @@ func (s *Server) patchEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, eventTypeOutOf(et))
+	c.PureJSON(http.StatusOK, eventTypeOutOf(et))
 }
 
 // deleteEventType archives the event type, or removes it with expunge=true.

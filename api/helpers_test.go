@@ -213,3 +213,17 @@ func (b *bundle) in(t *testing.T) *bundle {
 func (b *bundle) storedEndpoint(appID, idOrUID string) (*webhook.Endpoint, error) {
 	return b.db.FindEndpoint(context.Background(), &webhook.Application{ID: appID}, idOrUID)
 }
+
+// setFail makes every later dispatcher call return err (nil: succeed).
+func (r *recordingDispatcher) setFail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
+}
+
+// resent returns the delivery ids of the manual attempts queued so far.
+func (r *recordingDispatcher) resent() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.resends...)
+}

@@ -41,6 +41,9 @@ type messageIn struct {
 	DeliverAt              Opt[string]     `json:"deliverAt"`
 }
 
+// messageOut is the contract's MessageOut. Answers that carry one are
+// written with c.PureJSON: c.JSON escapes <, > and & inside the payload, which
+// would then not read back as the bytes published.
 type messageOut struct {
 	ID        string          `json:"id"`
 	EventType string          `json:"eventType"`
@@ -65,8 +68,8 @@ func messageOutOf(m *webhook.Message, withContent bool) messageOut {
 	return out
 }
 
-// message validates in into a Message of app.
-func (in *messageIn) message(app *webhook.Application) (*webhook.Message, error) {
+// message validates in into a Message; the caller sets its application.
+func (in *messageIn) message() (*webhook.Message, error) {
 	v := &webhook.ValidationError{}
 	required(v, in.EventType != nil, "body", "eventType")
 	required(v, len(in.Payload) > 0 && string(in.Payload) != "null", "body", "payload")
@@ -81,7 +84,7 @@ func (in *messageIn) message(app *webhook.Application) (*webhook.Message, error)
 		return nil, webhook.Invalid("must be a JSON object", "body", "payload")
 	}
 	m := &webhook.Message{
-		OrgID: app.OrgID, AppID: app.ID, EventType: *in.EventType, EventID: in.EventID.Ptr(),
+		EventType: *in.EventType, EventID: in.EventID.Ptr(),
 		Channels: in.Channels, Tags: in.Tags, Payload: payload.Bytes(),
 		RetentionDays: webhook.DefaultRetentionDays,
 	}
@@ -148,23 +151,26 @@ func (s *Server) createMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	// Validated before the application is looked up, so that an invalid
+	// message never creates the application it names.
+	msg, err := in.message()
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	app, err := s.findOrCreateApp(c, in.Application)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	msg, err := in.message(app)
-	if err != nil {
-		fail(c, err)
-		return
-	}
+	msg.OrgID, msg.AppID = app.OrgID, app.ID
 	deliveries, err := s.cfg.Store.CreateMessage(c.Request.Context(), msg, "")
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	s.dispatch(c, deliveries)
-	c.JSON(http.StatusAccepted, messageOutOf(msg, withContent))
+	c.PureJSON(http.StatusAccepted, messageOutOf(msg, withContent))
 }
 
 // dispatch enqueues deliveries; a failure is logged, not returned: the
@@ -205,7 +211,7 @@ func (s *Server) getMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, messageOutOf(pathMessage(c), withContent))
+	c.PureJSON(http.StatusOK, messageOutOf(pathMessage(c), withContent))
 }
 
 func (s *Server) listMessages(c *gin.Context) {
@@ -225,7 +231,7 @@ func (s *Server) listMessages(c *gin.Context) {
 		return
 	}
 	out := func(m *webhook.Message) messageOut { return messageOutOf(m, withContent) }
-	c.JSON(http.StatusOK, newList(page, opt, out, func(m *webhook.Message) string { return m.ID }))
+	c.PureJSON(http.StatusOK, newList(page, opt, out, func(m *webhook.Message) string { return m.ID }))
 }
 
 // messageFilter parses the list filters shared by messages and attempts:

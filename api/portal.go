@@ -59,7 +59,7 @@ func (s *Server) appPortalAccess(c *gin.Context) {
 		return
 	}
 	fragment := url.Values{"token": {token}, "app": {app.ID}}.Encode()
-	c.JSON(http.StatusOK, appPortalAccessOut{URL: s.publicURL(c) + "/portal/#" + fragment, Token: token})
+	c.PureJSON(http.StatusOK, appPortalAccessOut{URL: s.publicURL(c) + "/portal/#" + fragment, Token: token})
 }
 
 // publicURL is where browsers reach hookd: PublicURL, or the request's host.

@@ -219,10 +219,13 @@ func (db *DB) EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webh
 	if err != nil {
 		return nil, err
 	}
-	if err := db.gorm.WithContext(ctx).Where("msg_id = ? AND endpoint_id = ?", msg.ID, ep.ID).Take(&row).Error; err != nil {
+	// A fresh row: gorm would add the primary key of row, the id that was
+	// not inserted when the delivery already existed, to the conditions.
+	var found deliveryRow
+	if err := db.gorm.WithContext(ctx).Where("msg_id = ? AND endpoint_id = ?", msg.ID, ep.ID).Take(&found).Error; err != nil {
 		return nil, translate(err, "delivery")
 	}
-	d := row.delivery()
+	d := found.delivery()
 	return &d, nil
 }
 

@@ -153,8 +153,10 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob
 // still at that attempt of that round).
 func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
 	a := &rec.Attempt
-	a.ID = webhook.NewID(webhook.PrefixAttempt)
+	// The time is taken before the id, as for messages, so that the id
+	// sorts at or after its timestamp: the before/after filters compare ids.
 	a.CreatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	a.ID = webhook.NewID(webhook.PrefixAttempt)
 	var reconcileAt *time.Time
 	if rec.NextAttemptAt != nil {
 		t := rec.NextAttemptAt.Add(db.reconcileGrace)
