@@ -208,7 +208,7 @@ func TestCreateMessageFansOutToMatchingEndpoints(t *testing.T) {
 			t.Fatalf("message %s dispatched to %v, want %v", body, got, want)
 		}
 		for _, d := range ds {
-			if !webhook.ValidID(webhook.PrefixDelivery, d.ID) || d.AppID != app.ID || d.Status != webhook.StatusPending ||
+			if !strings.HasPrefix(d.ID, webhook.PrefixDelivery) || d.AppID != app.ID || d.Status != webhook.StatusPending ||
 				d.NextAttemptAt == nil || d.Round != 0 || d.RoundAttempts != 0 {
 				t.Fatalf("dispatched delivery = %+v", d)
 			}

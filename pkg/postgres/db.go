@@ -166,6 +166,13 @@ func ensureDatabase(ctx context.Context, dsn string) error {
 	return nil
 }
 
+// isUniqueViolation reports a unique_violation that gorm did not translate
+// (raw statements).
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
 func isDuplicateDatabase(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "42P04"
@@ -177,7 +184,7 @@ func translate(err error, what string) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, gorm.ErrDuplicatedKey):
+	case errors.Is(err, gorm.ErrDuplicatedKey), isUniqueViolation(err):
 		return webhook.Errorf(webhook.ECONFLICT, "%s already exists", what)
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return webhook.Errorf(webhook.ENOTFOUND, "%s not found", what)

@@ -6,8 +6,6 @@ import (
 
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -62,55 +60,67 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 	}
 }
 
+// createMessageSQL inserts a message and one pending delivery per matching
+// endpoint in a single statement (one round trip, atomic). The matching is
+// webhook.Endpoint.Matches in SQL: enabled, no filter or the event type in
+// it, no channels or one shared; with @only set, that endpoint alone.
+// A delivery's id is derived from its message and endpoint ids.
+const createMessageSQL = `
+WITH msg AS (
+	INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload, retention_days, created_at)
+	VALUES ($1, $2, $3, $4, $5, CAST($6 AS jsonb), CAST($7 AS jsonb), $8, $9, $10)
+	RETURNING id
+)
+INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, next_attempt_at, reconcile_at, created_at, updated_at)
+SELECT 'dlv_' || substr(msg.id, 5) || substr(e.id, 4), $2, $3, msg.id, e.id, $11, $10, $12, $10, $10
+FROM msg JOIN endpoints e ON e.app_id = $3 AND NOT e.disabled
+WHERE CASE WHEN $13 = '' THEN
+	(coalesce(jsonb_typeof(e.filter_types), 'null') <> 'array' OR jsonb_array_length(e.filter_types) = 0
+		OR jsonb_exists(e.filter_types, $4))
+	AND (coalesce(jsonb_typeof(e.channels), 'null') <> 'array' OR jsonb_array_length(e.channels) = 0
+		OR jsonb_exists_any(e.channels, CAST($14 AS text[])))
+ELSE e.id = $13 END
+RETURNING id, endpoint_id`
+
 // CreateMessage implements webhook.MessageStore: the message and one pending
-// delivery per matching endpoint are written in one transaction.
+// delivery per matching endpoint are written by one statement.
 func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpoint string) ([]webhook.Delivery, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	msg.ID = webhook.NewID(webhook.PrefixMessage)
 	msg.CreatedAt = now
-	payload := string(msg.Payload)
-	row := messageRow{
-		ID: msg.ID, OrgID: msg.OrgID, AppID: msg.AppID, EventType: msg.EventType, EventID: msg.EventID,
-		Channels: msg.Channels, Tags: msg.Tags, Payload: &payload, RetentionDays: msg.RetentionDays, CreatedAt: now,
+	chans := msg.Channels
+	if chans == nil {
+		chans = []string{}
 	}
-	var deliveries []webhook.Delivery
-	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&row).Error; err != nil {
-			return translate(err, "a message with this eventId")
+	var rows []struct {
+		ID         string
+		EndpointID string
+	}
+	err := db.gorm.WithContext(ctx).Raw(createMessageSQL,
+		msg.ID, msg.OrgID, msg.AppID, msg.EventType, msg.EventID,
+		jsonOrNull(msg.Channels), jsonOrNull(msg.Tags), string(msg.Payload), msg.RetentionDays, now,
+		int(webhook.StatusPending), now.Add(db.reconcileGrace), onlyEndpoint, chans,
+	).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err, "a message with this eventId")
+	}
+	deliveries := make([]webhook.Delivery, len(rows))
+	for i, r := range rows {
+		deliveries[i] = webhook.Delivery{
+			ID: r.ID, OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID, EndpointID: r.EndpointID,
+			Status: webhook.StatusPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
 		}
-		var endpoints []endpointRow
-		q := tx.Select("id", "filter_types", "channels").Where("app_id = ? AND NOT disabled", msg.AppID)
-		if onlyEndpoint != "" {
-			q = q.Where("id = ?", onlyEndpoint)
-		}
-		if err := q.Find(&endpoints).Error; err != nil {
-			return err
-		}
-		rows := make([]deliveryRow, 0, len(endpoints))
-		reconcileAt := now.Add(db.reconcileGrace)
-		for _, e := range endpoints {
-			ep := webhook.Endpoint{FilterTypes: e.FilterTypes, Channels: e.Channels}
-			if onlyEndpoint == "" && !ep.Matches(msg) {
-				continue
-			}
-			rows = append(rows, deliveryRow{
-				ID: webhook.NewID(webhook.PrefixDelivery), OrgID: msg.OrgID, AppID: msg.AppID,
-				MsgID: msg.ID, EndpointID: e.ID, Status: int(webhook.StatusPending),
-				NextAttemptAt: &now, ReconcileAt: &reconcileAt, CreatedAt: now, UpdatedAt: now,
-			})
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		if err := tx.Create(&rows).Error; err != nil {
-			return err
-		}
-		for i := range rows {
-			deliveries = append(deliveries, rows[i].delivery())
-		}
+	}
+	return deliveries, nil
+}
+
+// jsonOrNull returns list as a JSON array, or nil (SQL NULL) for nil.
+func jsonOrNull(list []string) any {
+	if list == nil {
 		return nil
-	})
-	return deliveries, err
+	}
+	raw, _ := json.Marshal(list)
+	return string(raw)
 }
 
 // FindMessage implements webhook.MessageStore.
@@ -126,23 +136,86 @@ func (db *DB) FindMessage(ctx context.Context, app *webhook.Application, idOrEve
 	return &m, nil
 }
 
-// LoadDelivery implements webhook.DeliveryStore.
+// jobRow is a delivery joined with its message and endpoint.
+type jobRow struct {
+	ID            string     `gorm:"column:d_id"`
+	OrgID         string     `gorm:"column:d_org_id"`
+	AppID         string     `gorm:"column:d_app_id"`
+	MsgID         string     `gorm:"column:d_msg_id"`
+	EndpointID    string     `gorm:"column:d_endpoint_id"`
+	Status        int        `gorm:"column:d_status"`
+	Round         int        `gorm:"column:d_round"`
+	RoundAttempts int        `gorm:"column:d_round_attempts"`
+	NextAttemptAt *time.Time `gorm:"column:d_next_attempt_at"`
+	CreatedAt     time.Time  `gorm:"column:d_created_at"`
+	UpdatedAt     time.Time  `gorm:"column:d_updated_at"`
+	EventType     string     `gorm:"column:m_event_type"`
+	EventID       *string    `gorm:"column:m_event_id"`
+	MsgChannels   []string   `gorm:"column:m_channels;serializer:json"`
+	Payload       *string    `gorm:"column:m_payload"`
+	RetentionDays int        `gorm:"column:m_retention_days"`
+	MsgCreatedAt  time.Time  `gorm:"column:m_created_at"`
+	// The endpoint's columns, prefixed e_.
+	EpUID          *string           `gorm:"column:e_uid"`
+	EpURL          string            `gorm:"column:e_url"`
+	EpDescription  string            `gorm:"column:e_description"`
+	EpVersion      int               `gorm:"column:e_version"`
+	EpDisabled     bool              `gorm:"column:e_disabled"`
+	EpFilterTypes  []string          `gorm:"column:e_filter_types;serializer:json"`
+	EpChannels     []string          `gorm:"column:e_channels;serializer:json"`
+	EpMetadata     map[string]string `gorm:"column:e_metadata;serializer:json"`
+	EpThrottleRate *int              `gorm:"column:e_throttle_rate"`
+	EpHeaders      string            `gorm:"column:e_headers"`
+	EpSecret       string            `gorm:"column:e_secret"`
+	EpOldSecrets   string            `gorm:"column:e_old_secrets"`
+	EpCreatedAt    time.Time         `gorm:"column:e_created_at"`
+	EpUpdatedAt    time.Time         `gorm:"column:e_updated_at"`
+}
+
+// LoadDelivery implements webhook.DeliveryStore in one round trip.
 func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob, error) {
-	var d deliveryRow
-	if err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&d).Error; err != nil {
-		return nil, translate(err, "delivery")
+	var rows []jobRow
+	err := db.gorm.WithContext(ctx).Raw(`
+		SELECT d.id AS d_id, d.org_id AS d_org_id, d.app_id AS d_app_id, d.msg_id AS d_msg_id,
+			d.endpoint_id AS d_endpoint_id, d.status AS d_status, d.round AS d_round,
+			d.round_attempts AS d_round_attempts, d.next_attempt_at AS d_next_attempt_at,
+			d.created_at AS d_created_at, d.updated_at AS d_updated_at,
+			m.event_type AS m_event_type, m.event_id AS m_event_id, m.channels AS m_channels,
+			m.payload AS m_payload, m.retention_days AS m_retention_days, m.created_at AS m_created_at,
+			e.uid AS e_uid, e.url AS e_url, e.description AS e_description, e.version AS e_version,
+			e.disabled AS e_disabled, e.filter_types AS e_filter_types, e.channels AS e_channels,
+			e.metadata AS e_metadata, e.throttle_rate AS e_throttle_rate, e.headers AS e_headers,
+			e.secret AS e_secret, e.old_secrets AS e_old_secrets,
+			e.created_at AS e_created_at, e.updated_at AS e_updated_at
+		FROM deliveries d
+		JOIN messages m ON m.id = d.msg_id
+		JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.id = ?`, id).Scan(&rows).Error
+	if err != nil {
+		return nil, err
 	}
-	var m messageRow
-	if err := db.gorm.WithContext(ctx).Where("id = ?", d.MsgID).Take(&m).Error; err != nil {
-		return nil, translate(err, "message")
+	if len(rows) == 0 {
+		return nil, webhook.Errorf(webhook.ENOTFOUND, "delivery not found")
 	}
-	var e endpointRow
-	if err := db.gorm.WithContext(ctx).Where("id = ?", d.EndpointID).Take(&e).Error; err != nil {
-		return nil, translate(err, "endpoint")
+	r := &rows[0]
+	m := messageRow{
+		ID: r.MsgID, OrgID: r.OrgID, AppID: r.AppID, EventType: r.EventType, EventID: r.EventID,
+		Channels: r.MsgChannels, Payload: r.Payload, RetentionDays: r.RetentionDays, CreatedAt: r.MsgCreatedAt,
+	}
+	e := endpointRow{
+		ID: r.EndpointID, OrgID: r.OrgID, AppID: r.AppID, UID: r.EpUID, URL: r.EpURL,
+		Description: r.EpDescription, Version: r.EpVersion, Disabled: r.EpDisabled,
+		FilterTypes: r.EpFilterTypes, Channels: r.EpChannels, Metadata: r.EpMetadata,
+		ThrottleRate: r.EpThrottleRate, Headers: r.EpHeaders, Secret: r.EpSecret, OldSecrets: r.EpOldSecrets,
+		CreatedAt: r.EpCreatedAt, UpdatedAt: r.EpUpdatedAt,
+	}
+	d := deliveryRow{
+		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, MsgID: r.MsgID, EndpointID: r.EndpointID, Status: r.Status,
+		Round: r.Round, RoundAttempts: r.RoundAttempts, NextAttemptAt: r.NextAttemptAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	job := &webhook.DeliveryJob{Delivery: d.delivery()}
 	job.Message, _ = m.message()
-	var err error
 	job.Endpoint, err = db.endpointOf(&e)
 	return job, err
 }
