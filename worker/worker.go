@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -17,6 +18,10 @@ type Config struct {
 	Queue string
 	// Concurrency is how many tasks run at once; 0 means 100.
 	Concurrency int
+	// Processors is how many asynq servers share Concurrency. Each dequeues
+	// tasks one at a time in its own loop, so one loop caps throughput at
+	// one Redis round trip per task; 0 means 4.
+	Processors int
 	// DelayedCheckInterval is how often scheduled retries are moved to the
 	// queue when due; 0 means 1s.
 	DelayedCheckInterval time.Duration
@@ -27,9 +32,9 @@ type Config struct {
 
 // Worker runs asynq handlers until its context ends.
 type Worker struct {
-	cfg    Config
-	server *asynq.Server
-	mux    *asynq.ServeMux
+	cfg     Config
+	servers []*asynq.Server
+	mux     *asynq.ServeMux
 }
 
 // New builds a worker. Handlers are registered on Mux before Run.
@@ -49,8 +54,24 @@ func New(cfg Config) *Worker {
 	if cfg.Queue == "" {
 		cfg.Queue = DefaultQueue
 	}
-	srv := asynq.NewServer(cfg.Redis, asynq.Config{
-		Concurrency:     cfg.Concurrency,
+	if cfg.Processors == 0 {
+		cfg.Processors = 4
+	}
+	cfg.Processors = max(1, min(cfg.Processors, cfg.Concurrency))
+	w := &Worker{cfg: cfg, mux: asynq.NewServeMux()}
+	for i := 0; i < cfg.Processors; i++ {
+		share := cfg.Concurrency / cfg.Processors
+		if i < cfg.Concurrency%cfg.Processors {
+			share++
+		}
+		w.servers = append(w.servers, newServer(cfg, share))
+	}
+	return w
+}
+
+func newServer(cfg Config, concurrency int) *asynq.Server {
+	return asynq.NewServer(cfg.Redis, asynq.Config{
+		Concurrency:     concurrency,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Queues:          map[string]int{cfg.Queue: 1},
 		// Fresh attempts are enqueued for immediate processing; an idle
@@ -67,7 +88,6 @@ func New(cfg Config) *Worker {
 		Logger:   newAsynqLogger(cfg.Logger),
 		LogLevel: asynq.WarnLevel,
 	})
-	return &Worker{cfg: cfg, server: srv, mux: asynq.NewServeMux()}
 }
 
 // Mux is where task handlers are registered.
@@ -76,11 +96,24 @@ func (w *Worker) Mux() *asynq.ServeMux { return w.mux }
 // Run processes tasks until ctx is done, then lets in-flight tasks finish
 // (bounded by ShutdownTimeout) and returns.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.server.Start(w.mux); err != nil {
-		return fmt.Errorf("starting worker: %w", err)
+	for i, srv := range w.servers {
+		if err := srv.Start(w.mux); err != nil {
+			for _, started := range w.servers[:i] {
+				started.Shutdown()
+			}
+			return fmt.Errorf("starting worker: %w", err)
+		}
 	}
 	<-ctx.Done()
-	w.server.Shutdown()
+	var wg sync.WaitGroup
+	for _, srv := range w.servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv.Shutdown()
+		}()
+	}
+	wg.Wait()
 	return nil
 }
 

@@ -67,6 +67,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests and deliveries may
 	// finish after SIGTERM.
 	ShutdownTimeout time.Duration `env:"HOOKD_SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	// DebugAddress, when set, serves Go's pprof profiles (/debug/pprof/)
+	// there; keep it on a private address.
+	DebugAddress string `env:"HOOKD_DEBUG_ADDRESS"`
 	// MigrateOnStart applies pending migrations when serve, api or worker start.
 	MigrateOnStart bool `env:"HOOKD_MIGRATE_ON_START" envDefault:"true"`
 	// LogFormat is "json" or "text"; empty: text on a terminal, JSON otherwise.

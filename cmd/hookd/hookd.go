@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
 	"github.com/hookd/hookd/pkg/webhook"
+	"github.com/hookd/hookd/web"
 	"github.com/hookd/hookd/worker"
 )
 
@@ -170,6 +172,7 @@ func (m *Main) openAPI() error {
 			s, err := signature.GenerateSecret()
 			return s.String(), err
 		},
+		Web:    web.Handler(),
 		Logger: m.Logger,
 	})
 	m.http = &http.Server{
@@ -206,6 +209,9 @@ func (m *Main) Run(ctx context.Context) error {
 			defer cancel()
 			return m.http.Shutdown(shutdownCtx)
 		})
+	}
+	if m.Config.DebugAddress != "" {
+		g.Go(func() error { return serveDebug(ctx, m.Config.DebugAddress) })
 	}
 	if m.worker != nil {
 		g.Go(func() error { return m.worker.Run(ctx) })
@@ -251,6 +257,24 @@ func (m *Main) ensureAdminKey(ctx context.Context) error {
 	}
 	if err := m.db.CreateKey(ctx, webhook.APIKeyFor(o.ID, m.Config.AdminAPIKey)); err != nil {
 		return fmt.Errorf("storing HOOKD_ADMIN_API_KEY: %w", err)
+	}
+	return nil
+}
+
+// serveDebug serves pprof on addr until ctx ends.
+func serveDebug(ctx context.Context, addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("HOOKD_DEBUG_ADDRESS: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -35,7 +36,11 @@ const migrationLockID int64 = 0x686f6f6b64 // "hookd"
 // DB is a connection pool to hookd's database and the stores built on it.
 type DB struct {
 	gorm *gorm.DB
-	box  *secretbox.Box
+	// sql is gorm's pool, used directly by the statements on the delivery
+	// hot path (publish, load, record), where gorm's reflection showed up
+	// in profiles.
+	sql *sql.DB
+	box *secretbox.Box
 	// reconcileGrace is how long past its due time a scheduled attempt may
 	// wait in the queue before the reconciler enqueues it again.
 	reconcileGrace time.Duration
@@ -59,7 +64,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	g, err := gorm.Open(pgdriver.Open(dsn), &gorm.Config{
-		Logger:                 logger.Discard,
+		Logger:                 silentLogger{},
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            false,
@@ -86,7 +91,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if opt.ReconcileGrace == 0 {
 		opt.ReconcileGrace = time.Minute
 	}
-	return &DB{gorm: g, box: opt.Box, reconcileGrace: opt.ReconcileGrace}, nil
+	return &DB{gorm: g, sql: sqlDB, box: opt.Box, reconcileGrace: opt.ReconcileGrace}, nil
 }
 
 // Close closes the pool.
@@ -177,6 +182,16 @@ func isDuplicateDatabase(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "42P04"
 }
+
+// silentLogger discards gorm's logs without building them (errors are
+// returned and handled by callers).
+type silentLogger struct{}
+
+func (l silentLogger) LogMode(logger.LogLevel) logger.Interface                      { return l }
+func (silentLogger) Info(context.Context, string, ...any)                            {}
+func (silentLogger) Warn(context.Context, string, ...any)                            {}
+func (silentLogger) Error(context.Context, string, ...any)                           {}
+func (silentLogger) Trace(context.Context, time.Time, func() (string, int64), error) {}
 
 // translate maps database errors to webhook errors: a unique violation is
 // ECONFLICT (what is taken is named by the caller), a missing row ENOTFOUND.

@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 
 	"time"
 
@@ -92,24 +95,28 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 	if chans == nil {
 		chans = []string{}
 	}
-	var rows []struct {
-		ID         string
-		EndpointID string
-	}
-	err := db.gorm.WithContext(ctx).Raw(createMessageSQL,
+	rows, err := db.sql.QueryContext(ctx, createMessageSQL,
 		msg.ID, msg.OrgID, msg.AppID, msg.EventType, msg.EventID,
 		jsonOrNull(msg.Channels), jsonOrNull(msg.Tags), string(msg.Payload), msg.RetentionDays, now,
 		int(webhook.StatusPending), now.Add(db.reconcileGrace), onlyEndpoint, chans,
-	).Scan(&rows).Error
+	)
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")
 	}
-	deliveries := make([]webhook.Delivery, len(rows))
-	for i, r := range rows {
-		deliveries[i] = webhook.Delivery{
-			ID: r.ID, OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID, EndpointID: r.EndpointID,
+	defer rows.Close()
+	var deliveries []webhook.Delivery
+	for rows.Next() {
+		d := webhook.Delivery{
+			OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
 			Status: webhook.StatusPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
 		}
+		if err := rows.Scan(&d.ID, &d.EndpointID); err != nil {
+			return nil, err
+		}
+		deliveries = append(deliveries, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "a message with this eventId")
 	}
 	return deliveries, nil
 }
@@ -136,84 +143,51 @@ func (db *DB) FindMessage(ctx context.Context, app *webhook.Application, idOrEve
 	return &m, nil
 }
 
-// jobRow is a delivery joined with its message and endpoint.
-type jobRow struct {
-	ID            string     `gorm:"column:d_id"`
-	OrgID         string     `gorm:"column:d_org_id"`
-	AppID         string     `gorm:"column:d_app_id"`
-	MsgID         string     `gorm:"column:d_msg_id"`
-	EndpointID    string     `gorm:"column:d_endpoint_id"`
-	Status        int        `gorm:"column:d_status"`
-	Round         int        `gorm:"column:d_round"`
-	RoundAttempts int        `gorm:"column:d_round_attempts"`
-	NextAttemptAt *time.Time `gorm:"column:d_next_attempt_at"`
-	CreatedAt     time.Time  `gorm:"column:d_created_at"`
-	UpdatedAt     time.Time  `gorm:"column:d_updated_at"`
-	EventType     string     `gorm:"column:m_event_type"`
-	EventID       *string    `gorm:"column:m_event_id"`
-	MsgChannels   []string   `gorm:"column:m_channels;serializer:json"`
-	Payload       *string    `gorm:"column:m_payload"`
-	RetentionDays int        `gorm:"column:m_retention_days"`
-	MsgCreatedAt  time.Time  `gorm:"column:m_created_at"`
-	// The endpoint's columns, prefixed e_.
-	EpUID          *string           `gorm:"column:e_uid"`
-	EpURL          string            `gorm:"column:e_url"`
-	EpDescription  string            `gorm:"column:e_description"`
-	EpVersion      int               `gorm:"column:e_version"`
-	EpDisabled     bool              `gorm:"column:e_disabled"`
-	EpFilterTypes  []string          `gorm:"column:e_filter_types;serializer:json"`
-	EpChannels     []string          `gorm:"column:e_channels;serializer:json"`
-	EpMetadata     map[string]string `gorm:"column:e_metadata;serializer:json"`
-	EpThrottleRate *int              `gorm:"column:e_throttle_rate"`
-	EpHeaders      string            `gorm:"column:e_headers"`
-	EpSecret       string            `gorm:"column:e_secret"`
-	EpOldSecrets   string            `gorm:"column:e_old_secrets"`
-	EpCreatedAt    time.Time         `gorm:"column:e_created_at"`
-	EpUpdatedAt    time.Time         `gorm:"column:e_updated_at"`
-}
+// loadDeliverySQL reads a delivery with its message and endpoint.
+const loadDeliverySQL = `
+SELECT d.id, d.org_id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.round, d.round_attempts,
+	d.next_attempt_at, d.created_at, d.updated_at,
+	m.event_type, m.event_id, m.channels, m.payload, m.retention_days, m.created_at,
+	e.uid, e.url, e.description, e.version, e.disabled, e.filter_types, e.channels, e.metadata,
+	e.throttle_rate, e.headers, e.secret, e.old_secrets, e.created_at, e.updated_at
+FROM deliveries d
+JOIN messages m ON m.id = d.msg_id
+JOIN endpoints e ON e.id = d.endpoint_id
+WHERE d.id = $1`
 
 // LoadDelivery implements webhook.DeliveryStore in one round trip.
 func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob, error) {
-	var rows []jobRow
-	err := db.gorm.WithContext(ctx).Raw(`
-		SELECT d.id AS d_id, d.org_id AS d_org_id, d.app_id AS d_app_id, d.msg_id AS d_msg_id,
-			d.endpoint_id AS d_endpoint_id, d.status AS d_status, d.round AS d_round,
-			d.round_attempts AS d_round_attempts, d.next_attempt_at AS d_next_attempt_at,
-			d.created_at AS d_created_at, d.updated_at AS d_updated_at,
-			m.event_type AS m_event_type, m.event_id AS m_event_id, m.channels AS m_channels,
-			m.payload AS m_payload, m.retention_days AS m_retention_days, m.created_at AS m_created_at,
-			e.uid AS e_uid, e.url AS e_url, e.description AS e_description, e.version AS e_version,
-			e.disabled AS e_disabled, e.filter_types AS e_filter_types, e.channels AS e_channels,
-			e.metadata AS e_metadata, e.throttle_rate AS e_throttle_rate, e.headers AS e_headers,
-			e.secret AS e_secret, e.old_secrets AS e_old_secrets,
-			e.created_at AS e_created_at, e.updated_at AS e_updated_at
-		FROM deliveries d
-		JOIN messages m ON m.id = d.msg_id
-		JOIN endpoints e ON e.id = d.endpoint_id
-		WHERE d.id = ?`, id).Scan(&rows).Error
+	var (
+		d                                         deliveryRow
+		m                                         messageRow
+		e                                         endpointRow
+		msgChannels, epFilter, epChannels, epMeta []byte
+	)
+	err := db.sql.QueryRowContext(ctx, loadDeliverySQL, id).Scan(
+		&d.ID, &d.OrgID, &d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Round, &d.RoundAttempts,
+		&d.NextAttemptAt, &d.CreatedAt, &d.UpdatedAt,
+		&m.EventType, &m.EventID, &msgChannels, &m.Payload, &m.RetentionDays, &m.CreatedAt,
+		&e.UID, &e.URL, &e.Description, &e.Version, &e.Disabled, &epFilter, &epChannels, &epMeta,
+		&e.ThrottleRate, &e.Headers, &e.Secret, &e.OldSecrets, &e.CreatedAt, &e.UpdatedAt,
+	)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, webhook.Errorf(webhook.ENOTFOUND, "delivery not found")
+	}
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 {
-		return nil, webhook.Errorf(webhook.ENOTFOUND, "delivery not found")
+	for _, f := range []struct {
+		raw []byte
+		dst any
+	}{{msgChannels, &m.Channels}, {epFilter, &e.FilterTypes}, {epChannels, &e.Channels}, {epMeta, &e.Metadata}} {
+		if len(f.raw) > 0 {
+			if err := json.Unmarshal(f.raw, f.dst); err != nil {
+				return nil, fmt.Errorf("delivery %s: decoding a JSON column: %w", id, err)
+			}
+		}
 	}
-	r := &rows[0]
-	m := messageRow{
-		ID: r.MsgID, OrgID: r.OrgID, AppID: r.AppID, EventType: r.EventType, EventID: r.EventID,
-		Channels: r.MsgChannels, Payload: r.Payload, RetentionDays: r.RetentionDays, CreatedAt: r.MsgCreatedAt,
-	}
-	e := endpointRow{
-		ID: r.EndpointID, OrgID: r.OrgID, AppID: r.AppID, UID: r.EpUID, URL: r.EpURL,
-		Description: r.EpDescription, Version: r.EpVersion, Disabled: r.EpDisabled,
-		FilterTypes: r.EpFilterTypes, Channels: r.EpChannels, Metadata: r.EpMetadata,
-		ThrottleRate: r.EpThrottleRate, Headers: r.EpHeaders, Secret: r.EpSecret, OldSecrets: r.EpOldSecrets,
-		CreatedAt: r.EpCreatedAt, UpdatedAt: r.EpUpdatedAt,
-	}
-	d := deliveryRow{
-		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, MsgID: r.MsgID, EndpointID: r.EndpointID, Status: r.Status,
-		Round: r.Round, RoundAttempts: r.RoundAttempts, NextAttemptAt: r.NextAttemptAt,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-	}
+	m.ID, m.OrgID, m.AppID = d.MsgID, d.OrgID, d.AppID
+	e.ID, e.OrgID, e.AppID = d.EndpointID, d.OrgID, d.AppID
 	job := &webhook.DeliveryJob{Delivery: d.delivery()}
 	job.Message, _ = m.message()
 	job.Endpoint, err = db.endpointOf(&e)
@@ -236,34 +210,38 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		reconcileAt = &t
 	}
 	scheduled := a.TriggerType == webhook.TriggerScheduled
-	var recorded []int
-	err := db.gorm.WithContext(ctx).Raw(`
-		WITH ins AS (
-			INSERT INTO attempts (id, delivery_id, org_id, app_id, msg_id, endpoint_id, task_key, url, status,
-				response_status_code, response, response_duration_ms, trigger_type, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (delivery_id, task_key) DO NOTHING
-			RETURNING 1
-		), upd AS (
-			UPDATE deliveries SET
-				status = ?, next_attempt_at = ?, reconcile_at = ?, updated_at = ?,
-				round_attempts = round_attempts + CASE WHEN ? THEN 1 ELSE 0 END
-			WHERE id = ? AND EXISTS (SELECT 1 FROM ins) AND NOT ?
-			  AND (NOT ? OR (round = ? AND round_attempts = ?))
-		)
-		SELECT 1 FROM ins`,
+	res, err := db.sql.ExecContext(ctx, recordAttemptSQL,
 		a.ID, a.DeliveryID, a.OrgID, a.AppID, a.MessageID, a.EndpointID, rec.TaskKey, a.URL, int(a.Status),
 		a.StatusCode, a.Response, a.DurationMs, int(a.TriggerType), a.CreatedAt,
-		int(rec.Status), rec.NextAttemptAt, reconcileAt, a.CreatedAt,
-		scheduled,
-		a.DeliveryID, rec.KeepState,
-		scheduled, rec.Round, rec.Number-1,
-	).Scan(&recorded).Error
+		int(rec.Status), rec.NextAttemptAt, reconcileAt,
+		scheduled, rec.KeepState, rec.Round, rec.Number-1,
+	)
 	if err != nil {
 		return false, err
 	}
-	return len(recorded) == 1, nil
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
+
+// recordAttemptSQL inserts an attempt unless its task key was recorded
+// before and, only then, moves the delivery on: for a scheduled attempt
+// ($18) only if the delivery is still at that attempt of that round, never
+// when the state is kept ($19). Its row count is the attempts inserted.
+const recordAttemptSQL = `
+WITH ins AS (
+	INSERT INTO attempts (id, delivery_id, org_id, app_id, msg_id, endpoint_id, task_key, url, status,
+		response_status_code, response, response_duration_ms, trigger_type, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	ON CONFLICT (delivery_id, task_key) DO NOTHING
+	RETURNING 1
+), upd AS (
+	UPDATE deliveries SET
+		status = $15, next_attempt_at = $16, reconcile_at = $17, updated_at = $14,
+		round_attempts = round_attempts + CASE WHEN $18 THEN 1 ELSE 0 END
+	WHERE id = $2 AND EXISTS (SELECT 1 FROM ins) AND NOT $19
+	  AND (NOT $18 OR (round = $20 AND round_attempts = $21))
+)
+SELECT 1 FROM ins`
 
 // DueDeliveries implements webhook.DeliveryStore.
 func (db *DB) DueDeliveries(ctx context.Context, limit int) ([]webhook.Delivery, error) {
