@@ -182,7 +182,9 @@ func (s *Server) validateEndpoint(ep *webhook.Endpoint) error {
 	return ep.Validate(s.cfg.HTTPSOnly)
 }
 
-func (s *Server) getEndpoint(c *gin.Context) { c.PureJSON(http.StatusOK, endpointOutOf(pathEndpoint(c))) }
+func (s *Server) getEndpoint(c *gin.Context) {
+	c.PureJSON(http.StatusOK, endpointOutOf(pathEndpoint(c)))
+}
 
 // putEndpoint replaces the endpoint's settings (not its secret or headers),
 // or creates it (201) when the path names none; the path then becomes its uid.
