@@ -73,7 +73,11 @@ func (in *applicationIn) apply(app *webhook.Application) error {
 	if in.Name != nil {
 		app.Name = *in.Name
 	}
-	app.UID = in.UID.Ptr()
+	if in.UID.Set {
+		// Left out, the uid is kept: a repeated PUT of /app/{uid} must find
+		// the same application rather than clear its uid and create another.
+		app.UID = in.UID.Ptr()
+	}
 	app.Metadata = in.Metadata
 	app.ThrottleRate = rate(in.ThrottleRate, in.RateLimit).Ptr()
 	if err := v.Err(); err != nil {
@@ -202,7 +206,11 @@ func (in *applicationPatch) apply(app *webhook.Application) error {
 		app.Name = in.Name.V
 	}
 	if in.UID.Set {
-		app.UID = in.UID.Ptr()
+		if in.UID.Set {
+			// Left out, the uid is kept: a repeated PUT of /app/{uid} must find
+			// the same application rather than clear its uid and create another.
+			app.UID = in.UID.Ptr()
+		}
 	}
 	if in.Metadata.Set {
 		app.Metadata = in.Metadata.V

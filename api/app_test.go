@@ -94,14 +94,15 @@ func TestAppPutReplacesPatchMerges(t *testing.T) {
 		t.Fatalf("GET after PATCH = %+v", after)
 	}
 
-	// PUT replaces: absent fields go back to their defaults.
+	// PUT replaces: absent fields go back to their defaults, except the uid,
+	// which is kept (a repeated PUT of /app/{uid} must find the same app).
 	b.do(http.MethodPatch, path, map[string]any{"uid": "u1", "throttleRate": 5}).must(t, http.StatusOK)
 	r = b.do(http.MethodPut, path, map[string]any{"name": "b"}).must(t, http.StatusOK)
 	mustKeys(t, r.body, "metadata")
 	for _, raw := range [][]byte{r.body, b.snapshot(path)} {
 		got := decode[appJSON](t, response{body: raw})
-		if got.Name != "b" || got.UID != nil || got.ThrottleRate != nil || got.Metadata == nil || len(got.Metadata) != 0 {
-			t.Fatalf("after PUT: %s (want metadata {}, uid and throttleRate null)", raw)
+		if got.Name != "b" || got.UID == nil || *got.UID != "u1" || got.ThrottleRate != nil || got.Metadata == nil || len(got.Metadata) != 0 {
+			t.Fatalf("after PUT: %s (want metadata {}, throttleRate null, uid kept)", raw)
 		}
 	}
 }
@@ -307,5 +308,22 @@ func TestAppNotFound(t *testing.T) {
 	}
 	if n := len(decode[listJSON[appJSON]](t, b.do(http.MethodGet, "/api/v1/app", nil)).Data); n != 0 {
 		t.Fatalf("%d apps, want 0", n)
+	}
+}
+
+// A repeated PUT of the same path updates the application it created.
+func TestAppPutTwiceFindsTheSameApp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := decode[appJSON](t, b.do(http.MethodPut, "/api/v1/app/same", map[string]any{"name": "a"}).must(t, http.StatusCreated))
+	for i := 0; i < 2; i++ {
+		again := decode[appJSON](t, b.do(http.MethodPut, "/api/v1/app/same", map[string]any{"name": "a"}).must(t, http.StatusOK))
+		if again.ID != first.ID {
+			t.Fatalf("PUT %d answered app %s, want %s", i+2, again.ID, first.ID)
+		}
+	}
+	list := decode[struct{ Data []appJSON }](t, b.do(http.MethodGet, "/api/v1/app", nil).must(t, http.StatusOK))
+	if len(list.Data) != 1 {
+		t.Fatalf("%d applications after three PUTs, want 1", len(list.Data))
 	}
 }

@@ -93,7 +93,9 @@ func (in *endpointIn) apply(ep *webhook.Endpoint) {
 	ep.Channels = in.Channels
 	ep.Metadata = in.Metadata
 	ep.ThrottleRate = rate(in.ThrottleRate, in.RateLimit).Ptr()
-	ep.UID = in.UID.Ptr()
+	if in.UID.Set {
+		ep.UID = in.UID.Ptr() // left out, it is kept, as for applications
+	}
 	ep.Version = 1
 	if in.Version.Set && !in.Version.Null {
 		ep.Version = in.Version.V

@@ -124,7 +124,8 @@ func TestEndpointPutReplacesPatchMerges(t *testing.T) {
 		t.Fatal("PATCH without secret changed the secret")
 	}
 
-	// PUT replaces every setting; secret and headers are not settings.
+	// PUT replaces every setting but the uid, which is kept when left out;
+	// secret and headers are not settings.
 	b.do(http.MethodPatch, path, map[string]any{"uid": "e1", "channels": []string{"c1"}, "filterTypes": []string{"a"}, "throttleRate": 5}).must(t, http.StatusOK)
 	r := b.do(http.MethodPut, path, map[string]any{"url": "https://example.com/put"}).must(t, http.StatusOK)
 	for _, raw := range [][]byte{r.body, b.snapshot(path)} {
@@ -132,7 +133,7 @@ func TestEndpointPutReplacesPatchMerges(t *testing.T) {
 			t.Fatalf("metadata after PUT = %s, want {}", obj["metadata"])
 		}
 		e := decode[endpointJSON](t, response{body: raw})
-		if e.URL != "https://example.com/put" || e.Description != "" || e.UID != nil || e.FilterTypes != nil ||
+		if e.URL != "https://example.com/put" || e.Description != "" || e.UID == nil || *e.UID != "e1" || e.FilterTypes != nil ||
 			e.Channels != nil || e.ThrottleRate != nil || e.Disabled || e.Version != 1 {
 			t.Fatalf("after PUT: %s", raw)
 		}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -63,6 +64,7 @@ func fail(c *gin.Context, err error) {
 }
 
 func asValidation(err error) (*webhook.ValidationError, bool) {
-	v, ok := err.(*webhook.ValidationError)
+	var v *webhook.ValidationError
+	ok := errors.As(err, &v)
 	return v, ok
 }

@@ -78,7 +78,7 @@ func (s *Server) publicURL(c *gin.Context) string {
 // and the token gets 401 from then on. API keys cannot log out (403).
 func (s *Server) logout(c *gin.Context) {
 	if principal(c).AppID == "" {
-		fail(c, webhook.Errorf(webhook.EFORBIDDEN, "only app-portal tokens can log out; API keys are revoked by an administrator"))
+		fail(c, webhook.Errorf(webhook.EFORBIDDEN, "only app-portal tokens can log out"))
 		return
 	}
 	if err := s.cfg.Store.RevokePortalToken(c.Request.Context(), webhook.HashToken(token(c))); err != nil {

@@ -56,7 +56,8 @@ type Config struct {
 	// ReconcilerGrace is how long past its due time an attempt may wait in
 	// the queue before the reconciler enqueues it again.
 	ReconcilerGrace time.Duration `env:"HOOKD_RECONCILER_GRACE" envDefault:"1m"`
-	// RetentionPeriod is how long message payloads are kept by default.
+	// RetentionPeriod bounds how far back recover may reach (and, with the
+	// retention loop, how long payloads are kept).
 	RetentionPeriod time.Duration `env:"HOOKD_RETENTION_PERIOD" envDefault:"2160h"`
 	// PortalTokenTTL is how long app-portal tokens last unless the request
 	// asks for less (1h to 168h).

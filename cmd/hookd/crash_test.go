@@ -70,6 +70,7 @@ func (p *process) wait() error {
 func startHookd(t *testing.T, role string, env map[string]string) *process {
 	t.Helper()
 	cmd := exec.Command(buildHookd(t), role)
+	cmd.WaitDelay = 10 * time.Second // Wait returns even if a pipe stays open
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -31,7 +31,7 @@ Usage:
 
 serve, api and worker apply pending migrations at start unless --no-migrate
 is given. Configuration comes from HOOKD_* environment variables; see
-docs/operations.md.
+docs/configuration.md.
 `
 
 func main() {
