@@ -49,6 +49,10 @@ type Config struct {
 	// PublicURL is the base URL browsers reach hookd at, for portal links;
 	// "" uses the request's host.
 	PublicURL string
+	// Web serves every GET and HEAD request outside /api/ (the console and
+	// the app portal, see package web); nil means no UI: such requests get
+	// the JSON 404 like any unknown route.
+	Web http.Handler
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -113,6 +117,10 @@ func (s *Server) routes() {
 		c.AbortWithStatusJSON(http.StatusInternalServerError, httpError{Code: webhook.EINTERNAL, Detail: "internal error"})
 	}))
 	e.NoRoute(func(c *gin.Context) {
+		if s.cfg.Web != nil && isWebRequest(c.Request) {
+			s.cfg.Web.ServeHTTP(c.Writer, c.Request)
+			return
+		}
 		fail(c, webhook.Errorf(webhook.ENOTFOUND, "no such route: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
@@ -172,6 +180,15 @@ func (s *Server) routes() {
 	authed.DELETE("/app/:app_id/msg/:msg_id/attempt/:attempt_id/content", s.withMessage(s.expungeAttempt))
 	authed.GET("/app/:app_id/attempt/endpoint/:endpoint_id", s.withApp(s.listAttempts))
 	authed.GET("/app/:app_id/attempt/msg/:msg_id", s.withApp(s.listAttempts))
+}
+
+// isWebRequest reports whether r is for the web UI: a GET or HEAD outside /api/.
+func isWebRequest(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	p := r.URL.Path
+	return p != "/api" && !strings.HasPrefix(p, "/api/")
 }
 
 func (s *Server) logRequests(c *gin.Context) {

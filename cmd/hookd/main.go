@@ -27,6 +27,7 @@ Usage:
   hookd keys create --org NAME
                          create an API key (printed once, last line of output)
   hookd bench [flags]    measure publish and delivery (hookd bench -h)
+  hookd receive [flags]  print (and verify) webhooks sent to a local address
   hookd version          print the version
 
 serve, api and worker apply pending migrations at start unless --no-migrate
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		return runMigrate(ctx, environ, stderr)
 	case "keys":
 		return runKeys(ctx, args, environ, stdout, stderr)
+	case "receive":
+		return runReceive(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, environ, stdout, stderr)
 	case "version", "--version":
