@@ -191,9 +191,6 @@ func mustKeys(t *testing.T, raw []byte, keys ...string) map[string]json.RawMessa
 	return obj
 }
 
-// ptr returns a pointer to v.
-func ptr[T any](v T) *T { return &v }
-
 // str renders a nullable string for messages.
 func str(s *string) string {
 	if s == nil {
