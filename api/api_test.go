@@ -40,7 +40,7 @@ type recordingDispatcher struct {
 	fail       error // returned by every call when set
 }
 
-func (r *recordingDispatcher) Dispatch(_ context.Context, ds []webhook.Delivery) error {
+func (r *recordingDispatcher) Dispatch(_ context.Context, _ *webhook.Message, ds []webhook.Delivery) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.deliveries = append(r.deliveries, ds...)

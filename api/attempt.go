@@ -253,7 +253,7 @@ func (s *Server) recoverEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.dispatch(c, deliveries)
+	s.dispatch(c, nil, deliveries)
 	c.PureJSON(http.StatusAccepted, recoverOut{
 		ID: webhook.NewID(webhook.PrefixTask), Status: "running", Task: "endpoint.recover", UpdatedAt: now,
 	})
@@ -299,7 +299,7 @@ func (s *Server) sendExample(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.dispatch(c, deliveries)
+	s.dispatch(c, msg, deliveries)
 	c.PureJSON(http.StatusOK, messageOutOf(msg, true))
 }
 

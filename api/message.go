@@ -22,8 +22,9 @@ const dispatchTimeout = 5 * time.Second
 
 // Dispatcher queues delivery attempts (implemented by worker.Enqueuer).
 type Dispatcher interface {
-	// Dispatch enqueues the next scheduled attempt of each delivery.
-	Dispatch(ctx context.Context, deliveries []webhook.Delivery) error
+	// Dispatch enqueues the next scheduled attempt of each delivery; msg,
+	// when given, is the message they were just created for.
+	Dispatch(ctx context.Context, msg *webhook.Message, deliveries []webhook.Delivery) error
 	// Resend enqueues one manual attempt of a delivery.
 	Resend(ctx context.Context, deliveryID string) error
 }
@@ -98,11 +99,18 @@ func (in *messageIn) message() (*webhook.Message, error) {
 }
 
 // findOrCreateApp finds the path's application or, when in is given,
-// creates it with the path as its uid unless in names one.
-func (s *Server) findOrCreateApp(c *gin.Context, in *applicationIn) (*webhook.Application, error) {
+// creates it with the path as its uid unless in names one. Publishing
+// (cached) may find it in a one-second cache: it needs only the app's id.
+func (s *Server) findOrCreateApp(c *gin.Context, in *applicationIn, cached bool) (*webhook.Application, error) {
 	ctx := c.Request.Context()
 	orgID, idOrUID := principal(c).OrgID, c.Param("app_id")
-	app, err := s.cfg.Store.FindApp(ctx, orgID, idOrUID)
+	find := s.cfg.Store.FindApp
+	if cached {
+		find = func(ctx context.Context, orgID, idOrUID string) (*webhook.Application, error) {
+			return s.apps.find(ctx, orgID, idOrUID, s.cfg.Store.FindApp)
+		}
+	}
+	app, err := find(ctx, orgID, idOrUID)
 	if webhook.ErrorCode(err) != webhook.ENOTFOUND || in == nil {
 		return app, err
 	}
@@ -158,7 +166,7 @@ func (s *Server) createMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	app, err := s.findOrCreateApp(c, in.Application)
+	app, err := s.findOrCreateApp(c, in.Application, true)
 	if err != nil {
 		fail(c, err)
 		return
@@ -169,19 +177,19 @@ func (s *Server) createMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.dispatch(c, deliveries)
+	s.dispatch(c, msg, deliveries)
 	c.PureJSON(http.StatusAccepted, messageOutOf(msg, withContent))
 }
 
 // dispatch enqueues deliveries; a failure is logged, not returned: the
 // deliveries are committed and the reconciler enqueues them later.
-func (s *Server) dispatch(c *gin.Context, deliveries []webhook.Delivery) {
+func (s *Server) dispatch(c *gin.Context, msg *webhook.Message, deliveries []webhook.Delivery) {
 	if len(deliveries) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), dispatchTimeout)
 	defer cancel()
-	if err := s.cfg.Dispatcher.Dispatch(ctx, deliveries); err != nil {
+	if err := s.cfg.Dispatcher.Dispatch(ctx, msg, deliveries); err != nil {
 		s.cfg.Logger.WarnContext(ctx, "enqueueing deliveries failed; the reconciler will retry",
 			slog.String("msg_id", deliveries[0].MessageID), slog.String("error", err.Error()))
 	}

@@ -48,7 +48,7 @@ func (s *Server) appPortalAccess(c *gin.Context) {
 		}
 		ttl = time.Duration(in.Expiry.V) * time.Second
 	}
-	app, err := s.findOrCreateApp(c, in.Application)
+	app, err := s.findOrCreateApp(c, in.Application, false)
 	if err != nil {
 		fail(c, err)
 		return

@@ -63,6 +63,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	auth   *authenticator
+	apps   appCache // publishing's application lookups
 	engine *gin.Engine
 }
 

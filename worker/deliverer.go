@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -34,6 +35,12 @@ type Deliverer struct {
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// EndpointTTL is how long first attempts reuse an endpoint they read;
+	// 0 means one second.
+	EndpointTTL time.Duration
+
+	cacheOnce sync.Once
+	endpoints *endpointCache
 }
 
 func (d *Deliverer) now() time.Time {
@@ -49,7 +56,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.DeliveryID == "" {
 		return fmt.Errorf("undecodable %s payload %q: %w", TypeDeliveryAttempt, t.Payload(), asynq.SkipRetry)
 	}
-	job, err := d.Store.LoadDelivery(ctx, p.DeliveryID)
+	job, err := d.load(ctx, p)
 	if webhook.ErrorCode(err) == webhook.ENOTFOUND {
 		return nil // the endpoint, message or app was deleted: nothing to deliver
 	}
@@ -79,6 +86,36 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			slog.String("delivery_id", dl.ID), slog.String("error", err.Error()))
 	}
 	return nil
+}
+
+// load returns the attempt's job. The first attempt of a just-published
+// delivery carries its message in the task and takes the endpoint from a
+// short-lived cache: no read of the delivery. Any other reads it back.
+func (d *Deliverer) load(ctx context.Context, p DeliveryAttemptPayload) (*webhook.DeliveryJob, error) {
+	f := p.Fresh
+	if f == nil || p.Manual != "" || p.Round != 0 || p.Number != 1 {
+		return d.Store.LoadDelivery(ctx, p.DeliveryID)
+	}
+	d.cacheOnce.Do(func() {
+		ttl := d.EndpointTTL
+		if ttl == 0 {
+			ttl = time.Second
+		}
+		d.endpoints = newEndpointCache(d.Store, ttl)
+	})
+	ep, err := d.endpoints.get(ctx, f.EndpointID)
+	if err != nil {
+		return nil, err
+	}
+	now := d.now()
+	return &webhook.DeliveryJob{
+		Delivery: webhook.Delivery{
+			ID: p.DeliveryID, OrgID: f.OrgID, AppID: f.AppID, MessageID: f.MessageID, EndpointID: f.EndpointID,
+			Status: webhook.StatusPending, NextAttemptAt: &now,
+		},
+		Message:  webhook.Message{ID: f.MessageID, OrgID: f.OrgID, AppID: f.AppID, EventType: f.EventType, Payload: f.Payload},
+		Endpoint: ep,
+	}, nil
 }
 
 // attempt makes the HTTP request (unless the endpoint is disabled) and

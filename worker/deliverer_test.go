@@ -183,7 +183,7 @@ func TestDeliveryDeadLetterThenResendAndRecover(t *testing.T) {
 	if len(recovered) != 1 || recovered[0].MessageID != msg2.ID {
 		t.Fatalf("recovered %+v, want only the delivery of %s", recovered, msg2.ID)
 	}
-	if err := b.enqueuer.Dispatch(b.ctx, recovered); err != nil {
+	if err := b.enqueuer.Dispatch(b.ctx, nil, recovered); err != nil {
 		t.Fatal(err)
 	}
 	b.waitStatus(msg2, ep, webhook.StatusSuccess)
@@ -450,5 +450,38 @@ func TestDeliveryTimeoutAndHugeResponse(t *testing.T) {
 				t.Errorf("huge response: code %d, %d bytes recorded; want 400 and at most 20 KiB", a.StatusCode, len(a.Response))
 			}
 		}
+	}
+}
+
+// A first attempt carrying its message (the publish fast path) skips
+// reading the delivery, but still stops for a deleted endpoint, and the
+// attempt it records is the same as the slow path's.
+func TestFreshAttemptFastPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	rcv := newReceiver(t, nil)
+	kept := b.endpoint(rcv.URL + "/kept")
+	gone := b.endpoint(rcv.URL + "/gone")
+	msg, ds := b.publish("user.signup", `{"a":1}`)
+	if err := b.db.DeleteEndpoint(b.ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	d := &worker.Deliverer{Store: b.db, Enqueuer: b.enqueuer, Headers: webhookHeaders(), Logger: discard(), Client: localClient()}
+	for _, dl := range ds {
+		payload, _ := json.Marshal(worker.DeliveryAttemptPayload{DeliveryID: dl.ID, Number: 1, Fresh: &worker.FreshDelivery{
+			OrgID: dl.OrgID, AppID: dl.AppID, MessageID: msg.ID, EndpointID: dl.EndpointID,
+			EventType: msg.EventType, Payload: msg.Payload,
+		}})
+		if err := d.ProcessTask(b.ctx, asynq.NewTask(worker.TypeDeliveryAttempt, payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rcv.got()
+	if len(got) != 1 || got[0].header.Get("webhook-id") != msg.ID || string(got[0].body) != `{"a":1}` {
+		t.Fatalf("receiver got %d requests (%+v), want one to the kept endpoint", len(got), got)
+	}
+	verifyBoth(t, got[0], kept.Secret)
+	if dl := b.delivery(msg, kept); dl.Status != webhook.StatusSuccess || len(b.attempts(msg)) != 1 {
+		t.Fatalf("delivery %+v with %d attempts, want success with 1", dl, len(b.attempts(msg)))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -69,20 +70,42 @@ func (e *Enqueuer) Enqueue(ctx context.Context, p DeliveryAttemptPayload, at tim
 	return nil
 }
 
-// Dispatch enqueues the next scheduled attempt of each delivery. It tries
-// every one and returns the errors joined.
-func (e *Enqueuer) Dispatch(ctx context.Context, deliveries []webhook.Delivery) error {
-	var errs []error
-	for _, d := range deliveries {
+// dispatchParallelism bounds the enqueues of one fan-out in flight at once.
+const dispatchParallelism = 8
+
+// Dispatch enqueues the next scheduled attempt of each delivery. msg, when
+// given, is the message the deliveries were just created for: a payload
+// small enough is inlined in the first attempt's task. It tries every
+// delivery and returns the errors joined.
+func (e *Enqueuer) Dispatch(ctx context.Context, msg *webhook.Message, deliveries []webhook.Delivery) error {
+	errs := make([]error, len(deliveries))
+	sem := make(chan struct{}, dispatchParallelism)
+	var wg sync.WaitGroup
+	for i, d := range deliveries {
 		p := DeliveryAttemptPayload{DeliveryID: d.ID, Round: d.Round, Number: d.RoundAttempts + 1}
+		if msg != nil && p.Round == 0 && p.Number == 1 && len(msg.Payload) <= maxInlinePayload {
+			p.Fresh = &FreshDelivery{
+				OrgID: d.OrgID, AppID: d.AppID, MessageID: d.MessageID, EndpointID: d.EndpointID,
+				EventType: msg.EventType, Payload: msg.Payload,
+			}
+		}
 		var at time.Time
 		if d.NextAttemptAt != nil {
 			at = *d.NextAttemptAt
 		}
-		if err := e.Enqueue(ctx, p, at); err != nil {
-			errs = append(errs, err)
+		if len(deliveries) == 1 {
+			errs[i] = e.Enqueue(ctx, p, at)
+			break
 		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = e.Enqueue(ctx, p, at)
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

@@ -61,7 +61,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		if err := r.Enqueuer.Dispatch(ctx, due); err != nil {
+		if err := r.Enqueuer.Dispatch(ctx, nil, due); err != nil {
 			return total, err
 		}
 		total += len(due)

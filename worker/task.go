@@ -31,7 +31,25 @@ type DeliveryAttemptPayload struct {
 	Round      int    `json:"r"`
 	Number     int    `json:"n"`
 	Manual     string `json:"m,omitempty"`
+	// Fresh carries what the first attempt of a just-published delivery
+	// needs, so that it can skip reading the delivery back from Postgres.
+	Fresh *FreshDelivery `json:"f,omitempty"`
 }
+
+// FreshDelivery is a just-published delivery's message, inlined in its
+// first task. Payloads over maxInlinePayload are not inlined.
+type FreshDelivery struct {
+	OrgID      string          `json:"o"`
+	AppID      string          `json:"a"`
+	MessageID  string          `json:"m"`
+	EndpointID string          `json:"e"`
+	EventType  string          `json:"t"`
+	Payload    json.RawMessage `json:"p"`
+}
+
+// maxInlinePayload bounds the payloads copied into tasks (and so into Redis
+// once per endpoint); larger ones are read from Postgres.
+const maxInlinePayload = 16 << 10
 
 // TaskKey identifies the attempt: it is the asynq TaskID (so enqueueing it
 // twice is harmless) and the attempt's unique key in Postgres (so running

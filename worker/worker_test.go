@@ -144,7 +144,7 @@ func (b *bundle) publish(eventType, payload string, edit ...func(*webhook.Messag
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	if err := b.enqueuer.Dispatch(b.ctx, deliveries); err != nil {
+	if err := b.enqueuer.Dispatch(b.ctx, msg, deliveries); err != nil {
 		b.t.Fatal(err)
 	}
 	return msg, deliveries

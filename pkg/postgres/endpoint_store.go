@@ -124,6 +124,16 @@ func (db *DB) FindEndpoint(ctx context.Context, app *webhook.Application, idOrUI
 	return &ep, err
 }
 
+// FindEndpointByID implements webhook.DeliveryStore.
+func (db *DB) FindEndpointByID(ctx context.Context, id string) (*webhook.Endpoint, error) {
+	var row endpointRow
+	if err := db.gorm.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return nil, translate(err, "endpoint")
+	}
+	ep, err := db.endpointOf(&row)
+	return &ep, err
+}
+
 // ListEndpoints implements webhook.EndpointStore.
 func (db *DB) ListEndpoints(ctx context.Context, app *webhook.Application, opt webhook.ListOptions) (webhook.Page[webhook.Endpoint], error) {
 	var rows []endpointRow

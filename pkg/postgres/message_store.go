@@ -100,6 +100,9 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 		jsonOrNull(msg.Channels), jsonOrNull(msg.Tags), string(msg.Payload), msg.RetentionDays, now,
 		int(webhook.StatusPending), now.Add(db.reconcileGrace), onlyEndpoint, chans,
 	)
+	if isForeignKeyViolation(err) {
+		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
+	}
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")
 	}

@@ -34,6 +34,8 @@ type DeliveryStore interface {
 	// LoadDelivery returns the job of a delivery, ENOTFOUND when the
 	// delivery (or its message or endpoint) is gone.
 	LoadDelivery(ctx context.Context, id string) (*DeliveryJob, error)
+	// FindEndpointByID returns an endpoint by id alone, ENOTFOUND if gone.
+	FindEndpointByID(ctx context.Context, id string) (*Endpoint, error)
 	// RecordAttempt stores an attempt and the delivery's new state in one
 	// statement. It returns false, storing nothing, when an attempt with the
 	// same task key was already recorded.
