@@ -20,6 +20,7 @@ DEV_KEY_FILE := $(DEV_DIR)/dev-admin-key
 PSQL         ?= psql -h 127.0.0.1 -U postgres -d postgres -X -q -v ON_ERROR_STOP=1
 DEV_DB       ?= hookd
 TEST_DB_LIKE ?= hookd\_test\_%
+BENCH_DB_LIKE ?= hookd\_bench\_%
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -62,6 +63,19 @@ run: build ## Build and run `hookd serve` on the local Postgres and Redis
 .PHONY: build
 build: ## Build bin/hookd
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/hookd
+
+# bench: `hookd bench` starts its own `hookd serve` on a fresh hookd_bench_*
+# database and queue unless BENCH_FLAGS has -url and -key; see
+# `bin/hookd bench -h` for the flags (-scenarios, -messages, -concurrency, ...).
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: build ## Run hookd bench against a fresh local hookd (BENCH_FLAGS=... to pass flags)
+	$(BIN) bench $(BENCH_FLAGS)
+
+.PHONY: bench/go
+bench/go: ## Run the Go benchmarks of the hot paths (signing, matching, store, delivery)
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./worker/...
 
 # go_test runs the test suite with extra flags $(1) and prints a summary of
 # the packages; the exit status is go test's.
@@ -111,8 +125,8 @@ tidy: ## Tidy go.mod and go.sum
 	$(GO) mod tidy
 
 .PHONY: db/reset
-db/reset: ## Drop the local hookd database and every hookd_test_* database
-	@dbs=$$($(PSQL) -At -c "SELECT datname FROM pg_database WHERE datname = '$(DEV_DB)' OR datname LIKE '$(TEST_DB_LIKE)' ORDER BY 1"); \
+db/reset: ## Drop the local hookd database and every hookd_test_* and hookd_bench_* database
+	@dbs=$$($(PSQL) -At -c "SELECT datname FROM pg_database WHERE datname = '$(DEV_DB)' OR datname LIKE '$(TEST_DB_LIKE)' OR datname LIKE '$(BENCH_DB_LIKE)' ORDER BY 1"); \
 	if [ -z "$$dbs" ]; then echo "nothing to drop"; exit 0; fi; \
 	for db in $$dbs; do \
 		echo "dropping $$db"; \

@@ -16,17 +16,18 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/pkg/bench"
+	"github.com/hookd/hookd/pkg/postgres"
 )
 
-// benchScenarios are the named scenarios of `hookd bench`.
+// benchScenarios are the named scenarios of `hookd bench`, without their
+// Deadline and Settle, which are the same for all.
 func benchScenarios(messages, concurrency, endpoints int, rate float64, delay time.Duration) map[string]bench.Scenario {
-	deadline := 2 * time.Minute
 	return map[string]bench.Scenario{
-		"one":    {Name: "one", Endpoints: 1, Messages: messages, Concurrency: concurrency, Deadline: deadline},
-		"fanout": {Name: "fanout", Endpoints: endpoints, Messages: max(1, messages/endpoints), Concurrency: concurrency, Deadline: deadline},
-		"rate":   {Name: "rate", Endpoints: 1, Messages: messages, Concurrency: concurrency, Rate: rate, Deadline: deadline},
-		"slow":   {Name: "slow", Endpoints: 1, Messages: messages, Concurrency: concurrency, SinkDelay: delay, Deadline: deadline},
-		"idle":   {Name: "idle", Endpoints: 1, Messages: 20, Concurrency: 1, Rate: 5, Deadline: deadline},
+		"one":    {Name: "one", Endpoints: 1, Messages: messages, Concurrency: concurrency},
+		"fanout": {Name: "fanout", Endpoints: endpoints, Messages: max(1, messages/endpoints), Concurrency: concurrency},
+		"rate":   {Name: "rate", Endpoints: 1, Messages: messages, Concurrency: concurrency, Rate: rate},
+		"slow":   {Name: "slow", Endpoints: 1, Messages: messages, Concurrency: concurrency, SinkDelay: delay},
+		"idle":   {Name: "idle", Endpoints: 1, Messages: 20, Concurrency: 1, Rate: 5},
 	}
 }
 
@@ -41,9 +42,14 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 	endpoints := fs.Int("endpoints", 10, "endpoints in the fanout scenario")
 	rate := fs.Float64("rate", 500, "offered messages per second in the rate scenario")
 	delay := fs.Duration("sink-delay", 50*time.Millisecond, "sink answer delay in the slow scenario")
+	deadline := fs.Duration("deadline", 2*time.Minute, "how long to wait for deliveries after the last publish; later ones count as missing")
+	settle := fs.Duration("settle", time.Second, "how long to keep watching for duplicates once every delivery arrived")
 	jsonOnly := fs.Bool("json", false, "print only the JSON lines")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *endpoints < 1 || *messages < 1 || *concurrency < 1 || *deadline <= 0 || *settle < 0 {
+		return errors.New("-endpoints, -messages and -concurrency must be at least 1, -deadline positive and -settle not negative")
 	}
 	all := benchScenarios(*messages, *concurrency, *endpoints, *rate, *delay)
 	var chosen []bench.Scenario
@@ -52,6 +58,7 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 		if !ok {
 			return fmt.Errorf("unknown scenario %q", name)
 		}
+		sc.Deadline, sc.Settle = *deadline, *settle
 		chosen = append(chosen, sc)
 	}
 
@@ -106,10 +113,13 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 type benchServer struct {
 	cmd      *exec.Cmd
 	url, key string
+	// dropDSN, when set, is the database the bench created, dropped at stop.
+	dropDSN string
 }
 
-// startBenchServer runs this binary's `serve` on its own database
-// (hookd_bench, recreated) and queue, letting deliveries reach 127.0.0.1.
+// startBenchServer runs this binary's `serve` on its own queue and database
+// (HOOKD_BENCH_DB_DSN, or a new hookd_bench_* one, kept afterwards for
+// inspection; `make db/reset` drops them), letting deliveries reach 127.0.0.1.
 func startBenchServer(ctx context.Context, environ map[string]string, stderr io.Writer) (*benchServer, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -127,6 +137,7 @@ func startBenchServer(ctx context.Context, environ map[string]string, stderr io.
 	dsn := environ["HOOKD_BENCH_DB_DSN"]
 	if dsn == "" {
 		dsn = "postgres://postgres@127.0.0.1:5432/hookd_bench_" + hex.EncodeToString(b[:4]) + "?sslmode=disable"
+		s.dropDSN = dsn
 	}
 	env := os.Environ()
 	env = append(env,
@@ -167,5 +178,9 @@ func (s *benchServer) stop() {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		_ = s.cmd.Process.Kill()
+		<-done
+	}
+	if s.dropDSN != "" {
+		_ = postgres.DropDatabase(context.Background(), s.dropDSN)
 	}
 }

@@ -22,8 +22,12 @@ type Scenario struct {
 	Concurrency int           // publishers in parallel
 	Rate        float64       // messages per second offered; 0: as fast as possible
 	SinkDelay   time.Duration // how long the sink takes to answer
-	// Deadline is how long to wait for deliveries after the last publish.
+	// Deadline is how long to wait for deliveries after the last publish;
+	// what has not arrived by then is missing.
 	Deadline time.Duration
+	// Settle is how long to keep counting arrivals once every delivery
+	// arrived, so that a late duplicate is seen; 0: stop at once.
+	Settle time.Duration
 }
 
 // Result is what one scenario measured.
@@ -38,7 +42,7 @@ type Result struct {
 	PublishPerSec float64        `json:"publishPerSec"`
 	Publish       Latencies      `json:"publishLatency"`
 	PublishErrors map[string]int `json:"publishErrors,omitempty"`
-	Expected      int            `json:"expectedDeliveries"`
+	Expected      int            `json:"expectedDeliveries"` // endpoints × accepted messages
 	Delivered     int            `json:"delivered"`
 	Duplicates    int            `json:"duplicates"`
 	Missing       int            `json:"missing"`
@@ -103,19 +107,22 @@ func (r *Runner) setup(ctx context.Context, n int) (string, error) {
 	return uid, nil
 }
 
-// Run runs one scenario.
+// Run runs one scenario: it creates an application with the scenario's
+// endpoints at the sink, publishes, and waits until every accepted message
+// reached every endpoint or the deadline passed. Lost and duplicated
+// deliveries are reported in the Result, not as an error; the error is
+// for a run that could not start (creating the application failed).
 func (r *Runner) Run(ctx context.Context, sc Scenario) (Result, error) {
 	uid, err := r.setup(ctx, sc.Endpoints)
 	if err != nil {
 		return Result{}, err
 	}
 	r.Sink.Reset()
+	r.Sink.SetDelay(sc.SinkDelay)
 	res := Result{
 		Scenario: sc.Name, Endpoints: sc.Endpoints, Messages: sc.Messages, Concurrency: sc.Concurrency,
-		OfferedRate: sc.Rate, SinkDelayMs: sc.SinkDelay.Milliseconds(), PublishErrors: map[string]int{},
-		Expected: sc.Endpoints * sc.Messages,
+		OfferedRate: sc.Rate, SinkDelayMs: sc.SinkDelay.Milliseconds(),
 	}
-	r.Sink.Delay = sc.SinkDelay
 	r.Meter.Start()
 	start := time.Now()
 	lat, errs, accepted, publishEnd := r.publish(ctx, uid, sc)
@@ -124,25 +131,44 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (Result, error) {
 	res.PublishErrors = errs
 	res.PublishPerSec = float64(accepted) / publishEnd.Sub(start).Seconds()
 
-	expected := sc.Endpoints * accepted
-	deadline := time.Now().Add(sc.Deadline)
-	var st SinkStats
-	for {
-		st = r.Sink.Stats("/" + uid + "/")
-		if st.Distinct >= expected || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	res.Expected = sc.Endpoints * accepted
+	prefix := "/" + uid + "/"
+	st := r.await(ctx, prefix, res.Expected, time.Now().Add(sc.Deadline))
 	res.Procs = r.Meter.Stop()
 	res.Seconds = time.Since(start).Seconds()
-	res.Delivered, res.Duplicates = st.Distinct, st.Duplicates
-	res.Missing = expected - st.Distinct
 	if span := st.Last.Sub(start).Seconds(); span > 0 {
 		res.DeliverPerSec = float64(st.Distinct) / span
 	}
 	res.EndToEnd = Summarise(st.EndToEnd)
+	if sc.Settle > 0 && st.Distinct >= res.Expected {
+		sleep(ctx, sc.Settle)
+		st = r.Sink.Stats(prefix)
+	}
+	res.Delivered, res.Duplicates = st.Distinct, st.Duplicates
+	res.Missing = res.Expected - st.Distinct
 	return res, nil
+}
+
+// await polls the sink until expected distinct deliveries under prefix
+// arrived, deadline passed or ctx ended, and returns what it saw last.
+func (r *Runner) await(ctx context.Context, prefix string, expected int, deadline time.Time) SinkStats {
+	for {
+		st := r.Sink.Stats(prefix)
+		if st.Distinct >= expected || time.Now().After(deadline) || ctx.Err() != nil {
+			return st
+		}
+		sleep(ctx, 20*time.Millisecond)
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // publish sends the scenario's messages with its concurrency (and rate) and

@@ -14,10 +14,10 @@ import (
 // message reached which endpoint path, when, and how long after it was sent.
 type Sink struct {
 	URL    string
-	Delay  time.Duration // how long each request takes to answer
 	server *http.Server
 
 	mu       sync.Mutex
+	delay    time.Duration  // how long each request takes to answer
 	seen     map[string]int // "path webhook-id" -> arrivals
 	e2e      []time.Duration
 	first    time.Time
@@ -31,7 +31,7 @@ func NewSink(delay time.Duration) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{URL: "http://" + ln.Addr().String(), Delay: delay, seen: map[string]int{}}
+	s := &Sink{URL: "http://" + ln.Addr().String(), delay: delay, seen: map[string]int{}}
 	s.server = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.server.Serve(ln) }()
 	return s, nil
@@ -39,6 +39,14 @@ func NewSink(delay time.Duration) (*Sink, error) {
 
 // Close stops the sink.
 func (s *Sink) Close() error { return s.server.Close() }
+
+// SetDelay changes how long each request takes to answer from now on. It
+// is safe while requests arrive, late ones of a previous run included.
+func (s *Sink) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
 
 // ServeHTTP records one delivery. The payload's "sentAt" (Unix nanoseconds,
 // set by the publisher just before its API call) gives the end-to-end latency.
@@ -64,21 +72,26 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.last = now
 	s.arrivals++
+	delay := s.delay
 	s.mu.Unlock()
-	if s.Delay > 0 {
-		time.Sleep(s.Delay)
+	if delay > 0 {
+		time.Sleep(delay)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// SinkStats is what the sink saw.
+// SinkStats is what the sink saw since its last Reset. Distinct and
+// Duplicates count the paths under the prefix given to Stats; the other
+// fields count every request.
 type SinkStats struct {
 	Arrivals   int // every request
-	Distinct   int // distinct (endpoint, message) pairs
-	Duplicates int
+	Distinct   int // distinct (endpoint path, webhook-id) pairs
+	Duplicates int // arrivals of a pair beyond its first
 	First      time.Time
 	Last       time.Time
-	EndToEnd   []time.Duration
+	// EndToEnd holds, per distinct pair whose payload had "sentAt", the
+	// time from sentAt to the first arrival.
+	EndToEnd []time.Duration
 }
 
 // Stats returns a copy of what the sink saw for paths starting with prefix.
