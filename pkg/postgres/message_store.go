@@ -228,8 +228,9 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 
 // recordAttemptSQL inserts an attempt unless its task key was recorded
 // before and, only then, moves the delivery on: for a scheduled attempt
-// ($18) only if the delivery is still at that attempt of that round, never
-// when the state is kept ($19). Its row count is the attempts inserted.
+// ($18) only if the delivery is still waiting for that attempt of that round
+// (not finished meanwhile, e.g. by a resend), never when the state is kept
+// ($19). Its row count is the attempts inserted.
 const recordAttemptSQL = `
 WITH ins AS (
 	INSERT INTO attempts (id, delivery_id, org_id, app_id, msg_id, endpoint_id, task_key, url, status,
@@ -242,7 +243,7 @@ WITH ins AS (
 		status = $15, next_attempt_at = $16, reconcile_at = $17, updated_at = $14,
 		round_attempts = round_attempts + CASE WHEN $18 THEN 1 ELSE 0 END
 	WHERE id = $2 AND EXISTS (SELECT 1 FROM ins) AND NOT $19
-	  AND (NOT $18 OR (round = $20 AND round_attempts = $21))
+	  AND (NOT $18 OR (round = $20 AND round_attempts = $21 AND next_attempt_at IS NOT NULL))
 )
 SELECT 1 FROM ins`
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/secretbox"
@@ -53,5 +54,49 @@ func TestLoadDeliveryReturnsTheWholeJob(t *testing.T) {
 	}
 	if _, err := db.LoadDelivery(ctx, "dlv_nope"); webhook.ErrorCode(err) != webhook.ENOTFOUND {
 		t.Errorf("unknown delivery: err = %v, want not found", err)
+	}
+}
+
+// A scheduled attempt that finishes after a resend already delivered the
+// message is recorded, but does not move the delivery back.
+func TestScheduledAttemptAfterResendKeepsSuccess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := postgrestest.NewDB(t, nil)
+	org, _ := db.EnsureOrg(ctx, "acme")
+	app := &webhook.Application{OrgID: org.ID, Name: "a"}
+	if err := db.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: "https://example.com/h", Version: 1,
+		Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
+	if err := db.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	msg := &webhook.Message{OrgID: org.ID, AppID: app.ID, EventType: "a", Payload: json.RawMessage(`{}`), RetentionDays: 90}
+	ds, err := db.CreateMessage(ctx, msg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempt := func(trigger webhook.TriggerType, key string, status webhook.MessageStatus, next *time.Time) {
+		t.Helper()
+		rec := &webhook.AttemptRecord{
+			Attempt: webhook.Attempt{DeliveryID: ds[0].ID, OrgID: org.ID, AppID: app.ID, MessageID: msg.ID,
+				EndpointID: ep.ID, URL: ep.URL, Status: status, TriggerType: trigger},
+			TaskKey: key, Number: 1, Status: status, NextAttemptAt: next,
+		}
+		if ok, err := db.RecordAttempt(ctx, rec); err != nil || !ok {
+			t.Fatalf("RecordAttempt(%s) = %v, %v", key, ok, err)
+		}
+	}
+	attempt(webhook.TriggerManual, "m:1", webhook.StatusSuccess, nil)
+	later := time.Now().Add(time.Hour)
+	attempt(webhook.TriggerScheduled, "s:0:1", webhook.StatusSending, &later)
+	job, err := db.LoadDelivery(ctx, ds[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Delivery.Status != webhook.StatusSuccess || job.Delivery.NextAttemptAt != nil {
+		t.Fatalf("delivery after a late scheduled failure = %+v, want still succeeded", job.Delivery)
 	}
 }
