@@ -88,12 +88,7 @@ type eventExampleIn struct {
 
 // listAttempts serves attempts by endpoint and by message.
 func (s *Server) listAttempts(c *gin.Context) {
-	opt, err := listOptions(c, false, validIDCursor(webhook.PrefixAttempt))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	f, withContent, err := messageFilter(c)
+	opt, f, withContent, err := messageListQuery(c, webhook.PrefixAttempt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -158,12 +153,7 @@ func (s *Server) expungeAttempt(c *gin.Context) {
 
 // listEndpointMessages lists the messages attempted towards the endpoint.
 func (s *Server) listEndpointMessages(c *gin.Context) {
-	opt, err := listOptions(c, false, validIDCursor(webhook.PrefixMessage))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	f, withContent, err := messageFilter(c)
+	opt, f, withContent, err := messageListQuery(c, webhook.PrefixMessage)
 	if err != nil {
 		fail(c, err)
 		return

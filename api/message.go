@@ -223,12 +223,7 @@ func (s *Server) getMessage(c *gin.Context) {
 }
 
 func (s *Server) listMessages(c *gin.Context) {
-	opt, err := listOptions(c, false, validIDCursor(webhook.PrefixMessage))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	f, withContent, err := messageFilter(c)
+	opt, f, withContent, err := messageListQuery(c, webhook.PrefixMessage)
 	if err != nil {
 		fail(c, err)
 		return
@@ -240,6 +235,17 @@ func (s *Server) listMessages(c *gin.Context) {
 	}
 	out := func(m *webhook.Message) messageOut { return messageOutOf(m, withContent) }
 	c.PureJSON(http.StatusOK, newList(page, opt, out, func(m *webhook.Message) string { return m.ID }))
+}
+
+// messageListQuery parses the paging and the filters of the message and
+// attempt lists (newest first by default; cursors are ids with prefix).
+func messageListQuery(c *gin.Context, prefix string) (webhook.ListOptions, webhook.MessageFilter, bool, error) {
+	opt, err := listOptions(c, false, validIDCursor(prefix))
+	if err != nil {
+		return opt, webhook.MessageFilter{}, false, err
+	}
+	f, withContent, err := messageFilter(c)
+	return opt, f, withContent, err
 }
 
 // messageFilter parses the list filters shared by messages and attempts:

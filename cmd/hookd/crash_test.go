@@ -216,6 +216,21 @@ func deliveryCounts(t *testing.T, dsn string) (succeeded, total, attempts, dupli
 	return
 }
 
+// prepareApp waits for the API at base, then creates the application
+// "crash" with one endpoint at url.
+func prepareApp(t *testing.T, base, key, url string) {
+	t.Helper()
+	waitUntil(t, 30*time.Second, "the API", func() bool {
+		res, err := http.Get(base + "/api/v1/health/ping")
+		if err == nil {
+			res.Body.Close()
+		}
+		return err == nil && res.StatusCode == http.StatusNoContent
+	})
+	apiCall(t, base, key, http.MethodPost, "/api/v1/app", map[string]any{"name": "crash", "uid": "crash"}, http.StatusCreated)
+	apiCall(t, base, key, http.MethodPost, "/api/v1/app/crash/endpoint", map[string]any{"url": url}, http.StatusCreated)
+}
+
 func publishMany(t *testing.T, base, key string, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -247,15 +262,7 @@ func TestWorkerKilledLosesNothing(t *testing.T) {
 	rcv := newCountingReceiver(t, 20*time.Millisecond)
 
 	startHookd(t, "api", env)
-	waitUntil(t, 30*time.Second, "the API", func() bool {
-		res, err := http.Get(base + "/api/v1/health/ping")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil && res.StatusCode == http.StatusNoContent
-	})
-	apiCall(t, base, key, http.MethodPost, "/api/v1/app", map[string]any{"name": "crash", "uid": "crash"}, http.StatusCreated)
-	apiCall(t, base, key, http.MethodPost, "/api/v1/app/crash/endpoint", map[string]any{"url": rcv.URL}, http.StatusCreated)
+	prepareApp(t, base, key, rcv.URL)
 	const messages = 500
 	publishMany(t, base, key, messages)
 
@@ -299,15 +306,7 @@ func TestRedisDataLossIsReconciled(t *testing.T) {
 	rcv := newCountingReceiver(t, 0)
 
 	startHookd(t, "api", env)
-	waitUntil(t, 30*time.Second, "the API", func() bool {
-		res, err := http.Get(base + "/api/v1/health/ping")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil && res.StatusCode == http.StatusNoContent
-	})
-	apiCall(t, base, key, http.MethodPost, "/api/v1/app", map[string]any{"name": "crash", "uid": "crash"}, http.StatusCreated)
-	apiCall(t, base, key, http.MethodPost, "/api/v1/app/crash/endpoint", map[string]any{"url": rcv.URL}, http.StatusCreated)
+	prepareApp(t, base, key, rcv.URL)
 	const messages = 50
 	publishMany(t, base, key, messages)
 
@@ -352,15 +351,7 @@ func TestSigtermFinishesInFlight(t *testing.T) {
 	t.Cleanup(rcv.Close)
 
 	p := startHookd(t, "serve", env)
-	waitUntil(t, 30*time.Second, "the API", func() bool {
-		res, err := http.Get(base + "/api/v1/health/ping")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil && res.StatusCode == http.StatusNoContent
-	})
-	apiCall(t, base, key, http.MethodPost, "/api/v1/app", map[string]any{"name": "term", "uid": "crash"}, http.StatusCreated)
-	apiCall(t, base, key, http.MethodPost, "/api/v1/app/crash/endpoint", map[string]any{"url": rcv.URL}, http.StatusCreated)
+	prepareApp(t, base, key, rcv.URL)
 	publishMany(t, base, key, 1)
 	select {
 	case <-started:
