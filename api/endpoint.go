@@ -133,8 +133,8 @@ func (s *Server) listEndpoints(c *gin.Context) {
 }
 
 func (s *Server) createEndpoint(c *gin.Context) {
-	var in endpointIn
-	if err := bind(c, &in); err != nil {
+	in, err := bindEndpointIn(c)
+	if err != nil {
 		fail(c, err)
 		return
 	}
@@ -142,12 +142,6 @@ func (s *Server) createEndpoint(c *gin.Context) {
 	ep := &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID, Headers: in.Headers}
 	in.apply(ep)
 	if err := s.setSecret(ep, in.Secret, "secret"); err != nil {
-		fail(c, err)
-		return
-	}
-	v := &webhook.ValidationError{}
-	required(v, in.URL != nil, "body", "url")
-	if err := v.Err(); err != nil {
 		fail(c, err)
 		return
 	}
@@ -160,6 +154,18 @@ func (s *Server) createEndpoint(c *gin.Context) {
 		return
 	}
 	c.PureJSON(http.StatusCreated, endpointOutOf(ep))
+}
+
+// bindEndpointIn decodes an EndpointIn / EndpointUpdate body, whose url is required.
+func bindEndpointIn(c *gin.Context) (*endpointIn, error) {
+	var in endpointIn
+	if err := bind(c, &in); err != nil {
+		return nil, err
+	}
+	if in.URL == nil {
+		return nil, missing("body", "url")
+	}
+	return &in, nil
 }
 
 // setSecret sets a given secret (normalised to whsec_) or generates one.
@@ -191,14 +197,8 @@ func (s *Server) getEndpoint(c *gin.Context) {
 // putEndpoint replaces the endpoint's settings (not its secret or headers),
 // or creates it (201) when the path names none; the path then becomes its uid.
 func (s *Server) putEndpoint(c *gin.Context) {
-	var in endpointIn
-	if err := bind(c, &in); err != nil {
-		fail(c, err)
-		return
-	}
-	v := &webhook.ValidationError{}
-	required(v, in.URL != nil, "body", "url")
-	if err := v.Err(); err != nil {
+	in, err := bindEndpointIn(c)
+	if err != nil {
 		fail(c, err)
 		return
 	}

@@ -110,7 +110,7 @@ func (s *Server) putHeaders(c *gin.Context) {
 		return
 	}
 	if in.Headers == nil {
-		fail(c, &webhook.ValidationError{Fields: []webhook.FieldError{{Loc: []string{"body", "headers"}, Msg: "field required", Type: "value_error.missing"}}})
+		fail(c, missing("body", "headers"))
 		return
 	}
 	s.saveHeaders(c, func(map[string]string) map[string]string { return in.Headers })
@@ -126,7 +126,7 @@ func (s *Server) patchHeaders(c *gin.Context) {
 		return
 	}
 	if in.Headers == nil {
-		fail(c, &webhook.ValidationError{Fields: []webhook.FieldError{{Loc: []string{"body", "headers"}, Msg: "field required", Type: "value_error.missing"}}})
+		fail(c, missing("body", "headers"))
 		return
 	}
 	v := &webhook.ValidationError{}

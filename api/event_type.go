@@ -109,7 +109,7 @@ func (s *Server) createEventType(c *gin.Context) {
 	}
 	et := &webhook.EventType{OrgID: principal(c).OrgID}
 	if in.Name == nil {
-		fail(c, &webhook.ValidationError{Fields: []webhook.FieldError{{Loc: []string{"body", "name"}, Msg: "field required", Type: "value_error.missing"}}})
+		fail(c, missing("body", "name"))
 		return
 	}
 	et.Name = *in.Name

@@ -134,3 +134,10 @@ func required(v *webhook.ValidationError, present bool, loc ...string) {
 		v.Fields = append(v.Fields, webhook.FieldError{Loc: loc, Msg: "field required", Type: "value_error.missing"})
 	}
 }
+
+// missing returns the validation error of one missing required field.
+func missing(loc ...string) error {
+	v := &webhook.ValidationError{}
+	required(v, false, loc...)
+	return v
+}
