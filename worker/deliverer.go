@@ -38,6 +38,11 @@ type Deliverer struct {
 	// EndpointTTL is how long first attempts reuse an endpoint they read;
 	// 0 means one second.
 	EndpointTTL time.Duration
+	// Observer is told every attempt's outcome (metrics); nil: nobody.
+	Observer Observer
+	// Events receives operational events (message.attempt.failing,
+	// .exhausted, .recovered, endpoint.disabled); nil: none are sent.
+	Events webhook.OperationalEmitter
 
 	cacheOnce sync.Once
 	endpoints *endpointCache
@@ -76,6 +81,9 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		slog.String("msg_id", dl.MessageID), slog.String("endpoint_id", dl.EndpointID),
 		slog.String("delivery_id", dl.ID), slog.Int("status_code", rec.Attempt.StatusCode),
 		slog.String("outcome", rec.Attempt.Status.String()), slog.Bool("recorded", recorded))
+	if recorded {
+		observerOr(d.Observer).AttemptDone(outcome(rec), rec.Attempt.StatusCode, time.Duration(rec.Attempt.DurationMs)*time.Millisecond)
+	}
 	if !recorded || rec.NextAttemptAt == nil || rec.KeepState {
 		return nil
 	}
@@ -86,6 +94,19 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			slog.String("delivery_id", dl.ID), slog.String("error", err.Error()))
 	}
 	return nil
+}
+
+// outcome names what a recorded attempt did to its delivery.
+func outcome(rec *webhook.AttemptRecord) string {
+	switch {
+	case rec.Attempt.Status == webhook.StatusSuccess:
+		return OutcomeSuccess
+	case rec.KeepState:
+		return OutcomeFailed
+	case rec.NextAttemptAt != nil:
+		return OutcomeRetry
+	}
+	return OutcomeExhausted
 }
 
 // load returns the attempt's job. The first attempt of a just-published

@@ -20,6 +20,8 @@ type Reconciler struct {
 	Interval time.Duration
 	// BatchSize is how many deliveries one query takes; 0 means 500.
 	BatchSize int
+	// Observer is told how many attempts were enqueued again; nil: nobody.
+	Observer Observer
 }
 
 // Run loops until ctx is done.
@@ -65,6 +67,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) (int, error) {
 			return total, err
 		}
 		total += len(due)
+		observerOr(r.Observer).Reenqueued(len(due))
 		if len(due) < batch {
 			return total, nil
 		}
