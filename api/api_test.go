@@ -64,6 +64,7 @@ type setupOptions struct {
 	box          *secretbox.Box
 	maxBodyBytes int64
 	httpsOnly    bool
+	events       api.Emitter
 }
 
 func setup(t *testing.T) *bundle {
@@ -87,6 +88,7 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 		Logger:       slog.New(slog.DiscardHandler), // one line per request is noise here
 		MaxBodyBytes: opt.maxBodyBytes,
 		HTTPSOnly:    opt.httpsOnly,
+		Events:       opt.events,
 		NewSecret: func() (string, error) {
 			s, err := signature.GenerateSecret()
 			return s.String(), err

@@ -145,7 +145,7 @@ func (s *Server) createEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := s.validateEndpoint(ep); err != nil {
+	if err := s.validateEndpoint(c, ep); err != nil {
 		fail(c, err)
 		return
 	}
@@ -153,6 +153,7 @@ func (s *Server) createEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	s.endpointChanged(c, webhook.EventEndpointCreated, ep)
 	c.PureJSON(http.StatusCreated, endpointOutOf(ep))
 }
 
@@ -186,7 +187,12 @@ func (s *Server) setSecret(ep *webhook.Endpoint, secret Opt[string], field strin
 	return nil
 }
 
-func (s *Server) validateEndpoint(ep *webhook.Endpoint) error {
+// validateEndpoint checks ep; an operational-webhook endpoint's filter names
+// operational event types (see operational.go).
+func (s *Server) validateEndpoint(c *gin.Context, ep *webhook.Endpoint) error {
+	if isOperational(c) {
+		return ep.ValidateOperational(s.cfg.HTTPSOnly)
+	}
 	return ep.Validate(s.cfg.HTTPSOnly)
 }
 
@@ -205,7 +211,7 @@ func (s *Server) putEndpoint(c *gin.Context) {
 	app := pathApp(c)
 	replace := func(ep *webhook.Endpoint) error {
 		in.apply(ep)
-		return s.validateEndpoint(ep)
+		return s.validateEndpoint(c, ep)
 	}
 	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, c.Param("endpoint_id"))
 	status := http.StatusOK
@@ -220,7 +226,7 @@ func (s *Server) putEndpoint(c *gin.Context) {
 				uid := c.Param("endpoint_id")
 				ep.UID = &uid
 			}
-			err = s.validateEndpoint(ep)
+			err = s.validateEndpoint(c, ep)
 		}
 		if err == nil {
 			err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
@@ -232,6 +238,11 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	event := webhook.EventEndpointUpdated
+	if status == http.StatusCreated {
+		event = webhook.EventEndpointCreated
+	}
+	s.endpointChanged(c, event, ep)
 	c.PureJSON(status, endpointOutOf(ep))
 }
 
@@ -243,17 +254,18 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 	}
 	ep := pathEndpoint(c)
 	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep, func(ep *webhook.Endpoint) error {
-		return s.applyPatch(&in, ep)
+		return s.applyPatch(c, &in, ep)
 	})
 	if err != nil {
 		fail(c, err)
 		return
 	}
+	s.endpointChanged(c, webhook.EventEndpointUpdated, ep)
 	c.PureJSON(http.StatusOK, endpointOutOf(ep))
 }
 
 // applyPatch changes the fields present in the patch and validates the result.
-func (s *Server) applyPatch(in *endpointPatch, ep *webhook.Endpoint) error {
+func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpoint) error {
 	v := &webhook.ValidationError{}
 	for _, f := range []struct {
 		set, null bool
@@ -304,14 +316,16 @@ func (s *Server) applyPatch(in *endpointPatch, ep *webhook.Endpoint) error {
 			return err
 		}
 	}
-	return s.validateEndpoint(ep)
+	return s.validateEndpoint(c, ep)
 }
 
 func (s *Server) deleteEndpoint(c *gin.Context) {
-	if err := s.cfg.Store.DeleteEndpoint(c.Request.Context(), pathEndpoint(c)); err != nil {
+	ep := pathEndpoint(c)
+	if err := s.cfg.Store.DeleteEndpoint(c.Request.Context(), ep); err != nil {
 		fail(c, err)
 		return
 	}
+	s.endpointChanged(c, webhook.EventEndpointDeleted, ep)
 	noContent(c)
 }
 

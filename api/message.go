@@ -69,8 +69,9 @@ func messageOutOf(m *webhook.Message, withContent bool) messageOut {
 	return out
 }
 
-// message validates in into a Message; the caller sets its application.
-func (in *messageIn) message() (*webhook.Message, error) {
+// message validates in into a Message kept for defaultDays unless in says
+// otherwise; the caller sets its application.
+func (in *messageIn) message(defaultDays int) (*webhook.Message, error) {
 	v := &webhook.ValidationError{}
 	required(v, in.EventType != nil, "body", "eventType")
 	required(v, len(in.Payload) > 0 && string(in.Payload) != "null", "body", "payload")
@@ -87,7 +88,7 @@ func (in *messageIn) message() (*webhook.Message, error) {
 	m := &webhook.Message{
 		EventType: *in.EventType, EventID: in.EventID.Ptr(),
 		Channels: in.Channels, Tags: in.Tags, Payload: payload.Bytes(),
-		RetentionDays: webhook.DefaultRetentionDays,
+		RetentionDays: defaultDays,
 	}
 	switch {
 	case in.PayloadRetentionPeriod.Set && !in.PayloadRetentionPeriod.Null:
@@ -96,6 +97,17 @@ func (in *messageIn) message() (*webhook.Message, error) {
 		m.RetentionDays = max(webhook.MinRetentionDays, (in.PayloadRetentionHours.V+23)/24)
 	}
 	return m, m.Validate()
+}
+
+// retentionDays is the payload retention of a message that names none:
+// period (HOOKD_RETENTION_PERIOD) in days, rounded up and clamped to the
+// contract's 5 to 90.
+func retentionDays(period time.Duration) int {
+	days := period / (24 * time.Hour)
+	if period%(24*time.Hour) != 0 {
+		days++
+	}
+	return int(min(max(days, webhook.MinRetentionDays), webhook.MaxRetentionDays))
 }
 
 // findOrCreateApp finds the path's application or, when in is given,
@@ -161,7 +173,7 @@ func (s *Server) createMessage(c *gin.Context) {
 	}
 	// Validated before the application is looked up, so that an invalid
 	// message never creates the application it names.
-	msg, err := in.message()
+	msg, err := in.message(retentionDays(s.cfg.RetentionPeriod))
 	if err != nil {
 		fail(c, err)
 		return

@@ -20,6 +20,7 @@ type Store interface {
 	webhook.KeyStore
 	webhook.IdempotencyStore
 	webhook.MessageStore
+	webhook.OperationalStore
 }
 
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
@@ -39,6 +40,10 @@ type Config struct {
 	HTTPSOnly bool
 	// Dispatcher queues delivery attempts; required.
 	Dispatcher Dispatcher
+	// Events receives endpoint.created, .updated and .deleted about
+	// applications' endpoints and is told when operational-webhook
+	// endpoints change; nil: no operational events are sent.
+	Events Emitter
 	// RetentionPeriod is how long payloads are kept; recover refuses to
 	// reach further back. 0 means 90 days.
 	RetentionPeriod time.Duration
@@ -57,13 +62,26 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics is told about every request and published message; nil: nobody.
+	Metrics Metrics
+	// MetricsHandler serves GET /metrics (no API key needed); nil: no such route.
+	MetricsHandler http.Handler
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string
+	// RateLimit is how many requests per second one API key (or portal
+	// token) may send; over it, 429 with Retry-After. 0 means no limit.
+	RateLimit float64
+	// RateBurst is how many requests a key may send at once above
+	// RateLimit; 0 means twice RateLimit.
+	RateBurst int
 }
 
 // Server serves the management API.
 type Server struct {
 	cfg    Config
 	auth   *authenticator
-	apps   appCache // publishing's application lookups
+	limit  *rateLimiter // nil: no rate limit
+	apps   appCache     // publishing's application lookups
 	engine *gin.Engine
 }
 
@@ -75,6 +93,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Logger = slog.New(LogHandler(cfg.Logger.Handler()))
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -86,6 +105,7 @@ func New(cfg Config) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store), engine: gin.New()}
+	s.limit = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	s.routes()
 	return s
 }
@@ -113,7 +133,7 @@ func (s *Server) routes() {
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(s.logRequests, gin.CustomRecovery(func(c *gin.Context, err any) {
+	e.Use(s.observeRequests, gin.CustomRecovery(func(c *gin.Context, err any) {
 		s.cfg.Logger.ErrorContext(c.Request.Context(), "panic serving request", slog.Any("panic", err))
 		c.AbortWithStatusJSON(http.StatusInternalServerError, httpError{Code: webhook.EINTERNAL, Detail: "internal error"})
 	}))
@@ -133,8 +153,15 @@ func (s *Server) routes() {
 	v1.HEAD("/health", s.health)
 	v1.GET("/health/ping", s.ping)
 	v1.HEAD("/health/ping", s.ping)
+	if s.cfg.MetricsHandler != nil {
+		e.GET(metricsRoute, s.serveMetrics)
+	}
 
-	authed := v1.Group("", s.auth.middleware, limitBody(s.cfg.MaxBodyBytes), idempotent(s.cfg.Store))
+	authed := v1.Group("", s.auth.middleware)
+	if s.limit != nil {
+		authed.Use(s.limit.middleware)
+	}
+	authed.Use(limitBody(s.cfg.MaxBodyBytes), idempotent(s.cfg.Store))
 
 	// Routes that act on the organisation refuse app-portal tokens (403);
 	// every route under /app/{app_id} answers 404 for another application.
@@ -181,6 +208,8 @@ func (s *Server) routes() {
 	authed.DELETE("/app/:app_id/msg/:msg_id/attempt/:attempt_id/content", s.withMessage(s.expungeAttempt))
 	authed.GET("/app/:app_id/attempt/endpoint/:endpoint_id", s.withApp(s.listAttempts))
 	authed.GET("/app/:app_id/attempt/msg/:msg_id", s.withApp(s.listAttempts))
+
+	s.operationalRoutes(authed)
 }
 
 // isWebRequest reports whether r is for the web UI: a GET or HEAD outside /api/.
@@ -190,24 +219,6 @@ func isWebRequest(r *http.Request) bool {
 	}
 	p := r.URL.Path
 	return p != "/api" && !strings.HasPrefix(p, "/api/")
-}
-
-func (s *Server) logRequests(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	level := slog.LevelInfo
-	if c.Writer.Status() >= 500 {
-		level = slog.LevelError
-	}
-	// The query string is left out: it may carry tokens.
-	s.cfg.Logger.LogAttrs(c.Request.Context(), level, "request",
-		slog.String("method", c.Request.Method),
-		slog.String("path", c.Request.URL.Path),
-		slog.String("route", c.FullPath()),
-		slog.Int("status", c.Writer.Status()),
-		slog.Duration("duration", time.Since(start)),
-		slog.String("request_id", c.GetHeader("svix-req-id")),
-	)
 }
 
 func (s *Server) health(c *gin.Context) {

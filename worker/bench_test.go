@@ -49,6 +49,7 @@ func newDeliverBench(b *testing.B) *deliverBench {
 	b.Cleanup(func() {
 		insp := asynq.NewInspector(redisOpt)
 		_ = insp.DeleteQueue(queue, true)
+		_ = insp.DeleteQueue(worker.RetryQueue(queue), true)
 		_ = insp.Close()
 		_ = enq.Close()
 	})

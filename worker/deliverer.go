@@ -43,6 +43,9 @@ type Deliverer struct {
 	// Events receives operational events (message.attempt.failing,
 	// .exhausted, .recovered, endpoint.disabled); nil: none are sent.
 	Events webhook.OperationalEmitter
+	// Throttle enforces endpoints' rate limits and in-flight caps; nil:
+	// none.
+	Throttle *Throttle
 
 	cacheOnce sync.Once
 	endpoints *endpointCache
@@ -72,7 +75,12 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if p.Manual == "" && (dl.NextAttemptAt == nil || dl.Round != p.Round || dl.RoundAttempts != p.Number-1) {
 		return nil // finished, recovered or already past this attempt
 	}
+	release, err := d.acquire(ctx, job, p)
+	if err != nil {
+		return err
+	}
 	rec := d.attempt(ctx, job, p)
+	release()
 	recorded, err := d.Store.RecordAttempt(ctx, rec)
 	if err != nil {
 		return fmt.Errorf("recording attempt of delivery %s: %w", p.DeliveryID, err)
@@ -83,6 +91,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		slog.String("outcome", rec.Attempt.Status.String()), slog.Bool("recorded", recorded))
 	if recorded {
 		observerOr(d.Observer).AttemptDone(outcome(rec), rec.Attempt.StatusCode, time.Duration(rec.Attempt.DurationMs)*time.Millisecond)
+		d.afterRecorded(ctx, job, p, rec)
 	}
 	if !recorded || rec.NextAttemptAt == nil || rec.KeepState {
 		return nil
@@ -94,6 +103,91 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			slog.String("delivery_id", dl.ID), slog.String("error", err.Error()))
 	}
 	return nil
+}
+
+// acquire waits for nothing: it lets the attempt through the endpoint's
+// throttle or returns a *ThrottledError that puts the task back (not an
+// attempt). Attempts that make no request are never throttled.
+func (d *Deliverer) acquire(ctx context.Context, job *webhook.DeliveryJob, p DeliveryAttemptPayload) (func(), error) {
+	ep := &job.Endpoint
+	if (ep.Disabled && p.Manual == "") || job.Message.Payload == nil {
+		return func() {}, nil
+	}
+	release, err := d.Throttle.Acquire(ctx, ep.ID, ep.ThrottleRate)
+	if _, ok := isThrottled(err); ok {
+		observerOr(d.Observer).Throttled()
+	}
+	return release, err
+}
+
+// afterRecorded tells operators what the attempt changed: an endpoint that
+// answered 410 Gone is disabled at once, and the operational events of the
+// delivery (failing after the 4th failed attempt, exhausted, recovered) are
+// emitted.
+func (d *Deliverer) afterRecorded(ctx context.Context, job *webhook.DeliveryJob, p DeliveryAttemptPayload, rec *webhook.AttemptRecord) {
+	a := &rec.Attempt
+	if a.StatusCode == http.StatusGone {
+		d.disableGone(ctx, job.Endpoint.ID)
+	}
+	var event string
+	switch {
+	case a.Status == webhook.StatusSuccess && (p.Number > 1 || job.Delivery.Status == webhook.StatusFail):
+		event = webhook.EventMessageAttemptRecovered
+	case outcome(rec) == OutcomeExhausted:
+		event = webhook.EventMessageAttemptExhausted
+	case outcome(rec) == OutcomeRetry && p.Number == webhook.FailingAfterAttempts:
+		event = webhook.EventMessageAttemptFailing
+	default:
+		return
+	}
+	d.emit(ctx, job.Delivery.OrgID, event, webhook.AttemptEventData{
+		AppID: job.Delivery.AppID, MsgID: job.Message.ID, MsgEventID: job.Message.EventID,
+		EndpointID: job.Endpoint.ID,
+		LastAttempt: webhook.LastAttempt{
+			ID: a.ID, Timestamp: a.CreatedAt, ResponseStatusCode: a.StatusCode, TriggerType: int(a.TriggerType),
+		},
+	})
+}
+
+// disableGone disables an endpoint whose receiver answered 410 Gone.
+func (d *Deliverer) disableGone(ctx context.Context, endpointID string) {
+	disabled, ok, err := d.Store.DisableEndpoint(ctx, endpointID)
+	if err != nil {
+		d.Logger.WarnContext(ctx, "disabling an endpoint that answered 410 failed",
+			slog.String("endpoint_id", endpointID), slog.String("error", err.Error()))
+		return
+	}
+	if ok {
+		observerOr(d.Observer).EndpointDisabled("gone")
+		EmitDisabled(ctx, d.Events, d.Logger, disabled, "gone")
+	}
+}
+
+// emit sends an operational event, logging a failure (the attempt itself
+// is recorded either way).
+func (d *Deliverer) emit(ctx context.Context, orgID, event string, data any) {
+	if d.Events == nil {
+		return
+	}
+	ev := webhook.OperationalEvent{Type: event, Timestamp: d.now().UTC(), Data: data}
+	if err := d.Events.Emit(ctx, orgID, ev); err != nil {
+		d.Logger.WarnContext(ctx, "emitting an operational event failed", slog.String("type", event), slog.String("error", err.Error()))
+	}
+}
+
+// EmitDisabled sends endpoint.disabled for an endpoint hookd disabled
+// (reason "gone" or "failing"; the trigger is automatic).
+func EmitDisabled(ctx context.Context, events webhook.OperationalEmitter, logger *slog.Logger, ep webhook.DisabledEndpoint, reason string) {
+	logger.InfoContext(ctx, "endpoint disabled", slog.String("endpoint_id", ep.ID), slog.String("app_id", ep.AppID), slog.String("reason", reason))
+	if events == nil {
+		return
+	}
+	ev := webhook.OperationalEvent{Type: webhook.EventEndpointDisabled, Timestamp: time.Now().UTC(), Data: webhook.EndpointEventData{
+		AppID: ep.AppID, EndpointID: ep.ID, EndpointUID: ep.UID, FailSince: ep.FailingSince, Trigger: "automatic",
+	}}
+	if err := events.Emit(ctx, ep.OrgID, ev); err != nil {
+		logger.WarnContext(ctx, "emitting endpoint.disabled failed", slog.String("endpoint_id", ep.ID), slog.String("error", err.Error()))
+	}
 }
 
 // outcome names what a recorded attempt did to its delivery.
@@ -184,6 +278,10 @@ func (d *Deliverer) attempt(ctx context.Context, job *webhook.DeliveryJob, p Del
 	rec.Attempt.Status = webhook.StatusFail
 	if p.Manual != "" {
 		rec.KeepState = true // a failed manual attempt leaves the schedule alone
+		return rec
+	}
+	if res != nil && res.StatusCode == http.StatusGone {
+		rec.Status = webhook.StatusFail // the receiver is gone for good: no retry
 		return rec
 	}
 	status, retryAfter := 0, ""

@@ -43,7 +43,8 @@ func (e *Enqueuer) Close() error { return errors.Join(e.client.Close(), e.inspec
 // Enqueue schedules attempt p at at (zero or past: now). An attempt already
 // queued (same task id) is not an error.
 func (e *Enqueuer) Enqueue(ctx context.Context, p DeliveryAttemptPayload, at time.Time) error {
-	task, err := NewDeliveryAttemptTask(p, e.queue, e.taskTimeout)
+	queue := queueFor(e.queue, p)
+	task, err := NewDeliveryAttemptTask(p, queue, e.taskTimeout)
 	if err != nil {
 		return err
 	}
@@ -55,11 +56,11 @@ func (e *Enqueuer) Enqueue(ctx context.Context, p DeliveryAttemptPayload, at tim
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		// Queued already, unless asynq archived it after too many
 		// infrastructure errors: then it is taken out and queued afresh.
-		info, ierr := e.inspector.GetTaskInfo(e.queue, p.taskID())
+		info, ierr := e.inspector.GetTaskInfo(queue, p.taskID())
 		if ierr != nil || info.State != asynq.TaskStateArchived {
 			return nil
 		}
-		if err := e.inspector.DeleteTask(e.queue, p.taskID()); err != nil {
+		if err := e.inspector.DeleteTask(queue, p.taskID()); err != nil {
 			return fmt.Errorf("deleting archived task of delivery %s: %w", p.DeliveryID, err)
 		}
 		_, err = e.client.EnqueueContext(ctx, task, opts...)

@@ -18,6 +18,18 @@ const (
 // otherwise (tests give each run its own queue to share one Redis).
 const DefaultQueue = "deliveries"
 
+// RetryQueue is the queue of a base queue's retries (scheduled attempts
+// after the first).
+func RetryQueue(base string) string { return base + "-retries" }
+
+// queueFor returns the queue of attempt p: retries go to RetryQueue.
+func queueFor(base string, p DeliveryAttemptPayload) string {
+	if p.Manual == "" && p.Number > 1 {
+		return RetryQueue(base)
+	}
+	return base
+}
+
 // infraMaxRetry is how often asynq retries a task whose handler failed on
 // our own infrastructure (database down), about 16 hours at the capped
 // back-off. These retries never count against the customer's schedule; past

@@ -73,16 +73,24 @@ func newServer(cfg Config, concurrency int) *asynq.Server {
 	return asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:     concurrency,
 		ShutdownTimeout: cfg.ShutdownTimeout,
-		Queues:          map[string]int{cfg.Queue: 1},
+		// Fresh attempts and retries have their own queues, fresh ones
+		// served three times as often, so a backlog of retries (a receiver
+		// back from an outage) never starves new messages.
+		Queues: map[string]int{cfg.Queue: 3, RetryQueue(cfg.Queue): 1},
 		// Fresh attempts are enqueued for immediate processing; an idle
 		// worker checks for them this often.
 		TaskCheckInterval: 50 * time.Millisecond,
 		// Scheduled retries move to the queue within this much of their time.
 		DelayedTaskCheckInterval: cfg.DelayedCheckInterval,
-		RetryDelayFunc:           infraRetryDelay,
+		RetryDelayFunc:           retryDelay,
+		// A throttled attempt is put back, not failed: asynq does not count it.
+		IsFailure: func(err error) bool { _, throttled := isThrottled(err); return !throttled },
 		// A failed delivery is not an error for asynq: handlers return errors
-		// only for our own infrastructure, logged here once.
+		// only for our own infrastructure (logged here once) or throttling.
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			if _, throttled := isThrottled(err); throttled {
+				return
+			}
 			cfg.Logger.WarnContext(ctx, "task failed; asynq will retry it", slog.String("type", t.Type()), slog.String("error", err.Error()))
 		}),
 		Logger:   newAsynqLogger(cfg.Logger),
@@ -115,6 +123,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// retryDelay is asynq's delay before running a task again: a throttled
+// attempt's own delay, or the back-off of infrastructure errors.
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if th, ok := isThrottled(err); ok {
+		return th.Delay
+	}
+	return infraRetryDelay(n, err, t)
 }
 
 // infraRetryDelay backs off retries of tasks that failed on our own

@@ -45,6 +45,12 @@ type bundleOptions struct {
 	timeout   time.Duration
 	wrapStore func(webhook.DeliveryStore) webhook.DeliveryStore
 	noWorker  bool
+	// workers is how many worker processes to run (0: 1), each with its
+	// own throttle from newThrottle (nil: none).
+	workers     int
+	newThrottle func() *worker.Throttle
+	concurrency int // per worker; 0: 20
+	events      webhook.OperationalEmitter
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
@@ -72,12 +78,19 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var wg sync.WaitGroup
-	if !opt.noWorker {
-		w := worker.New(worker.Config{Redis: redisOpt, Queue: queue, Concurrency: 20,
+	if opt.concurrency == 0 {
+		opt.concurrency = 20
+	}
+	for i := 0; i < max(1, opt.workers) && !opt.noWorker; i++ {
+		var throttle *worker.Throttle
+		if opt.newThrottle != nil {
+			throttle = opt.newThrottle()
+		}
+		w := worker.New(worker.Config{Redis: redisOpt, Queue: queue, Concurrency: opt.concurrency,
 			ShutdownTimeout: 5 * time.Second, DelayedCheckInterval: 50 * time.Millisecond, Logger: logger})
 		w.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Deliverer{
 			Store: b.store, Enqueuer: b.enqueuer, Schedule: opt.schedule,
-			Headers: signature.WebhookHeaders, Logger: logger,
+			Headers: signature.WebhookHeaders, Logger: logger, Throttle: throttle, Events: opt.events,
 			Client: egress.New(egress.Config{AllowedSubnets: opt.allowed, Timeout: opt.timeout}),
 		})
 		wg.Add(1)
@@ -93,6 +106,7 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 		wg.Wait()
 		insp := asynq.NewInspector(redisOpt)
 		_ = insp.DeleteQueue(queue, true)
+		_ = insp.DeleteQueue(worker.RetryQueue(queue), true)
 		_ = insp.Close()
 		_ = b.enqueuer.Close()
 	})

@@ -147,6 +147,7 @@ func startBenchServer(ctx context.Context, environ map[string]string, stderr io.
 		"HOOKD_WHITELIST_SUBNETS=127.0.0.0/8",
 		"HOOKD_QUEUE=bench-"+hex.EncodeToString(b[:4]),
 		"HOOKD_LOG_LEVEL=warn",
+		"HOOKD_API_RATE_LIMIT=0", // the bench publishes with one key, faster than the default limit
 	)
 	s.cmd = exec.CommandContext(ctx, self, "serve")
 	s.cmd.Env, s.cmd.Stdout, s.cmd.Stderr = env, io.Discard, stderr

@@ -36,6 +36,11 @@ type Config struct {
 	WorkerRequestTimeout time.Duration `env:"HOOKD_WORKER_REQUEST_TIMEOUT" envDefault:"15s"`
 	// EndpointFailureDisableAfter disables an endpoint that only failed for this long.
 	EndpointFailureDisableAfter time.Duration `env:"HOOKD_ENDPOINT_FAILURE_DISABLE_AFTER" envDefault:"120h"`
+	// EndpointMaxInFlight caps one endpoint's requests in flight per worker
+	// process, so a slow endpoint cannot hold every worker slot; 0: no cap.
+	EndpointMaxInFlight int `env:"HOOKD_ENDPOINT_MAX_IN_FLIGHT" envDefault:"10"`
+	// EndpointHealthInterval is how often failing endpoints are checked.
+	EndpointHealthInterval time.Duration `env:"HOOKD_ENDPOINT_HEALTH_INTERVAL" envDefault:"10s"`
 	// WhitelistSubnets are CIDRs the SSRF guard lets through; empty: none.
 	WhitelistSubnets []netip.Prefix `env:"HOOKD_WHITELIST_SUBNETS" envSeparator:","`
 	// EndpointHTTPSOnly refuses http:// endpoint URLs.
@@ -56,9 +61,12 @@ type Config struct {
 	// ReconcilerGrace is how long past its due time an attempt may wait in
 	// the queue before the reconciler enqueues it again.
 	ReconcilerGrace time.Duration `env:"HOOKD_RECONCILER_GRACE" envDefault:"1m"`
-	// RetentionPeriod bounds how far back recover may reach (and, with the
-	// retention loop, how long payloads are kept).
+	// RetentionPeriod is how long attempt response bodies are kept, the
+	// payload retention of messages that name none (in days, 5 to 90), and
+	// how far back recover may reach.
 	RetentionPeriod time.Duration `env:"HOOKD_RETENTION_PERIOD" envDefault:"2160h"`
+	// RetentionInterval is how often the worker clears expired content.
+	RetentionInterval time.Duration `env:"HOOKD_RETENTION_INTERVAL" envDefault:"1m"`
 	// PortalTokenTTL is how long app-portal tokens last unless the request
 	// asks for less (1h to 168h).
 	PortalTokenTTL time.Duration `env:"HOOKD_PORTAL_TOKEN_TTL" envDefault:"168h"`
@@ -69,8 +77,17 @@ type Config struct {
 	// finish after SIGTERM.
 	ShutdownTimeout time.Duration `env:"HOOKD_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	// DebugAddress, when set, serves Go's pprof profiles (/debug/pprof/)
-	// there; keep it on a private address.
+	// and the metrics (/metrics) there; keep it on a private address.
 	DebugAddress string `env:"HOOKD_DEBUG_ADDRESS"`
+	// MetricsToken, when set, is the bearer token GET /metrics on the API
+	// listener requires; empty: /metrics is open, like the health check.
+	MetricsToken string `env:"HOOKD_METRICS_TOKEN"`
+	// APIRateLimit is how many API requests per second one API key (or
+	// portal token) may send to one API process; 0: no limit.
+	APIRateLimit float64 `env:"HOOKD_API_RATE_LIMIT" envDefault:"1000"`
+	// APIRateBurst is how many requests a key may send at once; 0: twice
+	// APIRateLimit.
+	APIRateBurst int `env:"HOOKD_API_RATE_LIMIT_BURST" envDefault:"0"`
 	// MigrateOnStart applies pending migrations when serve, api or worker start.
 	MigrateOnStart bool `env:"HOOKD_MIGRATE_ON_START" envDefault:"true"`
 	// LogFormat is "json" or "text"; empty: text on a terminal, JSON otherwise.
@@ -152,6 +169,8 @@ func accepted(t reflect.Type) string {
 		return "true or false"
 	case reflect.Int, reflect.Int64:
 		return "an integer"
+	case reflect.Float64:
+		return "a number"
 	}
 	return t.String()
 }
@@ -182,6 +201,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HOOKD_RECONCILER_INTERVAL": c.ReconcilerInterval, "HOOKD_RECONCILER_GRACE": c.ReconcilerGrace,
 		"HOOKD_RETENTION_PERIOD": c.RetentionPeriod, "HOOKD_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+		"HOOKD_RETENTION_INTERVAL": c.RetentionInterval,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration")
@@ -194,6 +214,12 @@ func (c *Config) validate() error {
 		bad("HOOKD_PUBLIC_URL", "must be an http:// or https:// URL")
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.EndpointMaxInFlight < 0 {
+		bad("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "must be 0 (no cap) or a positive integer")
+	}
+	if c.EndpointHealthInterval <= 0 {
+		bad("HOOKD_ENDPOINT_HEALTH_INTERVAL", "must be a positive duration")
+	}
 	if c.WorkerConcurrency < 0 {
 		bad("HOOKD_WORKER_CONCURRENCY", "must be 0 (automatic) or a positive integer")
 	}
@@ -202,6 +228,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxRequestBodyBytes < 1024 {
 		bad("HOOKD_MAX_REQUEST_BODY_BYTES", "must be at least 1024")
+	}
+	if !(c.APIRateLimit >= 0) { // NaN too
+		bad("HOOKD_API_RATE_LIMIT", "must be 0 (no limit) or a positive number of requests per second")
+	}
+	if c.APIRateBurst < 0 {
+		bad("HOOKD_API_RATE_LIMIT_BURST", "must be 0 (twice the rate) or a positive integer")
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("HOOKD_LOG_FORMAT", "got %q (accepted: json or text)", c.LogFormat)

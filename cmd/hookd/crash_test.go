@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
+	"github.com/hookd/hookd/worker"
 )
 
 var hookdBinary struct {
@@ -318,7 +319,10 @@ func TestRedisDataLossIsReconciled(t *testing.T) {
 	if err := insp.DeleteQueue(env["HOOKD_QUEUE"], true); err != nil {
 		t.Fatalf("deleting the queue: %v", err)
 	}
-	t.Cleanup(func() { _ = insp.DeleteQueue(env["HOOKD_QUEUE"], true) })
+	t.Cleanup(func() {
+		_ = insp.DeleteQueue(env["HOOKD_QUEUE"], true)
+		_ = insp.DeleteQueue(worker.RetryQueue(env["HOOKD_QUEUE"]), true)
+	})
 
 	startHookd(t, "worker", env)
 	waitUntil(t, 60*time.Second, "every delivery to succeed", func() bool {

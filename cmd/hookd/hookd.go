@@ -10,14 +10,18 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"slices"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hookd/hookd/api"
 	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/metrics"
+	"github.com/hookd/hookd/pkg/opwebhook"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
@@ -41,12 +45,16 @@ type Main struct {
 
 	db         *postgres.DB
 	redis      redis.UniversalClient
+	metrics    *metrics.Metrics
 	listener   net.Listener
 	http       *http.Server
 	enqueuer   *worker.Enqueuer
+	events     *opwebhook.Emitter // operational webhooks
 	worker     *worker.Worker
 	reconciler *worker.Reconciler
 	janitor    *worker.Janitor
+	retention  *worker.Retention
+	health     *worker.HealthChecker
 }
 
 // NewMain returns a Main logging to logOut.
@@ -65,10 +73,12 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 			}
 		}
 	}
+	var h slog.Handler = slog.NewJSONHandler(out, opts)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(out, opts))
+		h = slog.NewTextHandler(out, opts)
 	}
-	return slog.New(slog.NewJSONHandler(out, opts))
+	// Lines logged while serving an API request carry its request_id.
+	return slog.New(api.LogHandler(h))
 }
 
 // Open connects to Postgres (creating the database if needed), migrates
@@ -101,7 +111,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("HOOKD_REDIS_DSN: %w", err)
 	}
 	m.redis = worker.NewRedisClient(redisOpt)
+	m.metrics = metrics.New(metrics.Config{
+		QueueDepth: queueDepth(asynq.NewInspectorFromRedisClient(m.redis), m.Config.Queue, worker.RetryQueue(m.Config.Queue)),
+		Logger:     m.Logger,
+	})
 	m.enqueuer = worker.NewEnqueuer(redisOpt, m.Config.Queue, m.Config.WorkerRequestTimeout)
+	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Dispatcher: m.enqueuer, Logger: m.Logger})
 	if m.Roles.API {
 		if err := m.openAPI(); err != nil {
 			return err
@@ -131,17 +146,38 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
 		Schedule: m.Config.RetrySchedule,
 		Headers:  headers,
 		Logger:   m.Logger,
+		Events:   m.events,
+		Observer: m.metrics,
 		Client: egress.New(egress.Config{
 			AllowedSubnets: m.Config.WhitelistSubnets,
 			Timeout:        m.Config.WorkerRequestTimeout,
 			UserAgent:      "hookd/" + Version,
 		}),
+		Throttle: &worker.Throttle{
+			Limiter:     redis_rate.NewLimiter(m.redis),
+			MaxInFlight: m.Config.EndpointMaxInFlight,
+		},
 	})
+	m.health = &worker.HealthChecker{
+		Store:        m.db,
+		Events:       m.events,
+		Logger:       m.Logger,
+		Observer:     m.metrics,
+		DisableAfter: m.Config.EndpointFailureDisableAfter,
+		Interval:     m.Config.EndpointHealthInterval,
+	}
 	m.reconciler = &worker.Reconciler{
 		Store:    m.db,
 		Enqueuer: m.enqueuer,
 		Logger:   m.Logger,
+		Observer: m.metrics,
 		Interval: m.Config.ReconcilerInterval,
+	}
+	m.retention = &worker.Retention{
+		Store:    m.db,
+		Logger:   m.Logger,
+		Period:   m.Config.RetentionPeriod,
+		Interval: m.Config.RetentionInterval,
 	}
 	m.janitor = &worker.Janitor{Logger: m.Logger, Sweeps: []worker.Sweep{
 		{Name: "idempotency keys", Delete: m.db.DeleteExpiredIdempotencyKeys},
@@ -165,6 +201,7 @@ func (m *Main) openAPI() error {
 		MaxBodyBytes:    m.Config.MaxRequestBodyBytes,
 		HTTPSOnly:       m.Config.EndpointHTTPSOnly,
 		Dispatcher:      m.enqueuer,
+		Events:          m.events,
 		RetentionPeriod: m.Config.RetentionPeriod,
 		PortalTokenTTL:  m.Config.PortalTokenTTL,
 		PublicURL:       m.Config.PublicURL,
@@ -172,8 +209,13 @@ func (m *Main) openAPI() error {
 			s, err := signature.GenerateSecret()
 			return s.String(), err
 		},
-		Web:    web.Handler(),
-		Logger: m.Logger,
+		Web:            web.Handler(),
+		Logger:         m.Logger,
+		Metrics:        m.metrics,
+		MetricsHandler: m.metrics.Handler(),
+		MetricsToken:   m.Config.MetricsToken,
+		RateLimit:      m.Config.APIRateLimit,
+		RateBurst:      m.Config.APIRateBurst,
 	})
 	m.http = &http.Server{
 		Handler:           srv,
@@ -211,12 +253,14 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	}
 	if m.Config.DebugAddress != "" {
-		g.Go(func() error { return serveDebug(ctx, m.Config.DebugAddress) })
+		g.Go(func() error { return serveDebug(ctx, m.Config.DebugAddress, m.metrics) })
 	}
 	if m.worker != nil {
 		g.Go(func() error { return m.worker.Run(ctx) })
 		g.Go(func() error { m.reconciler.Run(ctx); return nil })
 		g.Go(func() error { m.janitor.Run(ctx); return nil })
+		g.Go(func() error { m.retention.Run(ctx); return nil })
+		g.Go(func() error { m.health.Run(ctx); return nil })
 	}
 	return g.Wait()
 }
@@ -261,9 +305,13 @@ func (m *Main) ensureAdminKey(ctx context.Context) error {
 	return nil
 }
 
-// serveDebug serves pprof on addr until ctx ends.
-func serveDebug(ctx context.Context, addr string) error {
+// serveDebug serves pprof, and the metrics when there are some (not for
+// migrate), on addr until ctx ends: a worker process has no API listener.
+func serveDebug(ctx context.Context, addr string, met *metrics.Metrics) error {
 	mux := http.NewServeMux()
+	if met != nil {
+		mux.Handle("/metrics", met.Handler())
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -277,4 +325,29 @@ func serveDebug(ctx context.Context, addr string) error {
 		return fmt.Errorf("HOOKD_DEBUG_ADDRESS: %w", err)
 	}
 	return nil
+}
+
+// queueDepth reads the task counts of queues for /metrics through insp. A
+// queue that does not exist yet (nothing was ever enqueued) counts as empty.
+func queueDepth(insp *asynq.Inspector, queues ...string) metrics.QueueDepthFunc {
+	return func() ([]metrics.QueueDepth, error) {
+		existing, err := insp.Queues()
+		if err != nil {
+			return nil, fmt.Errorf("listing queues: %w", err)
+		}
+		depths := make([]metrics.QueueDepth, 0, len(queues))
+		for _, q := range queues {
+			d := metrics.QueueDepth{Queue: q}
+			if slices.Contains(existing, q) {
+				info, err := insp.GetQueueInfo(q)
+				if err != nil {
+					return nil, fmt.Errorf("reading queue %s: %w", q, err)
+				}
+				d.Pending, d.Scheduled, d.Retry = info.Pending, info.Scheduled, info.Retry
+				d.Active, d.Archived, d.Latency = info.Active, info.Archived, info.Latency
+			}
+			depths = append(depths, d)
+		}
+		return depths, nil
+	}
 }

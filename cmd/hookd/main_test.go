@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
+	"github.com/hookd/hookd/worker"
 )
 
 // testRedisAddr is the Redis every test server uses, one database per server.
@@ -43,6 +45,21 @@ func setup(t *testing.T) *testBundle {
 // harness's own.
 func setupWithEnv(t *testing.T, extra map[string]string) *testBundle {
 	t.Helper()
+	return setupWith(t, setupOptions{env: extra})
+}
+
+// setupOptions tunes setupWith.
+type setupOptions struct {
+	// env holds HOOKD_* variables that override the harness's own.
+	env map[string]string
+	// logs, when set, receives every log line of the server as well as t.Log.
+	logs io.Writer
+}
+
+// setupWith is setup with options.
+func setupWith(t *testing.T, opt setupOptions) *testBundle {
+	t.Helper()
+	extra := opt.env
 	b := &testBundle{
 		key:      randomKey(t),
 		dbDSN:    postgrestest.NewDSN(t),
@@ -65,7 +82,11 @@ func setupWithEnv(t *testing.T, extra map[string]string) *testBundle {
 		t.Fatalf("loading config: %v", err)
 	}
 	logs := &testLogWriter{t: t}
-	m := NewMain(cfg, Roles{API: true, Worker: true}, logs)
+	var logOut io.Writer = logs
+	if opt.logs != nil {
+		logOut = io.MultiWriter(logs, opt.logs)
+	}
+	m := NewMain(cfg, Roles{API: true, Worker: true}, logOut)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()
@@ -137,6 +158,7 @@ func newQueue(t *testing.T) string {
 		insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: testRedisAddr})
 		defer insp.Close()
 		_ = insp.DeleteQueue(queue, true)
+		_ = insp.DeleteQueue(worker.RetryQueue(queue), true)
 	})
 	return queue
 }

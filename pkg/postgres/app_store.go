@@ -17,8 +17,11 @@ type appRow struct {
 	Name         string
 	Metadata     map[string]string `gorm:"serializer:json"`
 	ThrottleRate *int
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Internal marks an organisation's operational-webhook application
+	// (operational_store.go), which the methods of webhook.AppStore never see.
+	Internal  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 func (appRow) TableName() string { return "applications" }
@@ -50,7 +53,7 @@ func (db *DB) CreateApp(ctx context.Context, app *webhook.Application) error {
 func (db *DB) FindApp(ctx context.Context, orgID, idOrUID string) (*webhook.Application, error) {
 	var row appRow
 	err := db.gorm.WithContext(ctx).
-		Where("org_id = ? AND (id = ? OR uid = ?)", orgID, idOrUID, idOrUID).
+		Where("org_id = ? AND (id = ? OR uid = ?) AND NOT internal", orgID, idOrUID, idOrUID).
 		Order(clauseIDFirst(idOrUID)).Take(&row).Error
 	if err != nil {
 		return nil, translate(err, "application")
@@ -62,7 +65,7 @@ func (db *DB) FindApp(ctx context.Context, orgID, idOrUID string) (*webhook.Appl
 // ListApps implements webhook.AppStore.
 func (db *DB) ListApps(ctx context.Context, orgID string, opt webhook.ListOptions) (webhook.Page[webhook.Application], error) {
 	var rows []appRow
-	q := paginate(db.gorm.WithContext(ctx).Where("org_id = ?", orgID), "id", opt)
+	q := paginate(db.gorm.WithContext(ctx).Where("org_id = ? AND NOT internal", orgID), "id", opt)
 	if err := q.Find(&rows).Error; err != nil {
 		return webhook.Page[webhook.Application]{}, err
 	}
@@ -75,7 +78,7 @@ func (db *DB) UpdateApp(ctx context.Context, app *webhook.Application, change fu
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var current appRow
 		err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-			Where("org_id = ? AND id = ?", app.OrgID, app.ID).Take(&current).Error
+			Where("org_id = ? AND id = ? AND NOT internal", app.OrgID, app.ID).Take(&current).Error
 		if err != nil {
 			return translate(err, "application")
 		}
@@ -95,7 +98,7 @@ func (db *DB) UpdateApp(ctx context.Context, app *webhook.Application, change fu
 
 // DeleteApp implements webhook.AppStore.
 func (db *DB) DeleteApp(ctx context.Context, orgID, id string) error {
-	res := db.gorm.WithContext(ctx).Where("org_id = ? AND id = ?", orgID, id).Delete(&appRow{})
+	res := db.gorm.WithContext(ctx).Where("org_id = ? AND id = ? AND NOT internal", orgID, id).Delete(&appRow{})
 	if res.Error != nil {
 		return res.Error
 	}

@@ -104,7 +104,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 		return err
 	}
 	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := checkFilterTypes(tx, ep.OrgID, ep.FilterTypes, nil); err != nil {
+		if err := checkFilterTypes(tx, ep, nil); err != nil {
 			return err
 		}
 		return translate(tx.Create(&row).Error, "an endpoint with this uid")
@@ -164,7 +164,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint, change f
 				return err
 			}
 		}
-		if err := checkFilterTypes(tx, ep.OrgID, ep.FilterTypes, current.FilterTypes); err != nil {
+		if err := checkFilterTypes(tx, ep, current.FilterTypes); err != nil {
 			return err
 		}
 		ep.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
@@ -174,6 +174,10 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint, change f
 		}
 		res := tx.Model(&endpointRow{}).Where("app_id = ? AND id = ?", ep.AppID, ep.ID).
 			Select(endpointColumns).Updates(&row)
+		if res.Error == nil && current.Disabled && !ep.Disabled {
+			// Enabled again: its run of failures starts over.
+			res = tx.Exec(`UPDATE endpoints SET failing_since = NULL WHERE id = ?`, ep.ID)
+		}
 		return translate(res.Error, "an endpoint with this uid")
 	})
 }
@@ -216,8 +220,12 @@ func (db *DB) EndpointStats(ctx context.Context, ep *webhook.Endpoint, since, un
 }
 
 // checkFilterTypes returns a validation error naming each event type in
-// filter that is not in previous and is not an existing, unarchived event type.
-func checkFilterTypes(tx *gorm.DB, orgID string, filter, previous []string) error {
+// ep's filter that is not in previous and is not an existing, unarchived
+// event type. The endpoints of an internal application filter on
+// operational event types instead, which the caller checks
+// (webhook.Endpoint.ValidateOperational).
+func checkFilterTypes(tx *gorm.DB, ep *webhook.Endpoint, previous []string) error {
+	filter := ep.FilterTypes
 	var added []string
 	for _, name := range filter {
 		if !slices.Contains(previous, name) {
@@ -227,8 +235,13 @@ func checkFilterTypes(tx *gorm.DB, orgID string, filter, previous []string) erro
 	if len(added) == 0 {
 		return nil
 	}
+	var internal []bool
+	err := tx.Model(&appRow{}).Where("id = ? AND internal", ep.AppID).Limit(1).Pluck("internal", &internal).Error
+	if err != nil || len(internal) > 0 {
+		return err
+	}
 	var found []string
-	err := tx.Model(&eventTypeRow{}).Where("org_id = ? AND name IN ? AND NOT archived", orgID, added).
+	err = tx.Model(&eventTypeRow{}).Where("org_id = ? AND name IN ? AND NOT archived", ep.OrgID, added).
 		Pluck("name", &found).Error
 	if err != nil {
 		return err

@@ -238,6 +238,11 @@ WITH ins AS (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 	ON CONFLICT (delivery_id, task_key) DO NOTHING
 	RETURNING 1
+), health AS (
+	-- the endpoint's run of failures: starts at its first failure, ends at a success
+	UPDATE endpoints SET failing_since = CASE WHEN $9 = 0 THEN NULL ELSE $14 END
+	WHERE id = $6 AND EXISTS (SELECT 1 FROM ins)
+	  AND CASE WHEN $9 = 0 THEN failing_since IS NOT NULL ELSE failing_since IS NULL END
 ), upd AS (
 	UPDATE deliveries SET
 		status = $15, next_attempt_at = $16, reconcile_at = $17, updated_at = $14,
@@ -246,6 +251,56 @@ WITH ins AS (
 	  AND (NOT $18 OR (round = $20 AND round_attempts = $21 AND next_attempt_at IS NOT NULL))
 )
 SELECT 1 FROM ins`
+
+// disabledEndpointColumns are what a disable statement returns.
+const disabledEndpointColumns = `id, org_id, app_id, uid, failing_since`
+
+// failScheduledSQL fails the scheduled deliveries of disabled endpoints
+// (the CTE "disabled" must give their ids), so they show as failed and can
+// be recovered once the endpoint is enabled again.
+const failScheduledSQL = `
+, failed AS (
+	UPDATE deliveries SET status = 2, next_attempt_at = NULL, reconcile_at = NULL, updated_at = now()
+	WHERE endpoint_id IN (SELECT id FROM disabled) AND next_attempt_at IS NOT NULL
+)
+SELECT ` + disabledEndpointColumns + ` FROM disabled`
+
+// DisableFailingEndpoints implements webhook.DeliveryStore.
+func (db *DB) DisableFailingEndpoints(ctx context.Context, failingBefore time.Time) ([]webhook.DisabledEndpoint, error) {
+	return db.disable(ctx, `WITH disabled AS (
+		UPDATE endpoints SET disabled = true, updated_at = now()
+		WHERE NOT disabled AND failing_since < $1
+		RETURNING `+disabledEndpointColumns+`)`+failScheduledSQL, failingBefore)
+}
+
+// DisableEndpoint implements webhook.DeliveryStore.
+func (db *DB) DisableEndpoint(ctx context.Context, id string) (webhook.DisabledEndpoint, bool, error) {
+	out, err := db.disable(ctx, `WITH disabled AS (
+		UPDATE endpoints SET disabled = true, updated_at = now()
+		WHERE id = $1 AND NOT disabled
+		RETURNING `+disabledEndpointColumns+`)`+failScheduledSQL, id)
+	if err != nil || len(out) == 0 {
+		return webhook.DisabledEndpoint{}, false, err
+	}
+	return out[0], true, nil
+}
+
+func (db *DB) disable(ctx context.Context, query string, arg any) ([]webhook.DisabledEndpoint, error) {
+	rows, err := db.sql.QueryContext(ctx, query, arg)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []webhook.DisabledEndpoint
+	for rows.Next() {
+		var d webhook.DisabledEndpoint
+		if err := rows.Scan(&d.ID, &d.OrgID, &d.AppID, &d.UID, &d.FailingSince); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
 
 // DueDeliveries implements webhook.DeliveryStore.
 func (db *DB) DueDeliveries(ctx context.Context, limit int) ([]webhook.Delivery, error) {

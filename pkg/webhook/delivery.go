@@ -29,6 +29,13 @@ type AttemptRecord struct {
 	KeepState bool
 }
 
+// DisabledEndpoint is an endpoint hookd disabled, for the endpoint.disabled event.
+type DisabledEndpoint struct {
+	ID, OrgID, AppID string
+	UID              *string
+	FailingSince     *time.Time
+}
+
 // DeliveryStore is the worker's side of the storage.
 type DeliveryStore interface {
 	// LoadDelivery returns the job of a delivery, ENOTFOUND when the
@@ -40,6 +47,14 @@ type DeliveryStore interface {
 	// statement. It returns false, storing nothing, when an attempt with the
 	// same task key was already recorded.
 	RecordAttempt(ctx context.Context, rec *AttemptRecord) (bool, error)
+	// DisableFailingEndpoints disables every enabled endpoint whose
+	// attempts have only failed since before failingBefore, fails their
+	// scheduled deliveries (so they can be recovered) and returns them.
+	DisableFailingEndpoints(ctx context.Context, failingBefore time.Time) ([]DisabledEndpoint, error)
+	// DisableEndpoint disables one endpoint (a receiver answered 410 Gone)
+	// and fails its scheduled deliveries; ok is false when it was already
+	// disabled or is gone.
+	DisableEndpoint(ctx context.Context, id string) (d DisabledEndpoint, ok bool, err error)
 	// DueDeliveries returns up to limit deliveries whose scheduled attempt is
 	// overdue past the grace period (their task was lost) and postpones their
 	// next look, so concurrent reconcilers do not return the same ones.
