@@ -61,6 +61,18 @@ func receiveOp(t *testing.T, got <-chan opRequest, secret string) opEvent {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no operational webhook arrived within 20s")
 	}
+	verifyOp(t, req, secret)
+	var ev opEvent
+	if err := json.Unmarshal(req.body, &ev); err != nil {
+		t.Fatalf("operational webhook body %s: %v", req.body, err)
+	}
+	return ev
+}
+
+// verifyOp checks an operational webhook's signature with the Standard
+// Webhooks reference library.
+func verifyOp(t *testing.T, req opRequest, secret string) {
+	t.Helper()
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
 		t.Fatal(err)
@@ -68,11 +80,6 @@ func receiveOp(t *testing.T, got <-chan opRequest, secret string) opEvent {
 	if err := wh.Verify(req.body, req.header); err != nil {
 		t.Fatalf("operational webhook %s does not verify with the endpoint's secret: %v", req.body, err)
 	}
-	var ev opEvent
-	if err := json.Unmarshal(req.body, &ev); err != nil {
-		t.Fatalf("operational webhook body %s: %v", req.body, err)
-	}
-	return ev
 }
 
 // TestOperationalWebhookEndToEnd registers an operational-webhook endpoint
