@@ -100,6 +100,7 @@ func (d *Deliverer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := d.Enqueuer.Enqueue(ctx, next, *rec.NextAttemptAt); err != nil {
 		// Recorded in Postgres: the reconciler enqueues it once overdue.
 		d.Logger.WarnContext(ctx, "enqueueing next attempt failed; the reconciler will retry",
+			slog.String("msg_id", dl.MessageID), slog.String("endpoint_id", dl.EndpointID),
 			slog.String("delivery_id", dl.ID), slog.String("error", err.Error()))
 	}
 	return nil
@@ -135,6 +136,9 @@ func (d *Deliverer) afterRecorded(ctx context.Context, job *webhook.DeliveryJob,
 		event = webhook.EventMessageAttemptRecovered
 	case outcome(rec) == OutcomeExhausted:
 		event = webhook.EventMessageAttemptExhausted
+		d.Logger.LogAttrs(ctx, slog.LevelWarn, "delivery failed for good (dead letter)",
+			slog.String("msg_id", job.Message.ID), slog.String("endpoint_id", job.Endpoint.ID),
+			slog.String("delivery_id", job.Delivery.ID), slog.Int("status_code", a.StatusCode))
 	case outcome(rec) == OutcomeRetry && p.Number == webhook.FailingAfterAttempts:
 		event = webhook.EventMessageAttemptFailing
 	default:

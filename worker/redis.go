@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"net/url"
@@ -12,7 +13,8 @@ import (
 
 // ParseRedisDSN turns HOOKD_REDIS_DSN into asynq connection options. It
 // accepts asynq's forms (redis://, rediss://, redis-socket://,
-// redis-sentinel://host1,host2?master=name) and
+// redis-sentinel://:password@host1,host2?master=name[&master_password=...])
+// and
 // redis-cluster://[:password@]host1:port,host2:port for Redis Cluster.
 func ParseRedisDSN(dsn string) (asynq.RedisConnOpt, error) {
 	if rest, ok := strings.CutPrefix(dsn, "redis-cluster://"); ok {
@@ -39,7 +41,17 @@ func ParseRedisDSN(dsn string) (asynq.RedisConnOpt, error) {
 	}
 	opt, err := asynq.ParseRedisURI(dsn)
 	if err != nil {
-		return nil, err
+		// The parser's message may quote the DSN, password included.
+		return nil, errors.New("cannot be parsed")
+	}
+	if fo, ok := opt.(asynq.RedisFailoverClientOpt); ok {
+		// asynq gives the URL's password to the sentinels only; the master
+		// takes the same one unless master_password says otherwise.
+		fo.Password = fo.SentinelPassword
+		if u, err := url.Parse(dsn); err == nil && u.Query().Has("master_password") {
+			fo.Password = u.Query().Get("master_password")
+		}
+		return fo, nil
 	}
 	return opt, nil
 }
