@@ -41,8 +41,13 @@ type Throttle struct {
 	// MaxInFlight caps one endpoint's requests in flight in this process;
 	// 0 means no cap.
 	MaxInFlight int
-	// Backoff is how long an attempt waits when the in-flight cap is
-	// reached; 0 means one second.
+	// Wait is how long an attempt waits in the worker for a slot under the
+	// in-flight cap before it is put back; 0 means 100 ms. A busy but fast
+	// endpoint gets slots back within it; a hanging one sends its attempts
+	// back to the queue and frees the worker.
+	Wait time.Duration
+	// Backoff is how long an attempt put back by the in-flight cap waits in
+	// the queue; 0 means one second.
 	Backoff time.Duration
 
 	mu       sync.Mutex
@@ -56,17 +61,8 @@ func (t *Throttle) Acquire(ctx context.Context, endpointID string, ratePerSecond
 	if t == nil {
 		return func() {}, nil
 	}
-	if t.MaxInFlight > 0 {
-		t.mu.Lock()
-		if t.inFlight == nil {
-			t.inFlight = map[string]int{}
-		}
-		if t.inFlight[endpointID] >= t.MaxInFlight {
-			t.mu.Unlock()
-			return nil, &ThrottledError{EndpointID: endpointID, Delay: t.backoff(), Reason: "in-flight cap"}
-		}
-		t.inFlight[endpointID]++
-		t.mu.Unlock()
+	if t.MaxInFlight > 0 && !t.takeSlot(ctx, endpointID) {
+		return nil, &ThrottledError{EndpointID: endpointID, Delay: t.backoff(), Reason: "in-flight cap"}
 	}
 	release = func() {
 		if t.MaxInFlight == 0 {
@@ -92,6 +88,32 @@ func (t *Throttle) Acquire(ctx context.Context, endpointID string, ratePerSecond
 		}
 	}
 	return release, nil
+}
+
+// takeSlot takes one of the endpoint's in-flight slots, waiting up to Wait
+// for one to free up; it reports whether it got one.
+func (t *Throttle) takeSlot(ctx context.Context, endpointID string) bool {
+	wait := t.Wait
+	if wait == 0 {
+		wait = 100 * time.Millisecond
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		t.mu.Lock()
+		if t.inFlight == nil {
+			t.inFlight = map[string]int{}
+		}
+		if t.inFlight[endpointID] < t.MaxInFlight {
+			t.inFlight[endpointID]++
+			t.mu.Unlock()
+			return true
+		}
+		t.mu.Unlock()
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // backoff is Backoff (default one second) with ±50 % jitter, so the

@@ -37,8 +37,9 @@ type Config struct {
 	// EndpointFailureDisableAfter disables an endpoint that only failed for this long.
 	EndpointFailureDisableAfter time.Duration `env:"HOOKD_ENDPOINT_FAILURE_DISABLE_AFTER" envDefault:"120h"`
 	// EndpointMaxInFlight caps one endpoint's requests in flight per worker
-	// process, so a slow endpoint cannot hold every worker slot; 0: no cap.
-	EndpointMaxInFlight int `env:"HOOKD_ENDPOINT_MAX_IN_FLIGHT" envDefault:"10"`
+	// process, so a slow endpoint cannot hold every worker slot; 0 means a
+	// quarter of HOOKD_WORKER_CONCURRENCY (at least 4); -1: no cap.
+	EndpointMaxInFlight int `env:"HOOKD_ENDPOINT_MAX_IN_FLIGHT" envDefault:"0"`
 	// EndpointHealthInterval is how often failing endpoints are checked.
 	EndpointHealthInterval time.Duration `env:"HOOKD_ENDPOINT_HEALTH_INTERVAL" envDefault:"10s"`
 	// WhitelistSubnets are CIDRs the SSRF guard lets through; empty: none.
@@ -214,8 +215,8 @@ func (c *Config) validate() error {
 		bad("HOOKD_PUBLIC_URL", "must be an http:// or https:// URL")
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	if c.EndpointMaxInFlight < 0 {
-		bad("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "must be 0 (no cap) or a positive integer")
+	if c.EndpointMaxInFlight < -1 {
+		bad("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "must be -1 (no cap), 0 (a quarter of the worker concurrency) or a positive integer")
 	}
 	if c.EndpointHealthInterval <= 0 {
 		bad("HOOKD_ENDPOINT_HEALTH_INTERVAL", "must be a positive duration")
@@ -225,6 +226,12 @@ func (c *Config) validate() error {
 	}
 	if c.WorkerConcurrency == 0 {
 		c.WorkerConcurrency = 50 * runtime.NumCPU()
+	}
+	switch c.EndpointMaxInFlight {
+	case 0:
+		c.EndpointMaxInFlight = max(4, c.WorkerConcurrency/4)
+	case -1:
+		c.EndpointMaxInFlight = 0 // Throttle: no cap
 	}
 	if c.MaxRequestBodyBytes < 1024 {
 		bad("HOOKD_MAX_REQUEST_BODY_BYTES", "must be at least 1024")
