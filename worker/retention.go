@@ -23,6 +23,9 @@ type RetentionStore interface {
 	// ExpireResponses walks the attempts made before olderThan and clears
 	// the response of each examined one; it returns how many it cleared.
 	ExpireResponses(ctx context.Context, olderThan time.Time, after string, limit int) (last string, cleared int64, err error)
+	// DeleteOldMessages deletes up to limit messages created before
+	// olderThan with their deliveries and attempts; it returns how many.
+	DeleteOldMessages(ctx context.Context, olderThan time.Time, limit int) (int64, error)
 }
 
 // Retention enforces retention periods: a message's payload is cleared once
@@ -94,6 +97,8 @@ type retentionSpan struct {
 // RetentionResult is what one run cleared.
 type RetentionResult struct {
 	Payloads, Responses int64
+	// Deleted counts messages deleted with their deliveries and attempts.
+	Deleted int64
 	// Unfinished reports that the run used its budget with work left.
 	Unfinished bool
 }
@@ -118,9 +123,10 @@ func (r *Retention) Run(ctx context.Context) {
 		case err != nil && ctx.Err() == nil:
 			r.Logger.WarnContext(ctx, "retention run failed", slog.String("error", err.Error()),
 				slog.Int64("payloads", res.Payloads), slog.Int64("responses", res.Responses))
-		case res.Payloads > 0 || res.Responses > 0:
+		case res.Payloads > 0 || res.Responses > 0 || res.Deleted > 0:
 			r.Logger.InfoContext(ctx, "retention cleared expired content",
 				slog.Int64("payloads", res.Payloads), slog.Int64("responses", res.Responses),
+				slog.Int64("messages_deleted", res.Deleted),
 				slog.Bool("unfinished", res.Unfinished), slog.Duration("took", time.Since(start)))
 		}
 	}
@@ -168,6 +174,10 @@ func (r *Retention) RunOnce(ctx context.Context) (RetentionResult, error) {
 	}
 	return res, nil
 }
+
+// recordGrace is how long a message's record (with its deliveries and
+// attempts) outlives the longest retention of its content.
+const recordGrace = 30 * 24 * time.Hour
 
 // retentionStep runs one batch of a walk and reports whether more is left.
 type retentionStep func(ctx context.Context) (more bool, err error)
@@ -221,6 +231,15 @@ func (r *Retention) walks(now time.Time, res *RetentionResult) []retentionStep {
 	if period == 0 {
 		period = webhook.DefaultRetentionDays * 24 * time.Hour
 	}
+	// Records go too, a month after every content they hold has expired
+	// (after the longest period a message may ask for, or Period if
+	// longer), so the database's size stays flat under a steady load.
+	recordAge := max(period, webhook.MaxRetentionDays*24*time.Hour) + recordGrace
+	walks = append(walks, func(ctx context.Context) (bool, error) {
+		n, err := r.Store.DeleteOldMessages(ctx, now.Add(-recordAge), r.batchSize())
+		res.Deleted += n
+		return n > 0, err
+	})
 	walks = append(walks, func(ctx context.Context) (bool, error) {
 		last, n, err := r.Store.ExpireResponses(ctx, now.Add(-period), r.attempts, r.batchSize())
 		if err != nil || last == "" {

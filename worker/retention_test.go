@@ -204,6 +204,20 @@ func TestRetentionClearsEachMessageAtItsOwnPeriod(t *testing.T) {
 	if err != nil || len(page.Items) != 3 {
 		t.Fatalf("ListMessages = %d messages, %v; want all 3", len(page.Items), err)
 	}
+	// A month after the longest retention, the records go, with their
+	// deliveries and attempts: the database stops growing.
+	f.now = f.start.Add(121 * day)
+	res, err := f.retention.RunOnce(f.ctx)
+	if err != nil || res.Deleted != 3 {
+		t.Fatalf("run at 121 days deleted %d messages (%v), want 3", res.Deleted, err)
+	}
+	page, err = f.db.ListMessages(f.ctx, f.app, webhook.MessageFilter{}, webhook.ListOptions{Limit: 10})
+	if err != nil || len(page.Items) != 0 {
+		t.Fatalf("ListMessages after 121 days = %d messages, %v; want none", len(page.Items), err)
+	}
+	if _, err := f.db.FindAttempt(f.ctx, &webhook.Message{ID: long.ID}, longAttempt.ID); webhook.ErrorCode(err) != webhook.ENOTFOUND {
+		t.Fatalf("attempt of a deleted message: %v, want not found", err)
+	}
 }
 
 // Attempts older than the global period lose their response body even

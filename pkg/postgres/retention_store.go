@@ -104,3 +104,19 @@ func (db *DB) ExpireResponses(ctx context.Context, olderThan time.Time, after st
 	}
 	return last, cleared, nil
 }
+
+// DeleteOldMessages deletes up to limit messages created before olderThan,
+// oldest first, with their deliveries and attempts (the foreign keys
+// cascade), and returns how many went. Rows another process holds are
+// skipped. Safe to call concurrently.
+func (db *DB) DeleteOldMessages(ctx context.Context, olderThan time.Time, limit int) (int64, error) {
+	res, err := db.sql.ExecContext(ctx, `
+		DELETE FROM messages WHERE id IN (
+			SELECT id FROM messages WHERE id < $1 AND created_at < $2
+			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+		webhook.TimeID(webhook.PrefixMessage, olderThan), olderThan.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("deleting old messages: %w", err)
+	}
+	return res.RowsAffected()
+}
