@@ -28,22 +28,11 @@ type HealthChecker struct {
 
 // Run loops until ctx is done.
 func (h *HealthChecker) Run(ctx context.Context) {
-	interval := h.Interval
-	if interval == 0 {
-		interval = 10 * time.Second
-	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
+	every(ctx, h.Interval, 10*time.Second, func(ctx context.Context) {
 		if _, err := h.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			h.Logger.WarnContext(ctx, "endpoint health check failed", slog.String("error", err.Error()))
 		}
-	}
+	})
 }
 
 // RunOnce disables the endpoints failing for too long and returns how many.

@@ -26,18 +26,7 @@ const janitorBatch = 1000
 
 // Run loops until ctx is done.
 func (j *Janitor) Run(ctx context.Context) {
-	interval := j.Interval
-	if interval == 0 {
-		interval = time.Minute
-	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
+	every(ctx, j.Interval, time.Minute, func(ctx context.Context) {
 		for _, sw := range j.Sweeps {
 			n, err := j.RunOnce(ctx, sw)
 			switch {
@@ -47,7 +36,7 @@ func (j *Janitor) Run(ctx context.Context) {
 				j.Logger.InfoContext(ctx, "janitor deleted expired rows", slog.String("sweep", sw.Name), slog.Int64("count", n))
 			}
 		}
-	}
+	})
 }
 
 // RunOnce runs one sweep batch by batch (bounded by one minute) and returns

@@ -128,6 +128,8 @@ func TestAttemptEvents(t *testing.T) {
 	eventID := "evt-1"
 	msg, _ := b.publish("user.signup", `{"a":1}`, func(m *webhook.Message) { m.EventID = &eventID })
 	b.waitStatus(msg, ep, webhook.StatusFail)
+	// The events follow the recorded state: wait for the last one.
+	b.waitFor("message.attempt.exhausted", func() bool { return len(events.ofType(webhook.EventMessageAttemptExhausted)) > 0 })
 	// 5 attempts: failing once after the 4th, exhausted after the 5th.
 	if n := len(events.ofType(webhook.EventMessageAttemptFailing)); n != 1 {
 		t.Fatalf("%d message.attempt.failing events, want 1", n)

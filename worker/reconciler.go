@@ -26,18 +26,7 @@ type Reconciler struct {
 
 // Run loops until ctx is done.
 func (r *Reconciler) Run(ctx context.Context) {
-	interval := r.Interval
-	if interval == 0 {
-		interval = 10 * time.Second
-	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
+	every(ctx, r.Interval, 10*time.Second, func(ctx context.Context) {
 		n, err := r.RunOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -45,7 +34,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 		case n > 0:
 			r.Logger.InfoContext(ctx, "reconciler re-enqueued overdue deliveries", slog.Int("count", n))
 		}
-	}
+	})
 }
 
 // RunOnce re-enqueues overdue deliveries in batches until none are left

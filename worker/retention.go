@@ -105,18 +105,7 @@ type RetentionResult struct {
 
 // Run loops until ctx is done.
 func (r *Retention) Run(ctx context.Context) {
-	interval := r.Interval
-	if interval == 0 {
-		interval = time.Minute
-	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
+	every(ctx, r.Interval, time.Minute, func(ctx context.Context) {
 		start := time.Now()
 		res, err := r.RunOnce(ctx)
 		switch {
@@ -129,7 +118,7 @@ func (r *Retention) Run(ctx context.Context) {
 				slog.Int64("messages_deleted", res.Deleted),
 				slog.Bool("unfinished", res.Unfinished), slog.Duration("took", time.Since(start)))
 		}
-	}
+	})
 }
 
 // RunOnce clears what has expired, batch by batch, until nothing is left or
