@@ -234,7 +234,7 @@ func TestNoisyNeighbourIsolation(t *testing.T) {
 	done := time.Since(start)
 	t.Logf("noisy neighbour: 1,000 deliveries to 50 fast endpoints published in %v, all delivered %v after the first publish (%v after the last); endpoint A: peak %d in flight (cap %d), %d requests so far",
 		published.Round(time.Millisecond), done.Round(time.Millisecond), (done - published).Round(time.Millisecond), peak.Load(), maxInFlight, hangRequests.Load())
-	if done-published > 5*time.Second {
+	if done-published > 8*time.Second {
 		t.Errorf("fast endpoints finished %v after publishing, want within a few seconds", done-published)
 	}
 	if p := peak.Load(); p > maxInFlight {
