@@ -52,6 +52,10 @@ type Throttle struct {
 
 	mu       sync.Mutex
 	inFlight map[string]int
+	// active is when each endpoint last started or finished a request: a
+	// full endpoint with no such activity within Wait is slow or hanging,
+	// and is not waited for.
+	active map[string]time.Time
 }
 
 // Acquire lets an attempt to endpointID proceed, or returns a
@@ -71,6 +75,9 @@ func (t *Throttle) Acquire(ctx context.Context, endpointID string, ratePerSecond
 		t.mu.Lock()
 		if t.inFlight[endpointID]--; t.inFlight[endpointID] <= 0 {
 			delete(t.inFlight, endpointID)
+			delete(t.active, endpointID)
+		} else {
+			t.active[endpointID] = time.Now()
 		}
 		t.mu.Unlock()
 	}
@@ -91,7 +98,10 @@ func (t *Throttle) Acquire(ctx context.Context, endpointID string, ratePerSecond
 }
 
 // takeSlot takes one of the endpoint's in-flight slots, waiting up to Wait
-// for one to free up; it reports whether it got one.
+// for one to free up when the endpoint is busy but fast (it started or
+// finished a request within Wait); a slow or hanging endpoint is not waited for, so
+// its attempts go back to the queue at once and free the worker. It
+// reports whether it got a slot.
 func (t *Throttle) takeSlot(ctx context.Context, endpointID string) bool {
 	wait := t.Wait
 	if wait == 0 {
@@ -101,15 +111,17 @@ func (t *Throttle) takeSlot(ctx context.Context, endpointID string) bool {
 	for {
 		t.mu.Lock()
 		if t.inFlight == nil {
-			t.inFlight = map[string]int{}
+			t.inFlight, t.active = map[string]int{}, map[string]time.Time{}
 		}
 		if t.inFlight[endpointID] < t.MaxInFlight {
 			t.inFlight[endpointID]++
+			t.active[endpointID] = time.Now()
 			t.mu.Unlock()
 			return true
 		}
+		progressing := time.Since(t.active[endpointID]) < wait
 		t.mu.Unlock()
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		if !progressing || time.Now().After(deadline) || ctx.Err() != nil {
 			return false
 		}
 		time.Sleep(2 * time.Millisecond)

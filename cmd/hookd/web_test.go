@@ -30,7 +30,7 @@ import (
 // docs/screenshots/, for the documentation; CI leaves them alone.
 
 // browserStepTimeout bounds one wait of a browser test.
-const browserStepTimeout = 45 * time.Second
+const browserStepTimeout = 90 * time.Second
 
 // webEnv makes deliveries to a local receiver possible and quick: the SSRF
 // guard lets 127.0.0.0/8 through and a failure is retried once, 200 ms later.

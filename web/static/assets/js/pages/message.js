@@ -11,7 +11,7 @@ import { attemptsTable } from './endpoint.js';
 // While a delivery is pending or retrying, the page reloads it this often.
 const pollInterval = 1000;
 // How long the page waits for the attempt of a resend to show up.
-const resendWait = 30_000;
+const resendWait = 120_000;
 
 export async function renderMessage(ctx, view, params) {
   fill(view.main, loading());
