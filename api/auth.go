@@ -3,11 +3,11 @@ package api
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -23,28 +23,18 @@ const authCacheSize = 10000
 // request costs no database round trip for a recently seen key.
 type authenticator struct {
 	keys webhook.KeyStore
-	mu   sync.Mutex
-	seen map[string]cachedPrincipal
-}
-
-type cachedPrincipal struct {
-	p       webhook.Principal
-	expires time.Time
+	seen *ttlcache.Cache[string, webhook.Principal] // by token hash; API keys only
 }
 
 func newAuthenticator(keys webhook.KeyStore) *authenticator {
-	return &authenticator{keys: keys, seen: map[string]cachedPrincipal{}}
+	return &authenticator{keys: keys, seen: ttlcache.New[string, webhook.Principal](authCacheTTL, authCacheSize)}
 }
 
 // principal returns who token belongs to, or EUNAUTHORIZED.
 func (a *authenticator) principal(ctx context.Context, token string) (webhook.Principal, error) {
 	hash := webhook.HashToken(token)
-	now := time.Now()
-	a.mu.Lock()
-	cached, ok := a.seen[string(hash)]
-	a.mu.Unlock()
-	if ok && now.Before(cached.expires) {
-		return cached.p, nil
+	if p, ok := a.seen.Get(string(hash)); ok {
+		return p, nil
 	}
 	found, err := a.keys.FindKeyByHash(ctx, hash)
 	if err != nil {
@@ -56,12 +46,7 @@ func (a *authenticator) principal(ctx context.Context, token string) (webhook.Pr
 		// deletion must take effect at once, in every API process.
 		return p, nil
 	}
-	a.mu.Lock()
-	if len(a.seen) >= authCacheSize {
-		clear(a.seen)
-	}
-	a.seen[string(hash)] = cachedPrincipal{p: p, expires: now.Add(authCacheTTL)}
-	a.mu.Unlock()
+	a.seen.Put(string(hash), p)
 	return p, nil
 }
 

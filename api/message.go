@@ -118,8 +118,20 @@ func (s *Server) findOrCreateApp(c *gin.Context, in *applicationIn, cached bool)
 	orgID, idOrUID := principal(c).OrgID, c.Param("app_id")
 	find := s.cfg.Store.FindApp
 	if cached {
+		// A deleted app still fails the insert (404), and every other route
+		// reads afresh.
 		find = func(ctx context.Context, orgID, idOrUID string) (*webhook.Application, error) {
-			return s.apps.find(ctx, orgID, idOrUID, s.cfg.Store.FindApp)
+			app, err := s.apps.Load([2]string{orgID, idOrUID}, func() (webhook.Application, error) {
+				app, err := s.cfg.Store.FindApp(ctx, orgID, idOrUID)
+				if err != nil {
+					return webhook.Application{}, err
+				}
+				return *app, nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			return &app, nil
 		}
 	}
 	app, err := find(ctx, orgID, idOrUID)

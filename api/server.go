@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -80,8 +81,8 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	auth   *authenticator
-	limit  *rateLimiter // nil: no rate limit
-	apps   appCache     // publishing's application lookups
+	limit  *rateLimiter                                    // nil: no rate limit
+	apps   *ttlcache.Cache[[2]string, webhook.Application] // publishing's lookups by (org, id or uid)
 	engine *gin.Engine
 }
 
@@ -104,7 +105,8 @@ func New(cfg Config) *Server {
 		cfg.RetentionPeriod = webhook.DefaultRetentionDays * 24 * time.Hour
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store), engine: gin.New()}
+	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store), engine: gin.New(),
+		apps: ttlcache.New[[2]string, webhook.Application](appCacheTTL, appCacheSize)}
 	s.limit = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	s.routes()
 	return s

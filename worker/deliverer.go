@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/retry"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -48,7 +49,10 @@ type Deliverer struct {
 	Throttle *Throttle
 
 	cacheOnce sync.Once
-	endpoints *endpointCache
+	// endpoints keeps the endpoints first attempts read, for EndpointTTL: a
+	// burst to one endpoint reads it once; a change to it reaches first
+	// attempts within the TTL, and retries always read it afresh.
+	endpoints *ttlcache.Cache[string, webhook.Endpoint]
 }
 
 func (d *Deliverer) now() time.Time {
@@ -207,6 +211,9 @@ func outcome(rec *webhook.AttemptRecord) string {
 	return OutcomeExhausted
 }
 
+// endpointCacheSize caps the endpoints cached for first attempts.
+const endpointCacheSize = 10000
+
 // load returns the attempt's job. The first attempt of a just-published
 // delivery carries its message in the task and takes the endpoint from a
 // short-lived cache: no read of the delivery. Any other reads it back.
@@ -220,9 +227,15 @@ func (d *Deliverer) load(ctx context.Context, p DeliveryAttemptPayload) (*webhoo
 		if ttl == 0 {
 			ttl = time.Second
 		}
-		d.endpoints = newEndpointCache(d.Store, ttl)
+		d.endpoints = ttlcache.New[string, webhook.Endpoint](ttl, endpointCacheSize)
 	})
-	ep, err := d.endpoints.get(ctx, f.EndpointID)
+	ep, err := d.endpoints.Load(f.EndpointID, func() (webhook.Endpoint, error) {
+		ep, err := d.Store.FindEndpointByID(ctx, f.EndpointID)
+		if err != nil {
+			return webhook.Endpoint{}, err
+		}
+		return *ep, nil
+	})
 	if err != nil {
 		return nil, err
 	}

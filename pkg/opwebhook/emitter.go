@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -51,15 +51,8 @@ const subscriptionsCacheSize = 10000
 // operational endpoint taking the event's type costs one indexed query per
 // TTL and nothing else, so it can be called from the delivery path.
 type Emitter struct {
-	cfg Config
-
-	mu   sync.Mutex
-	subs map[string]cachedSubscriptions
-}
-
-type cachedSubscriptions struct {
-	subs    webhook.OperationalSubscriptions
-	expires time.Time
+	cfg  Config
+	subs *ttlcache.Cache[string, webhook.OperationalSubscriptions] // by organisation
 }
 
 // New returns an Emitter.
@@ -73,7 +66,7 @@ func New(cfg Config) *Emitter {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Emitter{cfg: cfg, subs: map[string]cachedSubscriptions{}}
+	return &Emitter{cfg: cfg, subs: ttlcache.New[string, webhook.OperationalSubscriptions](cfg.TTL, subscriptionsCacheSize)}
 }
 
 // Emit stores ev as a message of orgID's internal application and enqueues
@@ -130,32 +123,13 @@ func (e *Emitter) Emit(ctx context.Context, orgID string, ev webhook.Operational
 // changing the organisation's operational endpoints, so that this process
 // sends the very next event to them. Other processes see the change
 // within TTL.
-func (e *Emitter) Invalidate(orgID string) {
-	e.mu.Lock()
-	delete(e.subs, orgID)
-	e.mu.Unlock()
-}
+func (e *Emitter) Invalidate(orgID string) { e.subs.Delete(orgID) }
 
 // subscriptions returns orgID's subscriptions, from the cache when fresh.
 func (e *Emitter) subscriptions(ctx context.Context, orgID string) (webhook.OperationalSubscriptions, error) {
-	now := time.Now()
-	e.mu.Lock()
-	cached, ok := e.subs[orgID]
-	e.mu.Unlock()
-	if ok && now.Before(cached.expires) {
-		return cached.subs, nil
-	}
-	subs, err := e.cfg.Store.OperationalSubscriptions(ctx, orgID)
-	if err != nil {
-		return subs, err
-	}
-	e.mu.Lock()
-	if len(e.subs) >= subscriptionsCacheSize {
-		clear(e.subs)
-	}
-	e.subs[orgID] = cachedSubscriptions{subs: subs, expires: now.Add(e.cfg.TTL)}
-	e.mu.Unlock()
-	return subs, nil
+	return e.subs.Load(orgID, func() (webhook.OperationalSubscriptions, error) {
+		return e.cfg.Store.OperationalSubscriptions(ctx, orgID)
+	})
 }
 
 // aboutApp returns the application an event's data is about ("" for
