@@ -282,7 +282,7 @@ func (d *Deliverer) attempt(ctx context.Context, job *webhook.DeliveryJob, p Del
 	}
 	if res != nil {
 		rec.Attempt.StatusCode = res.StatusCode
-		rec.Attempt.Response = string(bytes.ToValidUTF8(res.Body, []byte("\uFFFD")))
+		rec.Attempt.Response = webhook.StorableText(res.Body)
 		rec.Attempt.DurationMs = res.Duration.Milliseconds()
 	}
 	if err != nil {

@@ -213,6 +213,9 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		reconcileAt = &t
 	}
 	scheduled := a.TriggerType == webhook.TriggerScheduled
+	// What came from a receiver must never fail the write (NUL, invalid
+	// UTF-8): an unrecorded attempt would be sent again.
+	a.URL, a.Response = webhook.StorableString(a.URL), webhook.StorableString(a.Response)
 	res, err := db.sql.ExecContext(ctx, recordAttemptSQL,
 		a.ID, a.DeliveryID, a.OrgID, a.AppID, a.MessageID, a.EndpointID, rec.TaskKey, a.URL, int(a.Status),
 		a.StatusCode, a.Response, a.DurationMs, int(a.TriggerType), a.CreatedAt,
