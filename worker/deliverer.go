@@ -286,7 +286,10 @@ func (d *Deliverer) attempt(ctx context.Context, job *webhook.DeliveryJob, p Del
 		rec.Attempt.DurationMs = res.Duration.Milliseconds()
 	}
 	if err != nil {
-		rec.Attempt.Response = err.Error()
+		// Customers see a stable reason; the full error is for the operator.
+		rec.Attempt.Response = d.Client.Reason(err)
+		d.Logger.LogAttrs(ctx, slog.LevelInfo, "attempt failed", slog.String("delivery_id", dl.ID),
+			slog.String("endpoint_id", dl.EndpointID), slog.String("error", err.Error()))
 	}
 	if err == nil && res.StatusCode >= 200 && res.StatusCode < 300 {
 		rec.Attempt.Status, rec.Status = webhook.StatusSuccess, webhook.StatusSuccess

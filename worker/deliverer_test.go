@@ -236,7 +236,7 @@ func TestDeliveryRefusedByEgressGuard(t *testing.T) {
 	msg, _ := b.publish("user.signup", `{"a":1}`)
 	b.waitStatus(msg, ep, webhook.StatusFail)
 	attempts := b.attempts(msg)
-	if !strings.Contains(attempts[0].Response, "refusing to connect to 127.0.0.1") || attempts[0].StatusCode != 0 {
+	if attempts[0].Response != "blocked: address 127.0.0.1 is not allowed: loopback address" || attempts[0].StatusCode != 0 {
 		t.Fatalf("attempt response = %q (code %d), want the guard's refusal", attempts[0].Response, attempts[0].StatusCode)
 	}
 	if n := accepted.Load(); n != 0 {

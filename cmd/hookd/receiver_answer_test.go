@@ -145,3 +145,43 @@ func TestReceiverAnswerNeverCausesResends(t *testing.T) {
 		}
 	}
 }
+
+// The issue's repro: a failed attempt recorded Go's error, e.g. "dial tcp:
+// lookup example.com on 10.x.y.z:53: no such host", revealing the
+// operator's resolver to customers. It records a stable reason instead.
+func TestFailedAttemptShowsStableReason(t *testing.T) {
+	t.Parallel()
+	b := setupWithEnv(t, map[string]string{"HOOKD_RETRY_SCHEDULE": "", "HOOKD_WHITELIST_SUBNETS": "127.0.0.0/8"})
+	api := b.url + "/api/v1"
+	mustCall(t, http.MethodPost, api+"/app", b.key, map[string]any{"name": "shop", "uid": "shop"}, http.StatusCreated)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing listens there any more
+	cases := []struct{ url, want string }{
+		{"http://does-not-exist.invalid/hook", "DNS lookup failed for does-not-exist.invalid"},
+		{closed.URL + "/hook", "connection refused"},
+		{"http://10.1.2.3/hook", "blocked: address 10.1.2.3 is not allowed: private address (RFC 1918)"},
+	}
+	for i, tc := range cases {
+		ch := fmt.Sprintf("c%d", i)
+		mustCall(t, http.MethodPost, api+"/app/shop/endpoint", b.key,
+			map[string]any{"url": tc.url, "channels": []string{ch}}, http.StatusCreated)
+		raw := mustCall(t, http.MethodPost, api+"/app/shop/msg", b.key,
+			map[string]any{"eventType": "t", "payload": map[string]any{}, "channels": []string{ch}}, http.StatusAccepted)
+		var msg struct{ ID string }
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			t.Fatal(err)
+		}
+		var l struct {
+			Data []struct {
+				Response string `json:"response"`
+			}
+		}
+		waitUntil(t, 20*time.Second, tc.url+" attempted", func() bool {
+			raw := mustCall(t, http.MethodGet, api+"/app/shop/attempt/msg/"+msg.ID, b.key, nil, http.StatusOK)
+			return json.Unmarshal(raw, &l) == nil && len(l.Data) > 0
+		})
+		if got := l.Data[0].Response; !strings.HasPrefix(got, tc.want) || strings.Contains(got, ":53") || strings.Contains(got, "dial tcp") {
+			t.Errorf("%s: attempt response %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}
