@@ -258,6 +258,9 @@ func (s *Server) sendExample(c *gin.Context) {
 	}
 	v := &webhook.ValidationError{}
 	required(v, in.EventType != nil, "body", "eventType")
+	if in.EventType != nil && !webhook.ValidName(*in.EventType) {
+		v.Add(`must match ^[a-zA-Z0-9\-_.]+$`, "body", "eventType")
+	}
 	if err := v.Err(); err != nil {
 		fail(c, err)
 		return

@@ -182,6 +182,13 @@ func TestEndpointCreateInvalid(t *testing.T) {
 		{"space in host", `{"url":"https://exa mple.com"}`, []string{"body", "url"}},
 		{"empty url", `{"url":""}`, []string{"body", "url"}},
 		{"url over 65536", `{"url":"https://example.com/` + strings.Repeat("a", 65536) + `"}`, []string{"body", "url"}},
+		{"port 99999", `{"url":"https://example.com:99999/x"}`, []string{"body", "url"}},
+		{"port 0", `{"url":"https://example.com:0/x"}`, []string{"body", "url"}},
+		{"port 65536", `{"url":"http://127.0.0.1:65536/x"}`, []string{"body", "url"}},
+		// Free text PostgreSQL cannot store (it answered 500).
+		{"NUL in description", `{` + u + `,"description":"a\u0000b"}`, []string{"body", "description"}},
+		{"NUL in metadata value", `{` + u + `,"metadata":{"k":"\u0000"}}`, []string{"body", "metadata"}},
+		{"NUL in metadata key", `{` + u + `,"metadata":{"\u0000":"v"}}`, []string{"body", "metadata"}},
 		// Secrets: ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$.
 		{"secret too short", `{` + u + `,"secret":"whsec_c2hvcnQ="}`, []string{"body", "secret"}},
 		{"secret too long", `{` + u + `,"secret":"` + strings.Repeat("A", 104) + `"}`, []string{"body", "secret"}},

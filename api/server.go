@@ -163,49 +163,51 @@ func (s *Server) routes() {
 	if s.limit != nil {
 		authed.Use(s.limit.middleware)
 	}
-	authed.Use(limitBody(s.cfg.MaxBodyBytes), idempotent(s.cfg.Store))
+	authed.Use(checkInput, limitBody(s.cfg.MaxBodyBytes))
 
 	// Routes that act on the organisation refuse app-portal tokens (403);
 	// every route under /app/{app_id} answers 404 for another application.
-	authed.POST("/auth/app-portal-access/:app_id", orgOnly, s.appPortalAccess)
-	authed.POST("/auth/logout", s.logout)
+	// Every POST handler is wrapped in idem, inside the authorisation.
+	idem := s.idempotent
+	authed.POST("/auth/app-portal-access/:app_id", orgOnly, idem(s.appPortalAccess))
+	authed.POST("/auth/logout", idem(s.logout))
 
 	authed.GET("/app", orgOnly, s.listApps)
-	authed.POST("/app", orgOnly, s.createApp)
+	authed.POST("/app", orgOnly, idem(s.createApp))
 	authed.GET("/app/:app_id", s.withApp(s.getApp))
 	authed.PUT("/app/:app_id", orgOnly, s.putApp)
 	authed.PATCH("/app/:app_id", orgOnly, s.withApp(s.patchApp))
 	authed.DELETE("/app/:app_id", orgOnly, s.withApp(s.deleteApp))
 
 	authed.GET("/event-type", s.listEventTypes)
-	authed.POST("/event-type", orgOnly, s.createEventType)
+	authed.POST("/event-type", orgOnly, idem(s.createEventType))
 	authed.GET("/event-type/:event_type_name", s.getEventType)
 	authed.PUT("/event-type/:event_type_name", orgOnly, s.putEventType)
 	authed.PATCH("/event-type/:event_type_name", orgOnly, s.patchEventType)
 	authed.DELETE("/event-type/:event_type_name", orgOnly, s.deleteEventType)
 
 	authed.GET("/app/:app_id/endpoint", s.withApp(s.listEndpoints))
-	authed.POST("/app/:app_id/endpoint", s.withApp(s.createEndpoint))
+	authed.POST("/app/:app_id/endpoint", s.withApp(idem(s.createEndpoint)))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.getEndpoint))
 	authed.PUT("/app/:app_id/endpoint/:endpoint_id", s.withApp(s.putEndpoint))
 	authed.PATCH("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.patchEndpoint))
 	authed.DELETE("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.deleteEndpoint))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/secret", s.withEndpoint(s.getSecret))
-	authed.POST("/app/:app_id/endpoint/:endpoint_id/secret/rotate", s.withEndpoint(s.rotateSecret))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/secret/rotate", s.withEndpoint(idem(s.rotateSecret)))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.getHeaders))
 	authed.PUT("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.putHeaders))
 	authed.PATCH("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.patchHeaders))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/stats", s.withEndpoint(s.endpointStats))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/msg", s.withEndpoint(s.listEndpointMessages))
-	authed.POST("/app/:app_id/endpoint/:endpoint_id/recover", s.withEndpoint(s.recoverEndpoint))
-	authed.POST("/app/:app_id/endpoint/:endpoint_id/send-example", s.withEndpoint(s.sendExample))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/recover", s.withEndpoint(idem(s.recoverEndpoint)))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/send-example", s.withEndpoint(idem(s.sendExample)))
 
 	authed.GET("/app/:app_id/msg", s.withApp(s.listMessages))
-	authed.POST("/app/:app_id/msg", orgOnly, s.createMessage)
+	authed.POST("/app/:app_id/msg", orgOnly, idem(s.createMessage))
 	authed.GET("/app/:app_id/msg/:msg_id", s.withMessage(s.getMessage))
 	authed.DELETE("/app/:app_id/msg/:msg_id/content", s.withMessage(s.expungeMessage))
 	authed.GET("/app/:app_id/msg/:msg_id/endpoint", s.withMessage(s.listMessageEndpoints))
-	authed.POST("/app/:app_id/msg/:msg_id/endpoint/:endpoint_id/resend", s.withMessage(s.resend))
+	authed.POST("/app/:app_id/msg/:msg_id/endpoint/:endpoint_id/resend", s.withMessage(idem(s.resend)))
 	authed.GET("/app/:app_id/msg/:msg_id/attempt/:attempt_id", s.withMessage(s.getAttempt))
 	authed.DELETE("/app/:app_id/msg/:msg_id/attempt/:attempt_id/content", s.withMessage(s.expungeAttempt))
 	authed.GET("/app/:app_id/attempt/endpoint/:endpoint_id", s.withApp(s.listAttempts))

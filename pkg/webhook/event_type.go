@@ -27,6 +27,7 @@ type EventType struct {
 func (et *EventType) Validate() error {
 	v := &ValidationError{}
 	checkName(v, et.Name, MaxEventTypeLength, "body", "name")
+	checkText(v, et.Description, "body", "description")
 	if et.FeatureFlag != nil {
 		checkName(v, *et.FeatureFlag, MaxFeatureFlagLength, "body", "featureFlag")
 	}

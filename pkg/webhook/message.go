@@ -14,6 +14,10 @@ const (
 	MinRetentionDays     = 5
 	MaxRetentionDays     = 90
 	DefaultRetentionDays = 90
+	// payloadRetentionHours, from the SDKs' document; it is rounded up to
+	// whole days, at least MinRetentionDays.
+	MinRetentionHours = 1
+	MaxRetentionHours = 2160
 )
 
 // Message is one event published to an application. Its payload is kept as

@@ -32,6 +32,7 @@ type APIKey struct {
 // Principal is who a request acts as.
 type Principal struct {
 	OrgID string
+	// KeyID is the id of the API key or of the app-portal token.
 	KeyID string
 	// AppID is set for app-portal tokens, which reach only that application.
 	AppID string
