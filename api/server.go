@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -35,6 +36,11 @@ type Config struct {
 	Store Store
 	// Checks are run by GET /api/v1/health; none means always healthy.
 	Checks []Checker
+	// IsUnavailable reports whether an unexpected error of the Store means
+	// that a dependency cannot be reached right now (postgres.IsUnavailable):
+	// the request is then answered 503 with Retry-After, not 500. Nil: no
+	// error is.
+	IsUnavailable func(error) bool
 	// MaxBodyBytes caps request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
 	// HTTPSOnly refuses http:// endpoint URLs.
@@ -75,6 +81,11 @@ type Config struct {
 	// RateBurst is how many requests a key may send at once above
 	// RateLimit; 0 means twice RateLimit.
 	RateBurst int
+	// TrustedProxies are the addresses of the reverse proxies in front of
+	// hookd, whose X-Forwarded-For header names the client; the client
+	// address slows down repeated failed authentications. Nil: the
+	// connection's peer is the client, and X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the management API.
@@ -105,7 +116,7 @@ func New(cfg Config) *Server {
 		cfg.RetentionPeriod = webhook.DefaultRetentionDays * 24 * time.Hour
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store), engine: gin.New(),
+	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store, cfg.Now), engine: gin.New(),
 		apps: ttlcache.New[[2]string, webhook.Application](appCacheTTL, appCacheSize)}
 	s.limit = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	s.routes()
@@ -135,7 +146,12 @@ func (s *Server) routes() {
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(s.observeRequests, gin.CustomRecovery(func(c *gin.Context, err any) {
+	proxies := make([]string, len(s.cfg.TrustedProxies))
+	for i, p := range s.cfg.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	_ = e.SetTrustedProxies(proxies) // valid prefixes: it cannot fail
+	e.Use(s.observeRequests, s.classifyErrors, gin.CustomRecovery(func(c *gin.Context, err any) {
 		s.cfg.Logger.ErrorContext(c.Request.Context(), "panic serving request", slog.Any("panic", err))
 		c.AbortWithStatusJSON(http.StatusInternalServerError, httpError{Code: webhook.EINTERNAL, Detail: "internal error"})
 	}))
@@ -225,16 +241,49 @@ func isWebRequest(r *http.Request) bool {
 	return p != "/api" && !strings.HasPrefix(p, "/api/")
 }
 
+// healthCheckTimeout bounds each dependency check of the health route, so
+// that a dependency that hangs reads as down rather than hanging the probe.
+const healthCheckTimeout = 3 * time.Second
+
+// unhealthyBody is the health route's 503: the contract's error body, plus
+// the names of the dependencies that are down.
+type unhealthyBody struct {
+	httpError
+	Unavailable []string `json:"unavailable"`
+}
+
+// health answers 204 when every check passes, and otherwise 503 with
+// Retry-After naming every dependency that is down ("postgres", "redis").
+// Why it is down is logged, not answered: the route needs no key.
 func (s *Server) health(c *gin.Context) {
+	var down []string
 	for _, chk := range s.cfg.Checks {
-		if err := chk.Check(c.Request.Context()); err != nil {
-			c.AbortWithStatusJSON(http.StatusServiceUnavailable, httpError{
-				Code: "unhealthy", Detail: chk.Name + " is unavailable: " + err.Error(),
-			})
-			return
+		ctx, cancel := context.WithTimeout(c.Request.Context(), healthCheckTimeout)
+		err := chk.Check(ctx)
+		cancel()
+		if err != nil {
+			s.cfg.Logger.WarnContext(c.Request.Context(), "health check failed",
+				slog.String("dependency", chk.Name), slog.String("error", err.Error()))
+			down = append(down, chk.Name)
 		}
 	}
-	c.Status(http.StatusNoContent)
+	if len(down) == 0 {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	c.Header("Retry-After", retryAfterUnavailable)
+	c.AbortWithStatusJSON(http.StatusServiceUnavailable, unhealthyBody{
+		httpError:   httpError{Code: "unhealthy", Detail: unavailableDetail(down)},
+		Unavailable: down,
+	})
+}
+
+// unavailableDetail says which dependencies are down, in words.
+func unavailableDetail(down []string) string {
+	if len(down) == 1 {
+		return down[0] + " is unavailable"
+	}
+	return strings.Join(down[:len(down)-1], ", ") + " and " + down[len(down)-1] + " are unavailable"
 }
 
 func (s *Server) ping(c *gin.Context) { c.Status(http.StatusNoContent) }

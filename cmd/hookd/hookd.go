@@ -198,6 +198,7 @@ func (m *Main) openAPI() error {
 			{Name: "postgres", Check: m.db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return worker.PingRedis(ctx, m.redis) }},
 		},
+		IsUnavailable:   postgres.IsUnavailable,
 		MaxBodyBytes:    m.Config.MaxRequestBodyBytes,
 		HTTPSOnly:       m.Config.EndpointHTTPSOnly,
 		Dispatcher:      m.enqueuer,
@@ -216,6 +217,7 @@ func (m *Main) openAPI() error {
 		MetricsToken:   m.Config.MetricsToken,
 		RateLimit:      m.Config.APIRateLimit,
 		RateBurst:      m.Config.APIRateBurst,
+		TrustedProxies: m.Config.TrustedProxies,
 	})
 	m.http = &http.Server{
 		Handler:           srv,
