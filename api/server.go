@@ -146,9 +146,11 @@ func (s *Server) routes() {
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	proxies := make([]string, len(s.cfg.TrustedProxies))
-	for i, p := range s.cfg.TrustedProxies {
-		proxies[i] = p.String()
+	proxies := []string{} // none: gin would trust every proxy by default
+	for _, p := range s.cfg.TrustedProxies {
+		if p.IsValid() {
+			proxies = append(proxies, p.String())
+		}
 	}
 	_ = e.SetTrustedProxies(proxies) // valid prefixes: it cannot fail
 	e.Use(s.observeRequests, s.classifyErrors, gin.CustomRecovery(func(c *gin.Context, err any) {
