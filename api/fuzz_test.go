@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	"github.com/hookd/hookd/api"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
-	"github.com/hookd/hookd/pkg/signature"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -69,16 +67,8 @@ func newFuzzTarget(t testing.TB) *fuzzTarget {
 		t.Fatal(err)
 	}
 	ft := &fuzzTarget{key: token, known: map[string]string{}, statuses: map[int]int{}}
-	ft.srv = api.New(api.Config{
-		Store:      db,
-		Dispatcher: &recordingDispatcher{},
-		Checks:     []api.Checker{{Name: "postgres", Check: db.Ping}},
-		Logger:     slog.New(slog.DiscardHandler),
-		NewSecret: func() (string, error) {
-			s, err := signature.GenerateSecret()
-			return s.String(), err
-		},
-	})
+	cfg, _ := serverConfig(db)
+	ft.srv = api.New(cfg)
 	ft.routes = ft.srv.Routes()
 
 	create := func(path string, body string) map[string]any {

@@ -28,17 +28,9 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	dispatched := &recordingDispatcher{}
-	srv := api.New(api.Config{
-		Store: db, Dispatcher: dispatched, IsUnavailable: postgres.IsUnavailable,
-		Checks: []api.Checker{{Name: "postgres", Check: db.Ping}},
-		Logger: slog.New(slog.DiscardHandler),
-		NewSecret: func() (string, error) {
-			s, err := signature.GenerateSecret()
-			return s.String(), err
-		},
-	})
-	ts := httptest.NewServer(srv)
+	cfg, dispatched := serverConfig(db)
+	cfg.IsUnavailable = postgres.IsUnavailable
+	ts := httptest.NewServer(api.New(cfg))
 	t.Cleanup(ts.Close)
 	b := &bundle{t: t, db: db, dsn: dsn, url: ts.URL, dispatched: dispatched}
 	b.key = b.newKey("acme")
@@ -84,4 +76,20 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 	b.doWith(b.key, http.MethodPost, "/api/v1/app/shop/msg", publish, http.Header{"Idempotency-Key": {"k1"}}).must(t, http.StatusAccepted)
 	b.doWith(unused, http.MethodGet, "/api/v1/app", nil, nil).must(t, http.StatusOK)
 	b.doWith("", http.MethodGet, "/api/v1/health", nil, nil).must(t, http.StatusNoContent)
+}
+
+// serverConfig is the API's configuration on db for tests that build their
+// own server, with a dispatcher recording what is queued and a check of db.
+func serverConfig(db *postgres.DB) (api.Config, *recordingDispatcher) {
+	dispatched := &recordingDispatcher{}
+	return api.Config{
+		Store:      db,
+		Dispatcher: dispatched,
+		Checks:     []api.Checker{{Name: "postgres", Check: db.Ping}},
+		Logger:     slog.New(slog.DiscardHandler),
+		NewSecret: func() (string, error) {
+			s, err := signature.GenerateSecret()
+			return s.String(), err
+		},
+	}, dispatched
 }

@@ -77,8 +77,8 @@ func certificate(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// tlsServer serves ok over TLS with cert.
-func tlsServer(t *testing.T, cert tls.Certificate) string {
+// tlsReceiver serves ok over TLS with cert.
+func tlsReceiver(t *testing.T, cert tls.Certificate) string {
 	t.Helper()
 	s := httptest.NewUnstartedServer(http.HandlerFunc(ok))
 	s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
@@ -120,9 +120,9 @@ func TestReasonOfRealFailures(t *testing.T) {
 	plain := startServer(t, "127.0.0.1:0", http.HandlerFunc(ok))
 	silent := silentListener(t)
 	now := time.Now()
-	expired := tlsServer(t, certificate(t, now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
-	notYet := tlsServer(t, certificate(t, now.Add(24*time.Hour), now.Add(48*time.Hour)))
-	untrusted := tlsServer(t, certificate(t, now.Add(-time.Hour), now.Add(time.Hour)))
+	expired := tlsReceiver(t, certificate(t, now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
+	notYet := tlsReceiver(t, certificate(t, now.Add(24*time.Hour), now.Add(48*time.Hour)))
+	untrusted := tlsReceiver(t, certificate(t, now.Add(-time.Hour), now.Add(time.Hour)))
 
 	tests := []struct {
 		name string
