@@ -204,13 +204,8 @@ func (s *Server) resend(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	d, err := s.cfg.Store.EnsureDelivery(c.Request.Context(), msg, ep)
-	if err != nil {
+	if err := s.cfg.Replayer.Resend(c.Request.Context(), msg, ep); err != nil {
 		fail(c, err)
-		return
-	}
-	if err := s.cfg.Dispatcher.Resend(c.Request.Context(), d.ID); err != nil {
-		fail(c, webhook.Errorf(webhook.EUNAVAILABLE, "the queue is unavailable, try again"))
 		return
 	}
 	c.PureJSON(http.StatusAccepted, struct{}{})
@@ -238,12 +233,10 @@ func (s *Server) recoverEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	deliveries, err := s.cfg.Store.RecoverDeliveries(c.Request.Context(), pathEndpoint(c), *since, *until)
-	if err != nil {
+	if _, err := s.cfg.Replayer.Recover(c.Request.Context(), pathEndpoint(c), *since, *until); err != nil {
 		fail(c, err)
 		return
 	}
-	s.dispatch(c, nil, deliveries)
 	c.PureJSON(http.StatusAccepted, recoverOut{
 		ID: webhook.NewID(webhook.PrefixTask), Status: "running", Task: "endpoint.recover", UpdatedAt: now,
 	})
@@ -280,16 +273,10 @@ func (s *Server) sendExample(c *gin.Context) {
 		OrgID: ep.OrgID, AppID: ep.AppID, EventType: et.Name, Payload: payload,
 		RetentionDays: webhook.DefaultRetentionDays,
 	}
-	if err := msg.Validate(); err != nil {
+	if _, err := s.cfg.Publisher.Publish(c.Request.Context(), msg, ep.ID); err != nil {
 		fail(c, err)
 		return
 	}
-	deliveries, err := s.cfg.Store.CreateMessage(c.Request.Context(), msg, ep.ID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	s.dispatch(c, msg, deliveries)
 	c.PureJSON(http.StatusOK, messageOutOf(msg, true))
 }
 

@@ -59,7 +59,7 @@ type outcome struct {
 	last     bool   // the schedule's last attempt: a failure dead-letters the delivery
 }
 
-// attempt records one attempt of delivery id the way worker.Deliverer does
+// attempt records one attempt of delivery id the way delivery.Attempter does
 // after its HTTP request, and returns the attempt as stored.
 func (b *bundle) attempt(deliveryID string, o outcome) webhook.Attempt {
 	b.t.Helper()
@@ -85,14 +85,14 @@ func (b *bundle) attempt(deliveryID string, o outcome) webhook.Attempt {
 	}
 	switch {
 	case o.code >= 200 && o.code < 300:
-		rec.Attempt.Status, rec.Status = webhook.StatusSuccess, webhook.StatusSuccess
+		rec.Attempt.Status, rec.Transition = webhook.StatusSuccess, webhook.Succeeded
 	case o.manual:
-		rec.Attempt.Status, rec.KeepState = webhook.StatusFail, true
+		rec.Attempt.Status, rec.Transition = webhook.StatusFail, webhook.ManualFailed
 	case o.last:
-		rec.Attempt.Status, rec.Status = webhook.StatusFail, webhook.StatusFail
+		rec.Attempt.Status, rec.Transition = webhook.StatusFail, webhook.Exhausted
 	default:
 		next := time.Now().Add(time.Hour)
-		rec.Attempt.Status, rec.Status, rec.NextAttemptAt = webhook.StatusFail, webhook.StatusSending, &next
+		rec.Attempt.Status, rec.Transition, rec.NextAttemptAt = webhook.StatusFail, webhook.Retry, &next
 	}
 	recorded, err := b.db.RecordAttempt(ctx, rec)
 	if err != nil || !recorded {

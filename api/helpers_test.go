@@ -211,15 +211,15 @@ func (b *bundle) storedEndpoint(appID, idOrUID string) (*webhook.Endpoint, error
 	return b.db.FindEndpoint(context.Background(), &webhook.Application{ID: appID}, idOrUID)
 }
 
-// setFail makes every later dispatcher call return err (nil: succeed).
-func (r *recordingDispatcher) setFail(err error) {
+// setFail makes every later queue call return err (nil: succeed).
+func (r *recordingQueue) setFail(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fail = err
 }
 
 // resent returns the delivery ids of the manual attempts queued so far.
-func (r *recordingDispatcher) resent() []string {
+func (r *recordingQueue) resent() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.resends...)

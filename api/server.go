@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -39,8 +40,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// HTTPSOnly refuses http:// endpoint URLs.
 	HTTPSOnly bool
-	// Dispatcher queues delivery attempts; required.
-	Dispatcher Dispatcher
+	// Publisher publishes messages (publish, send-example); required.
+	Publisher *delivery.Publisher
+	// Replayer resends messages and recovers endpoints; required.
+	Replayer *delivery.Replayer
 	// Events receives endpoint.created, .updated and .deleted about
 	// applications' endpoints and is told when operational-webhook
 	// endpoints change; nil: no operational events are sent.
@@ -59,7 +62,7 @@ type Config struct {
 	// the app portal, see package web); nil means no UI: such requests get
 	// the JSON 404 like any unknown route.
 	Web http.Handler
-	// Logger receives one line per request; nil means slog.Default().
+	// Logger receives one line per request; nil: nothing is logged.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -92,7 +95,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = slog.New(LogHandler(cfg.Logger.Handler()))
 	if cfg.Now == nil {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/pkg/bench"
+	"github.com/hookd/hookd/internal/bench"
 	"github.com/hookd/hookd/pkg/postgres"
 )
 

@@ -17,12 +17,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hookd/hookd/internal/redistest"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/worker"
 )
-
-// testRedisAddr is the Redis every test server uses, one database per server.
-const testRedisAddr = "127.0.0.1:6379"
 
 // testBundle is a running hookd (API and worker) on its own Postgres database
 // and asynq queue, and an admin key of its default organisation.
@@ -63,7 +61,7 @@ func setupWith(t *testing.T, opt setupOptions) *testBundle {
 	b := &testBundle{
 		key:      randomKey(t),
 		dbDSN:    postgrestest.NewDSN(t),
-		redisDSN: "redis://" + testRedisAddr + "/0",
+		redisDSN: redistest.DSN(),
 		queue:    newQueue(t),
 	}
 	environ := map[string]string{
@@ -155,7 +153,11 @@ func newQueue(t *testing.T) string {
 	t.Helper()
 	queue := "test-" + randomHex(t, 6)
 	t.Cleanup(func() {
-		insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: testRedisAddr})
+		opt, err := worker.ParseRedisDSN(redistest.DSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		insp := asynq.NewInspector(opt)
 		defer insp.Close()
 		_ = insp.DeleteQueue(queue, true)
 		_ = insp.DeleteQueue(worker.RetryQueue(queue), true)

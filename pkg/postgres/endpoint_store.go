@@ -13,6 +13,10 @@ import (
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
+// endpointSelect are the columns of an endpointRow.
+const endpointSelect = `id, org_id, app_id, uid, url, description, version, disabled, filter_types,
+	channels, metadata, throttle_rate, headers, secret, old_secrets, created_at, updated_at`
+
 type endpointRow struct {
 	ID           string
 	OrgID        string

@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -37,6 +37,10 @@ func (r *messageRow) message() (webhook.Message, error) {
 	}
 	return m, nil
 }
+
+// deliveryColumns are the columns of a deliveryRow.
+const deliveryColumns = `id, org_id, app_id, msg_id, endpoint_id, status, round, round_attempts,
+	next_attempt_at, reconcile_at, created_at, updated_at`
 
 type deliveryRow struct {
 	ID            string
@@ -71,18 +75,19 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 const createMessageSQL = `
 WITH msg AS (
 	INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload, retention_days, created_at)
-	VALUES ($1, $2, $3, $4, $5, CAST($6 AS jsonb), CAST($7 AS jsonb), $8, $9, $10)
+	VALUES (@id, @org_id, @app_id, @event_type, @event_id, CAST(@channels AS jsonb), CAST(@tags AS jsonb),
+		@payload, @retention_days, @now)
 	RETURNING id
 )
 INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, next_attempt_at, reconcile_at, created_at, updated_at)
-SELECT 'dlv_' || substr(msg.id, 5) || substr(e.id, 4), $2, $3, msg.id, e.id, $11, $10, $12, $10, $10
-FROM msg JOIN endpoints e ON e.app_id = $3 AND NOT e.disabled
-WHERE CASE WHEN $13 = '' THEN
+SELECT 'dlv_' || substr(msg.id, 5) || substr(e.id, 4), @org_id, @app_id, msg.id, e.id, @pending, @now, @reconcile_at, @now, @now
+FROM msg JOIN endpoints e ON e.app_id = @app_id AND NOT e.disabled
+WHERE CASE WHEN @only = '' THEN
 	(coalesce(jsonb_typeof(e.filter_types), 'null') <> 'array' OR jsonb_array_length(e.filter_types) = 0
-		OR jsonb_exists(e.filter_types, $4))
+		OR jsonb_exists(e.filter_types, @event_type))
 	AND (coalesce(jsonb_typeof(e.channels), 'null') <> 'array' OR jsonb_array_length(e.channels) = 0
-		OR jsonb_exists_any(e.channels, CAST($14 AS text[])))
-ELSE e.id = $13 END
+		OR jsonb_exists_any(e.channels, CAST(@channel_list AS text[])))
+ELSE e.id = @only END
 RETURNING id, endpoint_id`
 
 // CreateMessage implements webhook.MessageStore: the message and one pending
@@ -95,33 +100,26 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 	if chans == nil {
 		chans = []string{}
 	}
-	rows, err := db.sql.QueryContext(ctx, createMessageSQL,
-		msg.ID, msg.OrgID, msg.AppID, msg.EventType, msg.EventID,
-		jsonOrNull(msg.Channels), jsonOrNull(msg.Tags), string(msg.Payload), msg.RetentionDays, now,
-		int(webhook.StatusPending), now.Add(db.reconcileGrace), onlyEndpoint, chans,
-	)
-	if isForeignKeyViolation(err) {
-		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
-	}
+	rows, err := db.pool.Query(ctx, createMessageSQL, pgx.NamedArgs{
+		"id": msg.ID, "org_id": msg.OrgID, "app_id": msg.AppID, "event_type": msg.EventType, "event_id": msg.EventID,
+		"channels": jsonOrNull(msg.Channels), "tags": jsonOrNull(msg.Tags), "payload": string(msg.Payload),
+		"retention_days": msg.RetentionDays, "now": now, "pending": int(webhook.StatusPending),
+		"reconcile_at": now.Add(db.reconcileGrace), "only": onlyEndpoint, "channel_list": chans,
+	})
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")
 	}
-	defer rows.Close()
-	var deliveries []webhook.Delivery
-	for rows.Next() {
+	deliveries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Delivery, error) {
 		d := webhook.Delivery{
 			OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
 			Status: webhook.StatusPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
 		}
-		if err := rows.Scan(&d.ID, &d.EndpointID); err != nil {
-			return nil, err
-		}
-		deliveries = append(deliveries, d)
+		return d, row.Scan(&d.ID, &d.EndpointID)
+	})
+	if isForeignKeyViolation(err) {
+		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
 	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "a message with this eventId")
-	}
-	return deliveries, nil
+	return deliveries, translate(err, "a message with this eventId")
 }
 
 // jsonOrNull returns list as a JSON array, or nil (SQL NULL) for nil.
@@ -146,61 +144,67 @@ func (db *DB) FindMessage(ctx context.Context, app *webhook.Application, idOrEve
 	return &m, nil
 }
 
+// jobRow is a row of loadDeliverySQL: the endpoint's columns under their
+// own names, the delivery's prefixed d_ and the message's m_.
+type jobRow struct {
+	endpointRow
+	DID            string
+	DStatus        int
+	DRound         int
+	DRoundAttempts int
+	DNextAttemptAt *time.Time
+	DCreatedAt     time.Time
+	DUpdatedAt     time.Time
+	MID            string
+	MEventType     string
+	MEventID       *string
+	MChannels      []string
+	MTags          []string
+	MPayload       *string
+	MRetentionDays int
+	MCreatedAt     time.Time
+}
+
 // loadDeliverySQL reads a delivery with its message and endpoint.
-const loadDeliverySQL = `
-SELECT d.id, d.org_id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.round, d.round_attempts,
-	d.next_attempt_at, d.created_at, d.updated_at,
-	m.event_type, m.event_id, m.channels, m.payload, m.retention_days, m.created_at,
-	e.uid, e.url, e.description, e.version, e.disabled, e.filter_types, e.channels, e.metadata,
-	e.throttle_rate, e.headers, e.secret, e.old_secrets, e.created_at, e.updated_at
+var loadDeliverySQL = `
+SELECT ` + prefixed("e.", "", endpointSelect) + `,
+	d.id AS d_id, d.status AS d_status, d.round AS d_round, d.round_attempts AS d_round_attempts,
+	d.next_attempt_at AS d_next_attempt_at, d.created_at AS d_created_at, d.updated_at AS d_updated_at,
+	m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.channels AS m_channels,
+	m.tags AS m_tags, m.payload AS m_payload, m.retention_days AS m_retention_days, m.created_at AS m_created_at
 FROM deliveries d
 JOIN messages m ON m.id = d.msg_id
 JOIN endpoints e ON e.id = d.endpoint_id
-WHERE d.id = $1`
+WHERE d.id = @id`
 
-// LoadDelivery implements webhook.DeliveryStore in one round trip.
+// LoadDelivery implements delivery.AttemptStore in one round trip.
 func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob, error) {
-	var (
-		d                                         deliveryRow
-		m                                         messageRow
-		e                                         endpointRow
-		msgChannels, epFilter, epChannels, epMeta []byte
-	)
-	err := db.sql.QueryRowContext(ctx, loadDeliverySQL, id).Scan(
-		&d.ID, &d.OrgID, &d.AppID, &d.MsgID, &d.EndpointID, &d.Status, &d.Round, &d.RoundAttempts,
-		&d.NextAttemptAt, &d.CreatedAt, &d.UpdatedAt,
-		&m.EventType, &m.EventID, &msgChannels, &m.Payload, &m.RetentionDays, &m.CreatedAt,
-		&e.UID, &e.URL, &e.Description, &e.Version, &e.Disabled, &epFilter, &epChannels, &epMeta,
-		&e.ThrottleRate, &e.Headers, &e.Secret, &e.OldSecrets, &e.CreatedAt, &e.UpdatedAt,
-	)
-	if errors.Is(err, sql.ErrNoRows) {
+	rows, _ := db.pool.Query(ctx, loadDeliverySQL, pgx.NamedArgs{"id": id})
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[jobRow])
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, webhook.Errorf(webhook.ENOTFOUND, "delivery not found")
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading delivery %s: %w", id, err)
 	}
-	for _, f := range []struct {
-		raw []byte
-		dst any
-	}{{msgChannels, &m.Channels}, {epFilter, &e.FilterTypes}, {epChannels, &e.Channels}, {epMeta, &e.Metadata}} {
-		if len(f.raw) > 0 {
-			if err := json.Unmarshal(f.raw, f.dst); err != nil {
-				return nil, fmt.Errorf("delivery %s: decoding a JSON column: %w", id, err)
-			}
-		}
+	d := deliveryRow{
+		ID: r.DID, OrgID: r.OrgID, AppID: r.AppID, MsgID: r.MID, EndpointID: r.ID, Status: r.DStatus,
+		Round: r.DRound, RoundAttempts: r.DRoundAttempts, NextAttemptAt: r.DNextAttemptAt,
+		CreatedAt: r.DCreatedAt, UpdatedAt: r.DUpdatedAt,
 	}
-	m.ID, m.OrgID, m.AppID = d.MsgID, d.OrgID, d.AppID
-	e.ID, e.OrgID, e.AppID = d.EndpointID, d.OrgID, d.AppID
+	m := messageRow{
+		ID: r.MID, OrgID: r.OrgID, AppID: r.AppID, EventType: r.MEventType, EventID: r.MEventID,
+		Channels: r.MChannels, Tags: r.MTags, Payload: r.MPayload, RetentionDays: r.MRetentionDays, CreatedAt: r.MCreatedAt,
+	}
 	job := &webhook.DeliveryJob{Delivery: d.delivery()}
 	job.Message, _ = m.message()
-	job.Endpoint, err = db.endpointOf(&e)
+	job.Endpoint, err = db.endpointOf(&r.endpointRow)
 	return job, err
 }
 
-// RecordAttempt implements webhook.DeliveryStore in one statement: the
-// attempt is inserted unless its task key was recorded before, and only then
-// is the delivery moved on (for a scheduled attempt, only if the delivery is
-// still at that attempt of that round).
+// RecordAttempt implements delivery.AttemptStore in one statement (see
+// recordAttemptSQL). A value Postgres refuses (a response it cannot store)
+// is EINVALID.
 func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
 	a := &rec.Attempt
 	// The time is taken before the id, as for messages, so that the id
@@ -212,45 +216,63 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		t := rec.NextAttemptAt.Add(db.reconcileGrace)
 		reconcileAt = &t
 	}
-	scheduled := a.TriggerType == webhook.TriggerScheduled
-	res, err := db.sql.ExecContext(ctx, recordAttemptSQL,
-		a.ID, a.DeliveryID, a.OrgID, a.AppID, a.MessageID, a.EndpointID, rec.TaskKey, a.URL, int(a.Status),
-		a.StatusCode, a.Response, a.DurationMs, int(a.TriggerType), a.CreatedAt,
-		int(rec.Status), rec.NextAttemptAt, reconcileAt,
-		scheduled, rec.KeepState, rec.Round, rec.Number-1,
-	)
-	if err != nil {
-		return false, err
+	var inserted int
+	err := db.pool.QueryRow(ctx, recordAttemptSQL, pgx.NamedArgs{
+		"id": a.ID, "delivery_id": a.DeliveryID, "org_id": a.OrgID, "app_id": a.AppID, "msg_id": a.MessageID,
+		"endpoint_id": a.EndpointID, "task_key": rec.TaskKey, "url": a.URL, "status": int(a.Status),
+		"status_code": a.StatusCode, "response": a.Response, "duration_ms": a.DurationMs,
+		"trigger_type": int(a.TriggerType), "created_at": a.CreatedAt,
+		"transition": rec.Transition.String(), "next_attempt_at": rec.NextAttemptAt, "reconcile_at": reconcileAt,
+		"scheduled": a.TriggerType == webhook.TriggerScheduled, "round": rec.Round, "made_before": rec.Number - 1,
+	}).Scan(&inserted)
+	if isDataException(err) {
+		return false, webhook.Errorf(webhook.EINVALID, "attempt of delivery %s: %v", a.DeliveryID, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if err != nil {
+		return false, fmt.Errorf("recording attempt of delivery %s: %w", a.DeliveryID, err)
+	}
+	return inserted == 1, nil
 }
 
-// recordAttemptSQL inserts an attempt unless its task key was recorded
-// before and, only then, moves the delivery on: for a scheduled attempt
-// ($18) only if the delivery is still waiting for that attempt of that round
-// (not finished meanwhile, e.g. by a resend), never when the state is kept
-// ($19). Its row count is the attempts inserted.
+// recordAttemptSQL records one attempt and applies its transition, in three
+// steps that all depend on the first:
+//
+//   - attempt: the attempt is inserted, unless one with its task key was
+//     recorded before; then nothing else happens.
+//   - endpoint_health: the endpoint's run of failures starts at a failed
+//     attempt and ends at a successful one.
+//   - transition: the delivery takes the transition @transition: succeeded
+//     (status success, nothing scheduled), retry (status sending, the next
+//     attempt at @next_attempt_at), exhausted and endpoint_gone (status
+//     fail, nothing scheduled), manual_failed (unchanged). A scheduled
+//     attempt applies it only while the delivery still waits for exactly
+//     that attempt: not finished meanwhile (by a resend), not recovered
+//     into another round, not past it.
+//
+// Its one row counts the attempts inserted (0 or 1).
 const recordAttemptSQL = `
-WITH ins AS (
+WITH attempt AS (
 	INSERT INTO attempts (id, delivery_id, org_id, app_id, msg_id, endpoint_id, task_key, url, status,
 		response_status_code, response, response_duration_ms, trigger_type, created_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	VALUES (@id, @delivery_id, @org_id, @app_id, @msg_id, @endpoint_id, @task_key, @url, @status,
+		@status_code, @response, @duration_ms, @trigger_type, @created_at)
 	ON CONFLICT (delivery_id, task_key) DO NOTHING
 	RETURNING 1
-), health AS (
-	-- the endpoint's run of failures: starts at its first failure, ends at a success
-	UPDATE endpoints SET failing_since = CASE WHEN $9 = 0 THEN NULL ELSE $14 END
-	WHERE id = $6 AND EXISTS (SELECT 1 FROM ins)
-	  AND CASE WHEN $9 = 0 THEN failing_since IS NOT NULL ELSE failing_since IS NULL END
-), upd AS (
+), endpoint_health AS (
+	UPDATE endpoints SET failing_since = CASE WHEN @status = 0 THEN NULL ELSE @created_at END
+	WHERE id = @endpoint_id AND EXISTS (SELECT 1 FROM attempt)
+	  AND CASE WHEN @status = 0 THEN failing_since IS NOT NULL ELSE failing_since IS NULL END
+), transition AS (
 	UPDATE deliveries SET
-		status = $15, next_attempt_at = $16, reconcile_at = $17, updated_at = $14,
-		round_attempts = round_attempts + CASE WHEN $18 THEN 1 ELSE 0 END
-	WHERE id = $2 AND EXISTS (SELECT 1 FROM ins) AND NOT $19
-	  AND (NOT $18 OR (round = $20 AND round_attempts = $21 AND next_attempt_at IS NOT NULL))
+		status = CASE @transition WHEN 'succeeded' THEN 0 WHEN 'retry' THEN 3 ELSE 2 END,
+		next_attempt_at = CASE WHEN @transition = 'retry' THEN CAST(@next_attempt_at AS timestamptz) END,
+		reconcile_at = CASE WHEN @transition = 'retry' THEN CAST(@reconcile_at AS timestamptz) END,
+		updated_at = @created_at,
+		round_attempts = round_attempts + CASE WHEN @scheduled THEN 1 ELSE 0 END
+	WHERE id = @delivery_id AND EXISTS (SELECT 1 FROM attempt) AND @transition <> 'manual_failed'
+	  AND (NOT @scheduled OR (round = @round AND round_attempts = @made_before AND next_attempt_at IS NOT NULL))
 )
-SELECT 1 FROM ins`
+SELECT count(*) FROM attempt`
 
 // disabledEndpointColumns are what a disable statement returns.
 const disabledEndpointColumns = `id, org_id, app_id, uid, failing_since`
@@ -269,56 +291,42 @@ SELECT ` + disabledEndpointColumns + ` FROM disabled`
 func (db *DB) DisableFailingEndpoints(ctx context.Context, failingBefore time.Time) ([]webhook.DisabledEndpoint, error) {
 	return db.disable(ctx, `WITH disabled AS (
 		UPDATE endpoints SET disabled = true, updated_at = now()
-		WHERE NOT disabled AND failing_since < $1
-		RETURNING `+disabledEndpointColumns+`)`+failScheduledSQL, failingBefore)
+		WHERE NOT disabled AND failing_since < @failing_before
+		RETURNING `+disabledEndpointColumns+`)`+failScheduledSQL, pgx.NamedArgs{"failing_before": failingBefore})
 }
 
-// DisableEndpoint implements webhook.DeliveryStore.
+// DisableEndpoint implements delivery.AttemptStore.
 func (db *DB) DisableEndpoint(ctx context.Context, id string) (webhook.DisabledEndpoint, bool, error) {
 	out, err := db.disable(ctx, `WITH disabled AS (
 		UPDATE endpoints SET disabled = true, updated_at = now()
-		WHERE id = $1 AND NOT disabled
-		RETURNING `+disabledEndpointColumns+`)`+failScheduledSQL, id)
+		WHERE id = @id AND NOT disabled
+		RETURNING `+disabledEndpointColumns+`)`+failScheduledSQL, pgx.NamedArgs{"id": id})
 	if err != nil || len(out) == 0 {
 		return webhook.DisabledEndpoint{}, false, err
 	}
 	return out[0], true, nil
 }
 
-func (db *DB) disable(ctx context.Context, query string, arg any) ([]webhook.DisabledEndpoint, error) {
-	rows, err := db.sql.QueryContext(ctx, query, arg)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []webhook.DisabledEndpoint
-	for rows.Next() {
+func (db *DB) disable(ctx context.Context, query string, args pgx.NamedArgs) ([]webhook.DisabledEndpoint, error) {
+	rows, _ := db.pool.Query(ctx, query, args)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.DisabledEndpoint, error) {
 		var d webhook.DisabledEndpoint
-		if err := rows.Scan(&d.ID, &d.OrgID, &d.AppID, &d.UID, &d.FailingSince); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		return d, row.Scan(&d.ID, &d.OrgID, &d.AppID, &d.UID, &d.FailingSince)
+	})
 }
 
-// DueDeliveries implements webhook.DeliveryStore.
+// DueDeliveries implements delivery.ReconcileStore.
 func (db *DB) DueDeliveries(ctx context.Context, limit int) ([]webhook.Delivery, error) {
-	var rows []deliveryRow
-	err := db.gorm.WithContext(ctx).Raw(`
-		UPDATE deliveries SET reconcile_at = now() + make_interval(secs => ?)
+	rows, _ := db.pool.Query(ctx, `
+		UPDATE deliveries SET reconcile_at = now() + make_interval(secs => @grace)
 		WHERE id IN (
 			SELECT id FROM deliveries
 			WHERE reconcile_at < now() AND next_attempt_at IS NOT NULL
 			ORDER BY reconcile_at
-			LIMIT ? FOR UPDATE SKIP LOCKED)
-		RETURNING *`, db.reconcileGrace.Seconds(), limit).Scan(&rows).Error
-	if err != nil {
-		return nil, err
-	}
-	out := make([]webhook.Delivery, len(rows))
-	for i := range rows {
-		out[i] = rows[i].delivery()
-	}
-	return out, nil
+			LIMIT @limit FOR UPDATE SKIP LOCKED)
+		RETURNING `+deliveryColumns, pgx.NamedArgs{"grace": db.reconcileGrace.Seconds(), "limit": limit})
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Delivery, error) {
+		r, err := pgx.RowToStructByName[deliveryRow](row)
+		return r.delivery(), err
+	})
 }

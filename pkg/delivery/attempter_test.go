@@ -1,4 +1,4 @@
-package worker_test
+package delivery_test
 
 import (
 	"bytes"
@@ -13,13 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	svix "github.com/svix/svix-webhooks/go"
 
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/retry"
 	"github.com/hookd/hookd/pkg/webhook"
-	"github.com/hookd/hookd/worker"
 )
 
 // verifyBoth checks one request against every secret with the Standard
@@ -165,8 +164,7 @@ func TestDeliveryDeadLetterThenResendAndRecover(t *testing.T) {
 	healthy.Store(true)
 
 	// Resend: one manual attempt.
-	d := b.delivery(msg1, ep)
-	if err := b.enqueuer.Resend(b.ctx, d.ID); err != nil {
+	if err := b.replayer.Resend(b.ctx, msg1, ep); err != nil {
 		t.Fatal(err)
 	}
 	b.waitStatus(msg1, ep, webhook.StatusSuccess)
@@ -176,15 +174,12 @@ func TestDeliveryDeadLetterThenResendAndRecover(t *testing.T) {
 	}
 
 	// Recover: every failed delivery since a time starts its schedule anew.
-	recovered, err := b.db.RecoverDeliveries(b.ctx, ep, time.Now().Add(-time.Hour), time.Now())
+	recovered, err := b.replayer.Recover(b.ctx, ep, time.Now().Add(-time.Hour), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recovered) != 1 || recovered[0].MessageID != msg2.ID {
-		t.Fatalf("recovered %+v, want only the delivery of %s", recovered, msg2.ID)
-	}
-	if err := b.enqueuer.Dispatch(b.ctx, nil, recovered); err != nil {
-		t.Fatal(err)
+	if recovered != 1 {
+		t.Fatalf("recovered %d deliveries, want only the delivery of %s", recovered, msg2.ID)
 	}
 	b.waitStatus(msg2, ep, webhook.StatusSuccess)
 	if n := len(b.attempts(msg2)); n != 4 {
@@ -281,20 +276,15 @@ func TestDeliveryFilteredByTypeAndChannel(t *testing.T) {
 	}
 }
 
-func TestDeliverySameTaskTwiceRecordsOnce(t *testing.T) {
+func TestDeliverySameJobTwiceRecordsOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, bundleOptions{noWorker: true})
 	rcv := newReceiver(t, nil)
 	ep := b.endpoint(rcv.URL)
 	msg, ds := b.publish("user.signup", `{"a":1}`)
-	d := &worker.Deliverer{
-		Store: b.db, Enqueuer: b.enqueuer, Headers: webhookHeaders(), Logger: discard(),
-		Client: localClient(),
-	}
-	payload, _ := json.Marshal(worker.DeliveryAttemptPayload{DeliveryID: ds[0].ID, Number: 1})
-	task := asynq.NewTask(worker.TypeDeliveryAttempt, payload)
+	job := delivery.Job{Ref: delivery.FirstRef(&ds[0])}
 	for i := 0; i < 2; i++ {
-		if err := d.ProcessTask(b.ctx, task); err != nil {
+		if _, err := b.attempter.Attempt(b.ctx, job); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,11 +293,6 @@ func TestDeliverySameTaskTwiceRecordsOnce(t *testing.T) {
 	}
 	if b.delivery(msg, ep).Status != webhook.StatusSuccess {
 		t.Fatal("delivery not succeeded")
-	}
-	// An undecodable payload is not retried.
-	err := d.ProcessTask(b.ctx, asynq.NewTask(worker.TypeDeliveryAttempt, []byte("{")))
-	if !errors.Is(err, asynq.SkipRetry) {
-		t.Fatalf("undecodable payload: err = %v, want SkipRetry", err)
 	}
 }
 
@@ -320,9 +305,7 @@ func TestDeliveryToDeletedEndpointStops(t *testing.T) {
 	if err := b.db.DeleteEndpoint(b.ctx, ep); err != nil {
 		t.Fatal(err)
 	}
-	d := &worker.Deliverer{Store: b.db, Enqueuer: b.enqueuer, Headers: webhookHeaders(), Logger: discard(), Client: localClient()}
-	payload, _ := json.Marshal(worker.DeliveryAttemptPayload{DeliveryID: ds[0].ID, Number: 1})
-	if err := d.ProcessTask(b.ctx, asynq.NewTask(worker.TypeDeliveryAttempt, payload)); err != nil {
+	if _, err := b.attempter.Attempt(b.ctx, delivery.Job{Ref: delivery.FirstRef(&ds[0])}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(rcv.got()); n != 0 {
@@ -332,36 +315,45 @@ func TestDeliveryToDeletedEndpointStops(t *testing.T) {
 
 // flakyStore fails RecordAttempt a number of times, as a database outage would.
 type flakyStore struct {
-	webhook.DeliveryStore
+	delivery.AttemptStore
 	failures atomic.Int32
+	calls    atomic.Int32
 }
 
 func (f *flakyStore) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
+	f.calls.Add(1)
 	if f.failures.Add(-1) >= 0 {
 		return false, errors.New("injected: database unavailable")
 	}
-	return f.DeliveryStore.RecordAttempt(ctx, rec)
+	return f.AttemptStore.RecordAttempt(ctx, rec)
 }
 
-func TestInfrastructureErrorsDoNotUseTheSchedule(t *testing.T) {
+// A store outage after a request was sent does not make hookd send it
+// again: the outcome is kept and retried for recording until it is stored,
+// and no attempt of the schedule is used up.
+func TestStoreOutageNeitherResendsNorUsesTheSchedule(t *testing.T) {
 	t.Parallel()
 	flaky := &flakyStore{}
-	flaky.failures.Store(2)
-	b := setup(t, bundleOptions{wrapStore: func(s webhook.DeliveryStore) webhook.DeliveryStore {
-		flaky.DeliveryStore = s
+	flaky.failures.Store(4)
+	b := setup(t, bundleOptions{wrapStore: func(s delivery.AttemptStore) delivery.AttemptStore {
+		flaky.AttemptStore = s
 		return flaky
 	}})
 	rcv := newReceiver(t, status(http.StatusInternalServerError))
 	ep := b.endpoint(rcv.URL)
 	msg, _ := b.publish("user.signup", `{"a":1}`)
 	b.waitStatus(msg, ep, webhook.StatusFail)
-	// Two requests were made while the database was "down"; they are not
-	// recorded and do not count: the schedule still allows 3 attempts.
 	if n := len(b.attempts(msg)); n != 3 {
 		t.Fatalf("%d attempts recorded, want 3", n)
 	}
-	if n := len(rcv.got()); n != 5 {
-		t.Fatalf("receiver got %d requests, want 5 (2 during the outage + 3)", n)
+	if n := len(rcv.got()); n != 3 {
+		t.Fatalf("receiver got %d requests, want 3: one per attempt, none again for the outage", n)
+	}
+	if n := flaky.calls.Load(); n != 3+4 {
+		t.Fatalf("RecordAttempt called %d times, want 7 (4 failed tries)", n)
+	}
+	if _, errs := b.queue.Stats(); errs != 0 {
+		t.Fatalf("%d jobs failed back to the queue, want 0", errs)
 	}
 }
 
@@ -375,7 +367,7 @@ func TestReconcilerEnqueuesLostAttempts(t *testing.T) {
 	if _, err := b.db.CreateMessage(b.ctx, msg, ""); err != nil {
 		t.Fatal(err)
 	}
-	r := &worker.Reconciler{Store: b.db, Enqueuer: b.enqueuer, Logger: discard()}
+	r := &delivery.Reconciler{Store: b.db, Queue: b.queue}
 	b.waitFor("the reconciler to enqueue", func() bool {
 		n, err := r.RunOnce(b.ctx)
 		if err != nil {
@@ -466,13 +458,11 @@ func TestFreshAttemptFastPath(t *testing.T) {
 	if err := b.db.DeleteEndpoint(b.ctx, gone); err != nil {
 		t.Fatal(err)
 	}
-	d := &worker.Deliverer{Store: b.db, Enqueuer: b.enqueuer, Headers: webhookHeaders(), Logger: discard(), Client: localClient()}
-	for _, dl := range ds {
-		payload, _ := json.Marshal(worker.DeliveryAttemptPayload{DeliveryID: dl.ID, Number: 1, Fresh: &worker.FreshDelivery{
-			OrgID: dl.OrgID, AppID: dl.AppID, MessageID: msg.ID, EndpointID: dl.EndpointID,
-			EventType: msg.EventType, Payload: msg.Payload,
-		}})
-		if err := d.ProcessTask(b.ctx, asynq.NewTask(worker.TypeDeliveryAttempt, payload)); err != nil {
+	for _, job := range delivery.JobsFor(msg, ds) {
+		if job.Fresh == nil {
+			t.Fatal("a first attempt of a small message carries no message")
+		}
+		if _, err := b.attempter.Attempt(b.ctx, job); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package worker_test
+package delivery_test
 
 import (
 	"context"
@@ -11,12 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
-	"github.com/redis/go-redis/v9"
-
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/retry"
 	"github.com/hookd/hookd/pkg/webhook"
-	"github.com/hookd/hookd/worker"
 )
 
 // recordingEmitter remembers the operational events emitted.
@@ -74,7 +71,7 @@ func TestEndpointHealth(t *testing.T) {
 	b.waitStatus(msg2, recovering, webhook.StatusSuccess)
 
 	// 11 s later with a 10 s window: only the endpoint that only failed is disabled.
-	h := &worker.HealthChecker{Store: b.db, Events: events, Logger: discard(), DisableAfter: 10 * time.Second,
+	h := &delivery.HealthChecker{Store: b.db, Events: events, DisableAfter: 10 * time.Second,
 		Now: func() time.Time { return time.Now().Add(11 * time.Second) }}
 	if n, err := h.RunOnce(b.ctx); err != nil || n != 1 {
 		t.Fatalf("health check disabled %d endpoints (%v), want 1", n, err)
@@ -145,49 +142,10 @@ func TestAttemptEvents(t *testing.T) {
 	}
 	// A resend that succeeds recovers it.
 	healthy.Store(true)
-	if err := b.enqueuer.Resend(b.ctx, b.delivery(msg, ep).ID); err != nil {
+	if err := b.replayer.Resend(b.ctx, msg, ep); err != nil {
 		t.Fatal(err)
 	}
 	b.waitFor("message.attempt.recovered", func() bool { return len(events.ofType(webhook.EventMessageAttemptRecovered)) == 1 })
-}
-
-// rateLimitedReceiver counts arrivals per 100 ms slot.
-func TestRateLimitAcrossWorkers(t *testing.T) {
-	t.Parallel()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	b := setup(t, bundleOptions{workers: 2, newThrottle: func() *worker.Throttle {
-		return &worker.Throttle{Limiter: redis_rate.NewLimiter(rdb)}
-	}})
-	rcv := newReceiver(t, nil)
-	rate := 5
-	ep := b.endpoint(rcv.URL, func(e *webhook.Endpoint) { e.ThrottleRate = &rate })
-	const n = 20
-	var msgs []*webhook.Message
-	for i := 0; i < n; i++ {
-		m, _ := b.publish("user.signup", `{}`)
-		msgs = append(msgs, m)
-	}
-	for _, m := range msgs {
-		b.waitStatus(m, ep, webhook.StatusSuccess)
-	}
-	got := rcv.got()
-	span := got[len(got)-1].at.Sub(got[0].at)
-	perSecond := float64(len(got)-1) / span.Seconds()
-	t.Logf("rateLimit 5 with 2 workers: %d requests in %v = %.1f/s", len(got), span.Round(time.Millisecond), perSecond)
-	if len(got) != n || perSecond > 6.5 || perSecond < 3 {
-		t.Fatalf("%d requests at %.1f/s, want %d at about 5/s", len(got), perSecond, n)
-	}
-	// No one-second window holds more than the rate plus the burst allowance.
-	for i := range got {
-		in := 0
-		for j := i; j < len(got) && got[j].at.Sub(got[i].at) < time.Second; j++ {
-			in++
-		}
-		if in > rate+1 {
-			t.Fatalf("%d requests within one second from request %d", in, i)
-		}
-	}
 }
 
 func TestNoisyNeighbourIsolation(t *testing.T) {
@@ -196,9 +154,8 @@ func TestNoisyNeighbourIsolation(t *testing.T) {
 	}
 	t.Parallel()
 	const maxInFlight = 4
-	b := setup(t, bundleOptions{concurrency: 50, timeout: 2 * time.Second, newThrottle: func() *worker.Throttle {
-		return &worker.Throttle{MaxInFlight: maxInFlight, Backoff: 2 * time.Second}
-	}})
+	b := setup(t, bundleOptions{workers: 50, timeout: 2 * time.Second,
+		throttle: &delivery.Throttle{MaxInFlight: maxInFlight, Backoff: 2 * time.Second}})
 	// Endpoint A hangs every request until the timeout.
 	var inFlight, peak atomic.Int32
 	var hangRequests atomic.Int32

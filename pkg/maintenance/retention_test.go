@@ -1,4 +1,4 @@
-package worker_test
+package maintenance_test
 
 import (
 	"bytes"
@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/pkg/maintenance"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/webhook"
-	"github.com/hookd/hookd/worker"
 )
 
 const day = 24 * time.Hour
@@ -25,7 +25,7 @@ type retentionFixture struct {
 	ctx       context.Context
 	db        *postgres.DB
 	store     *recordingStore
-	retention *worker.Retention
+	retention *maintenance.Retention
 	app       *webhook.Application
 	ep        *webhook.Endpoint
 	start     time.Time
@@ -52,7 +52,7 @@ func setupRetention(t *testing.T) *retentionFixture {
 	}
 	f := &retentionFixture{t: t, ctx: ctx, db: db, store: &recordingStore{DB: db}, app: app, ep: ep,
 		start: time.Now(), now: time.Now()}
-	f.retention = &worker.Retention{Store: f.store, Logger: discard(), Now: func() time.Time { return f.now }}
+	f.retention = &maintenance.Retention{Store: f.store, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return f.now }}
 	return f
 }
 
@@ -70,7 +70,7 @@ func (f *retentionFixture) publish(days int) (*webhook.Message, *webhook.Attempt
 		Attempt: webhook.Attempt{DeliveryID: ds[0].ID, OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
 			EndpointID: f.ep.ID, URL: f.ep.URL, Status: webhook.StatusSuccess, StatusCode: 200,
 			Response: "ok", TriggerType: webhook.TriggerScheduled},
-		TaskKey: "s:0:1", Number: 1, Status: webhook.StatusSuccess,
+		TaskKey: "s:0:1", Number: 1, Transition: webhook.Succeeded,
 	}
 	if ok, err := f.db.RecordAttempt(f.ctx, rec); err != nil || !ok {
 		f.t.Fatalf("RecordAttempt = %v, %v", ok, err)

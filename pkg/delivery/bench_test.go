@@ -1,32 +1,32 @@
-package worker_test
+package delivery_test
 
 import (
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/hibiken/asynq"
-
+	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/delivery/memqueue"
+	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
 	"github.com/hookd/hookd/pkg/webhook"
-	"github.com/hookd/hookd/worker"
 )
 
-// deliverBench is what BenchmarkDeliverAttempt needs: a fresh database with
-// one endpoint at a local receiver, and a Deliverer as the worker builds it.
+// deliverBench is what BenchmarkAttempt needs: a fresh database with one
+// endpoint at a local receiver, and an Attempter as the worker builds it.
 type deliverBench struct {
 	ctx       context.Context
 	db        *postgres.DB
 	app       *webhook.Application
-	deliverer *worker.Deliverer
+	attempter *delivery.Attempter
 	receiver  *benchReceiver
 }
 
@@ -38,21 +38,6 @@ func newDeliverBench(b *testing.B) *deliverBench {
 		b.Fatal(err)
 	}
 	db := postgrestest.NewDBWith(b, postgres.Options{Box: box, MaxOpenConns: 16})
-	redisOpt, err := worker.ParseRedisDSN(testRedis)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Only a failed attempt enqueues; the queue stays empty unless the
-	// receiver misbehaves, and is deleted either way.
-	queue := "bench-" + randomHex()
-	enq := worker.NewEnqueuer(redisOpt, queue, 5*time.Second)
-	b.Cleanup(func() {
-		insp := asynq.NewInspector(redisOpt)
-		_ = insp.DeleteQueue(queue, true)
-		_ = insp.DeleteQueue(worker.RetryQueue(queue), true)
-		_ = insp.Close()
-		_ = enq.Close()
-	})
 	org, err := db.EnsureOrg(ctx, "bench")
 	if err != nil {
 		b.Fatal(err)
@@ -72,20 +57,23 @@ func newDeliverBench(b *testing.B) *deliverBench {
 	}
 	return &deliverBench{
 		ctx: ctx, db: db, app: app, receiver: rcv,
-		deliverer: &worker.Deliverer{
-			Store: db, Enqueuer: enq, Headers: webhookHeaders(), Logger: discard(), Client: localClient(),
+		attempter: &delivery.Attempter{
+			// Only a failed attempt queues the next; the queue stays empty
+			// unless the receiver misbehaves.
+			Store: db, Queue: memqueue.New(), Headers: signature.WebhookHeaders,
+			Send: egress.New(egress.Config{AllowedSubnets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}),
 		},
 	}
 }
 
-// tasks publishes n messages and returns the first-attempt task of each
-// one's delivery, as the enqueuer hands them to the worker: with the
-// message inlined (fresh), or naming the delivery alone, as a reconciled
-// or large-payload first attempt does.
-func (f *deliverBench) tasks(b *testing.B, n int, fresh bool) []*asynq.Task {
+// jobs publishes n messages and returns the first-attempt job of each
+// one's delivery, as the publisher queues them: with the message inlined
+// (fresh), or naming the delivery alone, as a reconciled or large-payload
+// first attempt does.
+func (f *deliverBench) jobs(b *testing.B, n int, fresh bool) []delivery.Job {
 	b.Helper()
-	tasks := make([]*asynq.Task, n)
-	for i := range tasks {
+	jobs := make([]delivery.Job, n)
+	for i := range jobs {
 		msg := &webhook.Message{
 			OrgID: f.app.OrgID, AppID: f.app.ID, EventType: "invoice.paid",
 			Payload:       json.RawMessage(`{"type":"invoice.paid","data":{"id":"in_1P2q3R4s5T","amount":4200,"currency":"eur"}}`),
@@ -95,29 +83,21 @@ func (f *deliverBench) tasks(b *testing.B, n int, fresh bool) []*asynq.Task {
 		if err != nil || len(ds) != 1 {
 			b.Fatalf("CreateMessage = %d deliveries, %v", len(ds), err)
 		}
-		d := ds[0]
-		p := worker.DeliveryAttemptPayload{DeliveryID: d.ID, Number: 1}
-		if fresh {
-			p.Fresh = &worker.FreshDelivery{
-				OrgID: d.OrgID, AppID: d.AppID, MessageID: msg.ID, EndpointID: d.EndpointID,
-				EventType: msg.EventType, Payload: msg.Payload,
-			}
+		job := delivery.JobsFor(msg, ds)[0]
+		if !fresh {
+			job.Fresh = nil
 		}
-		raw, err := json.Marshal(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		tasks[i] = asynq.NewTask(worker.TypeDeliveryAttempt, raw)
+		jobs[i] = job
 	}
-	return tasks
+	return jobs
 }
 
-// BenchmarkDeliverAttempt is one delivery end to end in the worker: get
-// the delivery (from the task and the endpoint cache when fresh, else from
-// Postgres), sign, POST to a receiver on 127.0.0.1 answering 204, and
-// record the attempt. Afterwards the receiver must have seen each message
-// exactly once.
-func BenchmarkDeliverAttempt(b *testing.B) {
+// BenchmarkAttempt is one delivery attempt end to end: get the delivery
+// (from the job and the endpoint cache when fresh, else from Postgres),
+// sign, POST to a receiver on 127.0.0.1 answering 204, and record the
+// attempt. Afterwards the receiver must have seen each message exactly
+// once.
+func BenchmarkAttempt(b *testing.B) {
 	f := newDeliverBench(b)
 	for _, path := range []struct {
 		name  string
@@ -125,12 +105,12 @@ func BenchmarkDeliverAttempt(b *testing.B) {
 	}{{"fresh", true}, {"loaded", false}} {
 		b.Run(path.name, func(b *testing.B) {
 			b.Run("serial", func(b *testing.B) {
-				tasks := f.tasks(b, b.N, path.fresh)
+				jobs := f.jobs(b, b.N, path.fresh)
 				f.receiver.reset()
 				b.ReportAllocs()
 				b.ResetTimer()
-				for _, task := range tasks {
-					if err := f.deliverer.ProcessTask(f.ctx, task); err != nil {
+				for _, job := range jobs {
+					if _, err := f.attempter.Attempt(f.ctx, job); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -138,7 +118,7 @@ func BenchmarkDeliverAttempt(b *testing.B) {
 				f.receiver.check(b, b.N)
 			})
 			b.Run("parallel", func(b *testing.B) {
-				tasks := f.tasks(b, b.N, path.fresh)
+				jobs := f.jobs(b, b.N, path.fresh)
 				f.receiver.reset()
 				b.ReportAllocs()
 				b.SetParallelism(4)
@@ -146,7 +126,7 @@ func BenchmarkDeliverAttempt(b *testing.B) {
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						if err := f.deliverer.ProcessTask(f.ctx, tasks[next.Add(1)-1]); err != nil {
+						if _, err := f.attempter.Attempt(f.ctx, jobs[next.Add(1)-1]); err != nil {
 							b.Error(err)
 							return
 						}

@@ -1,14 +1,15 @@
-package worker
+// Package loop runs hookd's background loops.
+package loop
 
 import (
 	"context"
 	"time"
 )
 
-// every calls run every interval (def when interval is 0) until ctx is
+// Every calls run every interval (def when interval is 0) until ctx is
 // done. The first call is one interval after the start; a run that is
 // late delays the next, never doubles it up.
-func every(ctx context.Context, interval, def time.Duration, run func(context.Context)) {
+func Every(ctx context.Context, interval, def time.Duration, run func(context.Context)) {
 	if interval == 0 {
 		interval = def
 	}

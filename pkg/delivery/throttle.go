@@ -1,43 +1,29 @@
-package worker
+package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"github.com/go-redis/redis_rate/v10"
 )
 
-// ThrottledError puts an attempt back on the queue for Delay without it
-// counting as an attempt or as an asynq failure: its endpoint is at its
-// rate limit or its in-flight cap.
-type ThrottledError struct {
-	EndpointID string
-	Delay      time.Duration
-	Reason     string
-}
-
-func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("endpoint %s throttled (%s), retrying in %v", e.EndpointID, e.Reason, e.Delay)
-}
-
-// isThrottled reports whether err is a ThrottledError.
-func isThrottled(err error) (*ThrottledError, bool) {
-	var t *ThrottledError
-	ok := errors.As(err, &t)
-	return t, ok
+// RateLimiter enforces endpoints' rate limits across every worker process
+// (worker.RedisRateLimiter does it in Redis).
+type RateLimiter interface {
+	// Allow takes one request of key's budget of perSecond requests per
+	// second, spread evenly (no burst), and returns 0; or it takes nothing
+	// and returns how long to wait for the next free request.
+	Allow(ctx context.Context, key string, perSecond int) (wait time.Duration, err error)
 }
 
 // Throttle enforces, per endpoint, its rateLimit (messages per second)
-// across every worker process through Redis (GCRA, go-redis/redis_rate), and
+// across every worker process through a RateLimiter, and
 // a cap on requests in flight within this process, so that one slow or
 // hanging endpoint cannot hold every worker slot.
 type Throttle struct {
 	// Limiter enforces rate limits; nil disables them.
-	Limiter *redis_rate.Limiter
+	Limiter RateLimiter
 	// MaxInFlight caps one endpoint's requests in flight in this process;
 	// 0 means no cap.
 	MaxInFlight int
@@ -58,15 +44,17 @@ type Throttle struct {
 	active map[string]time.Time
 }
 
-// Acquire lets an attempt to endpointID proceed, or returns a
-// *ThrottledError. A nil release is returned with the error; otherwise
-// release must be called when the request is done.
-func (t *Throttle) Acquire(ctx context.Context, endpointID string, ratePerSecond *int) (release func(), err error) {
+// Acquire lets an attempt to endpointID proceed: it returns a release
+// func to call when the request is done. Or the endpoint is at its rate
+// limit or in-flight cap: release is nil and retryIn is how long the attempt
+// should wait in the queue (it is not an attempt). A nil Throttle lets
+// everything through.
+func (t *Throttle) Acquire(ctx context.Context, endpointID string, ratePerSecond *int) (release func(), retryIn time.Duration, err error) {
 	if t == nil {
-		return func() {}, nil
+		return func() {}, 0, nil
 	}
 	if t.MaxInFlight > 0 && !t.takeSlot(ctx, endpointID) {
-		return nil, &ThrottledError{EndpointID: endpointID, Delay: t.backoff(), Reason: "in-flight cap"}
+		return nil, t.backoff(), nil
 	}
 	release = func() {
 		if t.MaxInFlight == 0 {
@@ -82,19 +70,17 @@ func (t *Throttle) Acquire(ctx context.Context, endpointID string, ratePerSecond
 		t.mu.Unlock()
 	}
 	if t.Limiter != nil && ratePerSecond != nil && *ratePerSecond > 0 {
-		// Burst 1: requests are spread evenly over each second.
-		limit := redis_rate.Limit{Rate: *ratePerSecond, Period: time.Second, Burst: 1}
-		res, err := t.Limiter.Allow(ctx, "hookd:rate:"+endpointID, limit)
+		wait, err := t.Limiter.Allow(ctx, "hookd:rate:"+endpointID, *ratePerSecond)
 		if err != nil {
 			release()
-			return nil, fmt.Errorf("rate limiter: %w", err)
+			return nil, 0, fmt.Errorf("rate limiter: %w", err)
 		}
-		if res.Allowed == 0 {
+		if wait > 0 {
 			release()
-			return nil, &ThrottledError{EndpointID: endpointID, Delay: max(res.RetryAfter, 10*time.Millisecond), Reason: "rate limit"}
+			return nil, max(wait, 10*time.Millisecond), nil
 		}
 	}
-	return release, nil
+	return release, 0, nil
 }
 
 // takeSlot takes one of the endpoint's in-flight slots, waiting up to Wait

@@ -1,9 +1,11 @@
-package worker
+package maintenance
 
 import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/hookd/hookd/pkg/loop"
 )
 
 // Sweep deletes up to limit expired rows of one kind and returns how many went.
@@ -26,7 +28,7 @@ const janitorBatch = 1000
 
 // Run loops until ctx is done.
 func (j *Janitor) Run(ctx context.Context) {
-	every(ctx, j.Interval, time.Minute, func(ctx context.Context) {
+	loop.Every(ctx, j.Interval, time.Minute, func(ctx context.Context) {
 		for _, sw := range j.Sweeps {
 			n, err := j.RunOnce(ctx, sw)
 			switch {

@@ -1,6 +1,9 @@
-package worker
+package delivery
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // Attempt outcomes reported to an Observer.
 const (
@@ -10,7 +13,7 @@ const (
 	OutcomeFailed    = "failed"    // a failed manual attempt (the schedule is untouched)
 )
 
-// Observer is told what the worker does, for metrics. Its methods must be
+// Observer is told what deliveries do, for metrics. Its methods must be
 // cheap and safe for concurrent use.
 type Observer interface {
 	// AttemptDone reports one recorded attempt: its outcome, the response's
@@ -40,4 +43,15 @@ func observerOr(o Observer) Observer {
 		return nopObserver{}
 	}
 	return o
+}
+
+// discardLogger is the logger of a component given none.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// loggerOr returns l, or a logger that discards everything for nil.
+func loggerOr(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return discardLogger
+	}
+	return l
 }

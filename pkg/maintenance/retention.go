@@ -1,4 +1,4 @@
-package worker
+package maintenance
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/pkg/webhook"
+
+	"github.com/hookd/hookd/pkg/loop"
 )
 
 // RetentionStore clears expired content in batches walked by id
@@ -105,7 +107,7 @@ type RetentionResult struct {
 
 // Run loops until ctx is done.
 func (r *Retention) Run(ctx context.Context) {
-	every(ctx, r.Interval, time.Minute, func(ctx context.Context) {
+	loop.Every(ctx, r.Interval, time.Minute, func(ctx context.Context) {
 		start := time.Now()
 		res, err := r.RunOnce(ctx)
 		switch {
