@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -44,14 +45,54 @@ type endpointMessageOut struct {
 	Status      int        `json:"status"`
 	StatusText  string     `json:"statusText"`
 	NextAttempt *time.Time `json:"nextAttempt"`
+	// WaitingFor is a hookd extension, set while the delivery is held
+	// behind an earlier message of its ordering key.
+	WaitingFor *waitingForOut `json:"waitingFor,omitempty"`
+}
+
+// waitingForOut is what a held delivery waits for (a hookd extension):
+// the head of its ordering key, e.g. "waiting for msg_… (attempt 3
+// failed with 500, next at …)".
+type waitingForOut struct {
+	OrderingKey    string     `json:"orderingKey"`
+	MsgID          string     `json:"msgId"`
+	Status         int        `json:"status"`
+	StatusText     string     `json:"statusText"`
+	Attempts       int        `json:"attempts"`
+	LastStatusCode int        `json:"lastStatusCode"`
+	NextAttempt    *time.Time `json:"nextAttempt"`
+	Since          time.Time  `json:"since"`
+	Text           string     `json:"text"`
+}
+
+func waitingForOf(d *webhook.Delivery, b *webhook.Blocker) *waitingForOut {
+	if b == nil || d.OrderingKey == nil {
+		return nil
+	}
+	text := "waiting for " + b.MessageID
+	switch {
+	case b.Attempts > 0 && b.NextAttemptAt != nil:
+		text += fmt.Sprintf(" (attempt %d failed", b.Attempts)
+		if b.LastStatusCode != 0 {
+			text += fmt.Sprintf(" with %d", b.LastStatusCode)
+		}
+		text += ", next at " + b.NextAttemptAt.UTC().Format(time.RFC3339) + ")"
+	case b.NextAttemptAt != nil:
+		text += " (first attempt due)"
+	}
+	return &waitingForOut{
+		OrderingKey: *d.OrderingKey, MsgID: b.MessageID, Status: int(b.Status), StatusText: b.Status.String(),
+		Attempts: b.Attempts, LastStatusCode: b.LastStatusCode, NextAttempt: b.NextAttemptAt, Since: b.Since, Text: text,
+	}
 }
 
 // messageEndpointOut is the contract's MessageEndpointOut.
 type messageEndpointOut struct {
 	endpointOut
-	Status      int        `json:"status"`
-	StatusText  string     `json:"statusText"`
-	NextAttempt *time.Time `json:"nextAttempt"`
+	Status      int            `json:"status"`
+	StatusText  string         `json:"statusText"`
+	NextAttempt *time.Time     `json:"nextAttempt"`
+	WaitingFor  *waitingForOut `json:"waitingFor,omitempty"` // hookd extension
 }
 
 // recoverIn is the contract's RecoverIn. The times are parsed by hand so
@@ -167,7 +208,7 @@ func (s *Server) listEndpointMessages(c *gin.Context) {
 		return endpointMessageOut{
 			messageOut: messageOutOf(&em.Message, withContent),
 			Status:     int(em.Delivery.Status), StatusText: em.Delivery.Status.String(),
-			NextAttempt: em.Delivery.NextAttemptAt,
+			NextAttempt: em.Delivery.NextAttemptAt, WaitingFor: waitingForOf(&em.Delivery, em.WaitingFor),
 		}
 	}
 	c.PureJSON(http.StatusOK, newList(page, opt, out, func(em *webhook.EndpointMessage) string { return em.Message.ID }))
@@ -189,7 +230,7 @@ func (s *Server) listMessageEndpoints(c *gin.Context) {
 		return messageEndpointOut{
 			endpointOut: endpointOutOf(&me.Endpoint),
 			Status:      int(me.Delivery.Status), StatusText: me.Delivery.Status.String(),
-			NextAttempt: me.Delivery.NextAttemptAt,
+			NextAttempt: me.Delivery.NextAttemptAt, WaitingFor: waitingForOf(&me.Delivery, me.WaitingFor),
 		}
 	}
 	c.PureJSON(http.StatusOK, newList(page, opt, out, func(me *webhook.MessageEndpoint) string { return me.Delivery.EndpointID }))

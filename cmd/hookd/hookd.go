@@ -56,6 +56,7 @@ type Main struct {
 	janitor    *maintenance.Janitor
 	retention  *maintenance.Retention
 	health     *delivery.HealthChecker
+	ordering   *delivery.OrderingWatch
 }
 
 // NewMain returns a Main logging to logOut.
@@ -174,6 +175,13 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
 		Observer: m.metrics,
 		Interval: m.Config.ReconcilerInterval,
 	}
+	m.ordering = &delivery.OrderingWatch{
+		Store:        m.db,
+		Queue:        m.enqueuer,
+		Events:       m.events,
+		Logger:       m.Logger,
+		BlockedAfter: m.Config.OrderingBlockedAlert,
+	}
 	m.retention = &maintenance.Retention{
 		Store:    m.db,
 		Logger:   m.Logger,
@@ -263,6 +271,7 @@ func (m *Main) Run(ctx context.Context) error {
 		g.Go(func() error { m.janitor.Run(ctx); return nil })
 		g.Go(func() error { m.retention.Run(ctx); return nil })
 		g.Go(func() error { m.health.Run(ctx); return nil })
+		g.Go(func() error { m.ordering.Run(ctx); return nil })
 	}
 	return g.Wait()
 }

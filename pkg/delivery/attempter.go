@@ -157,10 +157,17 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	}
 	a.observer().AttemptDone(outcomeName(dec.Transition), out.StatusCode, time.Duration(rec.Attempt.DurationMs)*time.Millisecond)
 	a.tell(ctx, at, rec)
+	var next []Job
 	if dec.Transition == webhook.Retry {
-		next := Job{Ref: at.ref.Next(), At: dec.NextAttemptAt}
-		if err := a.Queue.Enqueue(ctx, next); err != nil {
-			// Recorded: the reconciler queues it once it is overdue.
+		next = append(next, Job{Ref: at.ref.Next(), At: dec.NextAttemptAt})
+	}
+	if rec.Released != nil {
+		// The next delivery of the ordering key this one headed.
+		next = append(next, Job{Ref: FirstRef(rec.Released)})
+	}
+	if len(next) > 0 {
+		if err := a.Queue.Enqueue(ctx, next...); err != nil {
+			// Recorded: the reconciler queues them once they are overdue.
 			a.log().WarnContext(ctx, "queueing the next attempt failed; the reconciler will retry",
 				slog.String("msg_id", at.msg.ID), slog.String("endpoint_id", at.ep.ID),
 				slog.String("delivery_id", at.ref.DeliveryID), slog.String("error", err.Error()))

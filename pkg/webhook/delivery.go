@@ -73,6 +73,9 @@ type AttemptRecord struct {
 	Transition Transition
 	// NextAttemptAt is when the next attempt is due, for Retry.
 	NextAttemptAt *time.Time
+	// Released is set by RecordAttempt when the transition ended the head
+	// of an ordering key: the key's next delivery, made due now.
+	Released *Delivery
 }
 
 // DisabledEndpoint is an endpoint hookd disabled, for the endpoint.disabled event.

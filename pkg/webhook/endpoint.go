@@ -34,12 +34,34 @@ type Endpoint struct {
 	ThrottleRate *int // messages per second; nil: unlimited
 	// Headers are sent with every delivery; they never override hookd's own.
 	Headers map[string]string
+	// Ordering is OrderingNone ("" reads as it) or OrderingStrict.
+	Ordering string
 	// Secret is the current signing secret, "whsec_" + base64.
 	Secret string
 	// OldSecrets are rotated-out secrets, still signed with until they expire.
 	OldSecrets []ExpiringSecret
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// Endpoint orderings.
+const (
+	// OrderingNone orders only the messages that carry an ordering key,
+	// each key on its own.
+	OrderingNone = "none"
+	// OrderingStrict orders all the endpoint's messages, as one key: first
+	// in, first out.
+	OrderingStrict = "strict"
+)
+
+// OrderingKeyFor returns the ordering key a message with key gets at ep:
+// "" for every message at a strict endpoint, key otherwise (nil: unordered).
+func (e *Endpoint) OrderingKeyFor(key *string) *string {
+	if e.Ordering == OrderingStrict {
+		all := ""
+		return &all
+	}
+	return key
 }
 
 // ExpiringSecret is a rotated-out signing secret and the end of its grace period.
@@ -70,6 +92,9 @@ func (e *Endpoint) Validate(httpsOnly bool) error {
 		v.Add("must match ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$", "body", "secret")
 	}
 	CheckHeaders(v, e.Headers, "body", "headers")
+	if e.Ordering != "" && e.Ordering != OrderingNone && e.Ordering != OrderingStrict {
+		v.Add(`must be "none" or "strict"`, "body", "ordering")
+	}
 	return v.Err()
 }
 
