@@ -161,9 +161,13 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	if dec.Transition == webhook.Retry {
 		next = append(next, Job{Ref: at.ref.Next(), At: dec.NextAttemptAt})
 	}
-	if rec.Released != nil {
-		// The next delivery of the ordering key this one headed.
-		next = append(next, Job{Ref: FirstRef(rec.Released)})
+	if r := rec.Released; r != nil {
+		// The next delivery of the ordering key this one headed, with its
+		// message when the store gave it.
+		next = append(next, JobsFor(&r.Message, []webhook.Delivery{r.Delivery})...)
+		if r.Message.Payload == nil {
+			next[len(next)-1].Fresh = nil
+		}
 	}
 	if len(next) > 0 {
 		if err := a.Queue.Enqueue(ctx, next...); err != nil {

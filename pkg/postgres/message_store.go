@@ -267,6 +267,11 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 	var (
 		inserted int
 		released *string
+		next     struct {
+			ID, EventType *string
+			EventID       *string
+			Payload       *string
+		}
 	)
 	err := db.pool.QueryRow(ctx, recordAttemptSQL, pgx.NamedArgs{
 		"id": a.ID, "delivery_id": a.DeliveryID, "org_id": a.OrgID, "app_id": a.AppID, "msg_id": a.MessageID,
@@ -276,7 +281,7 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"transition": rec.Transition.String(), "next_attempt_at": rec.NextAttemptAt, "reconcile_at": reconcileAt,
 		"scheduled": a.TriggerType == webhook.TriggerScheduled, "round": rec.Round, "made_before": rec.Number - 1,
 		"release_reconcile_at": a.CreatedAt.Add(db.reconcileGrace),
-	}).Scan(&inserted, &released)
+	}).Scan(&inserted, &released, &next.ID, &next.EventType, &next.EventID, &next.Payload)
 	if isDataException(err) {
 		return false, webhook.Errorf(webhook.EINVALID, "attempt of delivery %s: %v", a.DeliveryID, err)
 	}
@@ -284,9 +289,15 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		return false, fmt.Errorf("recording attempt of delivery %s: %w", a.DeliveryID, err)
 	}
 	if released != nil {
-		next := a.CreatedAt
-		rec.Released = &webhook.Delivery{ID: *released, OrgID: a.OrgID, AppID: a.AppID, EndpointID: a.EndpointID,
-			Status: webhook.StatusPending, NextAttemptAt: &next}
+		due := a.CreatedAt
+		job := &webhook.DeliveryJob{Delivery: webhook.Delivery{ID: *released, OrgID: a.OrgID, AppID: a.AppID,
+			EndpointID: a.EndpointID, Status: webhook.StatusPending, NextAttemptAt: &due}}
+		if next.ID != nil && next.Payload != nil {
+			job.Delivery.MessageID = *next.ID
+			job.Message = webhook.Message{ID: *next.ID, OrgID: a.OrgID, AppID: a.AppID, EventType: *next.EventType,
+				EventID: next.EventID, Payload: json.RawMessage(*next.Payload)}
+		}
+		rec.Released = job
 	}
 	return inserted == 1, nil
 }
@@ -312,7 +323,8 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 //     flight).
 //
 // Its one row counts the attempts inserted (0 or 1) and names the released
-// delivery, if any.
+// delivery, if any, with its message when it was published before the
+// statement began (else NULLs: the caller reads it).
 const recordAttemptSQL = `
 WITH attempt AS (
 	INSERT INTO attempts (id, delivery_id, org_id, app_id, msg_id, endpoint_id, task_key, url, status,
@@ -342,7 +354,11 @@ WITH attempt AS (
 	FROM transition t
 	WHERE @transition IN ('succeeded', 'exhausted', 'endpoint_gone') AND t.ordering_key IS NOT NULL
 )
-SELECT (SELECT count(*) FROM attempt), (SELECT id FROM released)`
+SELECT (SELECT count(*) FROM attempt), r.id, m.id, m.event_type, m.event_id, m.payload
+FROM (SELECT 1) AS one
+LEFT JOIN released r ON r.id IS NOT NULL
+LEFT JOIN deliveries d ON d.id = r.id
+LEFT JOIN messages m ON m.id = d.msg_id`
 
 // disabledEndpointColumns are what a disable statement returns.
 const disabledEndpointColumns = `id, org_id, app_id, uid, failing_since`
