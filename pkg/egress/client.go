@@ -49,6 +49,7 @@ type Response struct {
 // Client sends requests to endpoints. It is safe for concurrent use, and
 // one Client should serve all deliveries so that connections are reused.
 type Client struct {
+	cfg       Config // with defaults
 	dialer    *dialer
 	transport *http.Transport // for requests without TLS options
 	timeout   time.Duration
@@ -65,12 +66,13 @@ type Client struct {
 func New(cfg Config) *Client {
 	cfg = cfg.withDefaults()
 	c := &Client{
+		cfg:       cfg,
 		dialer:    newDialer(cfg, NewGuard(cfg.AllowedSubnets)),
 		timeout:   cfg.Timeout,
 		maxBody:   cfg.MaxResponseBytes,
 		userAgent: cfg.UserAgent,
 	}
-	c.transport = c.newTransport(cfg, &tls.Config{MinVersion: tls.VersionTLS12}, maxIdleConnsPerHost)
+	c.transport = c.newTransport(&tls.Config{MinVersion: tls.VersionTLS12}, maxIdleConnsPerHost)
 	// A size above zero never fails; evicted pools close their idle
 	// connections (busy ones finish their request first).
 	c.tlsTransports, _ = lru.NewWithEvict(cfg.MaxTLSTransports, func(_ string, t *http.Transport) {
@@ -81,14 +83,14 @@ func New(cfg Config) *Client {
 
 // newTransport returns a transport that dials through c.dialer (guard and
 // proxy) with the given TLS configuration.
-func (c *Client) newTransport(cfg Config, tlsConfig *tls.Config, idlePerHost int) *http.Transport {
+func (c *Client) newTransport(tlsConfig *tls.Config, idlePerHost int) *http.Transport {
 	return &http.Transport{
 		Proxy:                  nil, // never from the environment: the guard must see the real peer
 		DialContext:            c.dialer.DialContext,
 		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off unless asked for
 		TLSClientConfig:        tlsConfig,
-		TLSHandshakeTimeout:    cfg.TLSHandshakeTimeout,
-		ResponseHeaderTimeout:  cfg.ResponseHeaderTimeout,
+		TLSHandshakeTimeout:    c.cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout:  c.cfg.ResponseHeaderTimeout,
 		ExpectContinueTimeout:  time.Second,
 		MaxIdleConns:           maxIdleConns,
 		MaxIdleConnsPerHost:    idlePerHost,
@@ -187,13 +189,9 @@ func (c *Client) transportFor(o *TLSOptions) *http.Transport {
 	if t, ok := c.tlsTransports.Get(o.key); ok {
 		return t
 	}
-	cfg := Config{
-		TLSHandshakeTimeout:   c.transport.TLSHandshakeTimeout,
-		ResponseHeaderTimeout: c.transport.ResponseHeaderTimeout,
-	}
 	// Endpoints with their own TLS options are single hosts: a smaller
 	// idle pool is enough.
-	t := c.newTransport(cfg, o.tlsConfig(), maxIdleConnsPerHost/4)
+	t := c.newTransport(o.tlsConfig(), maxIdleConnsPerHost/4)
 	c.tlsTransports.Add(o.key, t)
 	return t
 }
