@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"sync"
 	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 const (
@@ -56,10 +54,10 @@ type Client struct {
 	maxBody   int64
 	userAgent string
 
-	// tlsMu makes creating a transport for new TLS options atomic, so
-	// that concurrent first requests share one pool.
+	// tlsMu guards tlsTransports, and makes creating a transport for new
+	// TLS options atomic, so that concurrent first requests share one pool.
 	tlsMu         sync.Mutex
-	tlsTransports *lru.Cache[string, *http.Transport]
+	tlsTransports *transportCache
 }
 
 // New returns a Client for cfg (see Config for the meaning of zero fields).
@@ -73,11 +71,7 @@ func New(cfg Config) *Client {
 		userAgent: cfg.UserAgent,
 	}
 	c.transport = c.newTransport(&tls.Config{MinVersion: tls.VersionTLS12}, maxIdleConnsPerHost)
-	// A size above zero never fails; evicted pools close their idle
-	// connections (busy ones finish their request first).
-	c.tlsTransports, _ = lru.NewWithEvict(cfg.MaxTLSTransports, func(_ string, t *http.Transport) {
-		t.CloseIdleConnections()
-	})
+	c.tlsTransports = newTransportCache(cfg.MaxTLSTransports)
 	return c
 }
 
@@ -99,7 +93,7 @@ func (c *Client) newTransport(tlsConfig *tls.Config, idlePerHost int) *http.Tran
 	}
 }
 
-// Option changes how Do sends one request.
+// Option changes how DoWith sends one request.
 type Option func(*requestOptions)
 
 type requestOptions struct {
@@ -134,7 +128,13 @@ func WithTLS(o *TLSOptions) Option {
 // Errors never contain the URL's credentials, path or query, which may
 // hold secrets. When the headers arrived but reading the body failed, Do
 // returns both the Response (with the part of the body read) and the error.
-func (c *Client) Do(ctx context.Context, req *http.Request, opts ...Option) (*Response, error) {
+func (c *Client) Do(ctx context.Context, req *http.Request) (*Response, error) {
+	return c.DoWith(ctx, req)
+}
+
+// DoWith is Do with per-request options, such as WithTLS for an endpoint
+// with TLS options of its own.
+func (c *Client) DoWith(ctx context.Context, req *http.Request, opts ...Option) (*Response, error) {
 	var o requestOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -186,13 +186,17 @@ func (c *Client) transportFor(o *TLSOptions) *http.Transport {
 	}
 	c.tlsMu.Lock()
 	defer c.tlsMu.Unlock()
-	if t, ok := c.tlsTransports.Get(o.key); ok {
+	if t, ok := c.tlsTransports.get(o.key); ok {
 		return t
 	}
 	// Endpoints with their own TLS options are single hosts: a smaller
 	// idle pool is enough.
 	t := c.newTransport(o.tlsConfig(), maxIdleConnsPerHost/4)
-	c.tlsTransports.Add(o.key, t)
+	if evicted := c.tlsTransports.add(o.key, t); evicted != nil {
+		// Requests under way on it finish; its idle connections close
+		// now, and those it gets back close after IdleConnTimeout.
+		evicted.CloseIdleConnections()
+	}
 	return t
 }
 
@@ -200,7 +204,10 @@ func (c *Client) transportFor(o *TLSOptions) *http.Transport {
 // the shared pool and in the pools of TLS options.
 func (c *Client) CloseIdleConnections() {
 	c.transport.CloseIdleConnections()
-	for _, t := range c.tlsTransports.Values() {
+	c.tlsMu.Lock()
+	pools := c.tlsTransports.all()
+	c.tlsMu.Unlock()
+	for _, t := range pools {
 		t.CloseIdleConnections()
 	}
 }

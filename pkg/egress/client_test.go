@@ -63,7 +63,7 @@ func post(t *testing.T, c *Client, url string, opts ...Option) (*Response, error
 		t.Fatal(err)
 	}
 	t.Cleanup(c.CloseIdleConnections)
-	return c.Do(t.Context(), req, opts...)
+	return c.DoWith(t.Context(), req, opts...)
 }
 
 func TestDoRefusesLoopbackWithoutWhitelist(t *testing.T) {
@@ -486,3 +486,9 @@ func TestConfigDefaults(t *testing.T) {
 		}
 	}
 }
+
+// Do keeps the plain signature that callers' interfaces (the delivery
+// core's Sender) expect; options go through DoWith.
+var _ interface {
+	Do(context.Context, *http.Request) (*Response, error)
+} = (*Client)(nil)

@@ -19,7 +19,7 @@ var ErrInvalidTLSOptions = errors.New("invalid TLS options")
 // TLSOptions are the TLS settings of one endpoint: a client certificate to
 // present (mutual TLS) and the certificate authorities that its server's
 // certificate must chain to. Make them with ParseTLSOptions and pass them
-// to Client.Do with WithTLS.
+// to Client.DoWith with WithTLS.
 //
 // A TLSOptions is immutable and safe for concurrent use. It holds a
 // private key: String and LogValue never show it.

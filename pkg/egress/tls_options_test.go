@@ -245,7 +245,7 @@ func TestTLSTransportsPooled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, pools := s.conns.Load(), c.tlsTransports.Len(); n != 1 || pools != 1 {
+	if n, pools := s.conns.Load(), c.tlsTransports.len(); n != 1 || pools != 1 {
 		t.Errorf("3 requests with equal options: %d connections, %d pools; want 1 and 1", n, pools)
 	}
 	for range 2 {
@@ -253,10 +253,10 @@ func TestTLSTransportsPooled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, pools := s.conns.Load(), c.tlsTransports.Len(); n != 3 || pools != 2 {
+	if n, pools := s.conns.Load(), c.tlsTransports.len(); n != 3 || pools != 2 {
 		t.Errorf("two more identities: %d connections, %d pools; want 3 and at most 2", n, pools)
 	}
-	if _, ok := c.tlsTransports.Peek(mustTLS(t, a, ca.certPEM).key); ok {
+	if _, ok := c.tlsTransports.byKey[mustTLS(t, a, ca.certPEM).key]; ok {
 		t.Error("the least recently used pool was kept beyond the bound")
 	}
 	if c.transport.TLSClientConfig.RootCAs != nil || len(c.transport.TLSClientConfig.Certificates) != 0 {

@@ -169,11 +169,11 @@ func TestPool(t *testing.T) {
 		t.Error("an invalid config gave a source")
 	}
 	p.Source("ep_c", cfg)
-	if p.sources.Len() != 2 {
-		t.Errorf("%d sources kept, want at most 2", p.sources.Len())
+	if len(p.sources) != 2 {
+		t.Errorf("%d sources kept, want at most 2", len(p.sources))
 	}
 	p.Forget("ep_c")
-	if _, ok := p.sources.Peek("ep_c"); ok {
+	if _, ok := p.sources["ep_c"]; ok {
 		t.Error("Forget kept the source")
 	}
 

@@ -2,8 +2,6 @@ package oauth
 
 import (
 	"sync"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // DefaultMaxSources is PoolConfig.MaxSources when zero.
@@ -15,9 +13,9 @@ type PoolConfig struct {
 	// which the pool sets from its own OnRefreshToken.
 	Options Options
 
-	// MaxSources bounds the number of Sources kept; the least recently
-	// used is dropped beyond it (its next use fetches a new token). Zero
-	// or less means DefaultMaxSources.
+	// MaxSources bounds the number of Sources kept; beyond it, an
+	// arbitrary one is dropped (its endpoint's next attempt fetches a new
+	// token, which is all it costs). Zero or less means DefaultMaxSources.
 	MaxSources int
 
 	// OnRefreshToken, when set, is called with the endpoint's key when its
@@ -33,7 +31,7 @@ type Pool struct {
 	cfg  PoolConfig
 
 	mu      sync.Mutex
-	sources *lru.Cache[string, pooled]
+	sources map[string]pooled
 }
 
 type pooled struct {
@@ -46,8 +44,7 @@ func NewPool(doer Doer, cfg PoolConfig) *Pool {
 	if cfg.MaxSources <= 0 {
 		cfg.MaxSources = DefaultMaxSources
 	}
-	sources, _ := lru.New[string, pooled](cfg.MaxSources) // a positive size never fails
-	return &Pool{doer: doer, cfg: cfg, sources: sources}
+	return &Pool{doer: doer, cfg: cfg, sources: map[string]pooled{}}
 }
 
 // Source returns the Source of the endpoint identified by key (e.g. its
@@ -58,7 +55,8 @@ func (p *Pool) Source(key string, cfg Config) (*Source, error) {
 	fp := cfg.fingerprint()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e, ok := p.sources.Get(key); ok && e.fingerprint == fp {
+	e, ok := p.sources[key]
+	if ok && e.fingerprint == fp {
 		return e.source, nil
 	}
 	opts := p.cfg.Options
@@ -70,12 +68,20 @@ func (p *Pool) Source(key string, cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.sources.Add(key, pooled{fingerprint: fp, source: s})
+	if !ok && len(p.sources) >= p.cfg.MaxSources {
+		for victim := range p.sources {
+			delete(p.sources, victim)
+			break
+		}
+	}
+	p.sources[key] = pooled{fingerprint: fp, source: s}
 	return s, nil
 }
 
 // Forget drops the Source of key, e.g. when the endpoint's OAuth
 // configuration is deleted.
 func (p *Pool) Forget(key string) {
-	p.sources.Remove(key)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.sources, key)
 }

@@ -205,7 +205,7 @@ func (s *Source) send(ctx context.Context, req *http.Request, tok *oauth2.Token,
 		r.Body = body
 	}
 	tok.SetAuthHeader(r)
-	return s.doer.Do(ctx, r, opts...)
+	return s.doer.DoWith(ctx, r, opts...)
 }
 
 // cached returns the token while it may be handed out.

@@ -10,10 +10,10 @@ import (
 	"github.com/hookd/hookd/pkg/egress"
 )
 
-// Doer sends one request as *egress.Client does: through the SSRF guard
-// (and the egress proxy, if any), bounded in time, with a capped body.
+// Doer sends one request as *egress.Client's DoWith does: through the SSRF
+// guard (and the egress proxy, if any), bounded in time, with a capped body.
 type Doer interface {
-	Do(ctx context.Context, req *http.Request, opts ...egress.Option) (*egress.Response, error)
+	DoWith(ctx context.Context, req *http.Request, opts ...egress.Option) (*egress.Response, error)
 }
 
 // doerTransport lets golang.org/x/oauth2 send token requests through a
@@ -32,7 +32,7 @@ func (t *doerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Header.Set(k, v)
 		}
 	}
-	res, err := t.doer.Do(req.Context(), req)
+	res, err := t.doer.DoWith(req.Context(), req)
 	if err != nil {
 		return nil, err
 	}
@@ -62,3 +62,5 @@ func (t *doerTransport) httpClient() *http.Client {
 		},
 	}
 }
+
+var _ Doer = (*egress.Client)(nil)
