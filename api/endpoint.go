@@ -166,6 +166,9 @@ func bindEndpointIn(c *gin.Context) (*endpointIn, error) {
 	if in.URL == nil {
 		return nil, missing("body", "url")
 	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
+		return nil, err
+	}
 	return &in, nil
 }
 
@@ -282,6 +285,9 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpo
 		}
 	}
 	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
 		return err
 	}
 	if in.URL.Set {

@@ -56,7 +56,7 @@ func (e *Endpoint) Validate(httpsOnly bool) error {
 		v.Add(msg, "body", "url")
 	}
 	checkUID(v, e.UID, "body", "uid")
-	checkThrottle(v, e.ThrottleRate, 0, "body", "throttleRate")
+	checkThrottle(v, e.ThrottleRate, 1, "body", "throttleRate")
 	if e.Version < 1 || e.Version > 65535 {
 		v.Add("must be between 1 and 65535", "body", "version")
 	}
