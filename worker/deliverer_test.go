@@ -90,8 +90,7 @@ func TestDeliveryRotatedSecretsBothSign(t *testing.T) {
 	ep := b.endpoint(rcv.URL)
 	old := ep.Secret
 	rotate := func(ep *webhook.Endpoint) error {
-		ep.RotateSecret("whsec_"+strings.Repeat("QUJD", 8), time.Hour, time.Now())
-		return nil
+		return ep.RotateSecret("whsec_"+strings.Repeat("QUJD", 8), time.Hour, time.Now())
 	}
 	if err := b.db.UpdateEndpoint(b.ctx, ep, rotate); err != nil {
 		t.Fatal(err)

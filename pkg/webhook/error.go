@@ -18,6 +18,9 @@ const (
 	ETOOLARGE     = "payload_too_large"
 	EBADREQUEST   = "bad_request"
 	EUNAVAILABLE  = "unavailable"
+	// ELIMITREACHED: a bounded resource is full (e.g. an endpoint's
+	// rotated-out secrets); Svix answers it with 400 "limit_reached".
+	ELIMITREACHED = "limit_reached"
 )
 
 // Error is an application error: a code from the list above and a message

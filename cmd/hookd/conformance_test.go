@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	svix "github.com/svix/svix-webhooks/go"
+	"github.com/svix/svix-webhooks/go/models"
+)
+
+// These tests check, through the official Svix Go SDK, behaviour that
+// Svix's own server has and that clients and receivers rely on.
+
+// TestSDKRotatedSecretsAllSign rotates an endpoint's secret twice: a
+// delivery then carries three signatures (current, and both rotated-out
+// secrets within their 24 hours), and a receiver holding any of the three
+// secrets verifies it with Svix's own library.
+func TestSDKRotatedSecretsAllSign(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupWithEnv(t, map[string]string{"HOOKD_WHITELIST_SUBNETS": "127.0.0.0/8"})
+	svx := newSDK(t, b)
+	app := sdkApp(t, svx)
+	rcv, got := newOpReceiver(t)
+
+	secrets := []string{
+		"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+		"whsec_dGhpcyBpcyBhIHRlc3Qgc2VjcmV0IGtleSBvayE=",
+		"whsec_c2Vjb25kIHJvdGF0aW9uIHRlc3Qgc2VjcmV0IQ==",
+	}
+	ep, err := svx.Endpoint.Create(ctx, app.Id, models.EndpointIn{Url: rcv.URL + "/hook", Secret: ptr(secrets[0])}, nil)
+	must(t, "Endpoint.Create", err)
+	for _, s := range secrets[1:] {
+		must(t, "RotateSecret", svx.Endpoint.RotateSecret(ctx, app.Id, ep.Id, models.EndpointSecretRotateIn{Key: ptr(s)}, nil))
+	}
+	_, err = svx.Message.Create(ctx, app.Id, models.MessageIn{EventType: "user.signup", Payload: map[string]any{"n": 1}}, nil)
+	must(t, "Message.Create", err)
+
+	var req opRequest
+	select {
+	case req = <-got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no delivery arrived within 20s")
+	}
+	if sigs := strings.Fields(req.header.Get("webhook-signature")); len(sigs) != 3 {
+		t.Fatalf("webhook-signature = %q, want three signatures", req.header.Get("webhook-signature"))
+	}
+	for i, s := range secrets {
+		wh, err := svix.NewWebhook(s)
+		must(t, "svix.NewWebhook", err)
+		if err := wh.Verify(req.body, req.header); err != nil {
+			t.Errorf("a receiver with secret %d (of 3) cannot verify the delivery: %v", i+1, err)
+		}
+	}
+	stranger, err := svix.NewWebhook("whsec_bm90IGEgc2VjcmV0IG9mIHRoaXMgZW5kcG9pbnQ=")
+	must(t, "svix.NewWebhook", err)
+	if err := stranger.Verify(req.body, req.header); err == nil {
+		t.Errorf("a secret the endpoint never had verifies the delivery")
+	}
+
+	// Like Svix, an endpoint keeps at most 10 rotated-out secrets within
+	// their grace periods: the 11th rotation in a day is refused, and the
+	// secret is left as it was.
+	for i := 3; i <= 10; i++ {
+		must(t, "RotateSecret", svx.Endpoint.RotateSecret(ctx, app.Id, ep.Id, models.EndpointSecretRotateIn{}, nil))
+	}
+	current, err := svx.Endpoint.GetSecret(ctx, app.Id, ep.Id)
+	must(t, "GetSecret", err)
+	err = svx.Endpoint.RotateSecret(ctx, app.Id, ep.Id, models.EndpointSecretRotateIn{}, nil)
+	wantErrorCode(t, wantStatus(t, "the 11th RotateSecret", err, http.StatusBadRequest), "limit_reached")
+	after, err := svx.Endpoint.GetSecret(ctx, app.Id, ep.Id)
+	must(t, "GetSecret", err)
+	if after.Key != current.Key {
+		t.Errorf("a refused rotation changed the secret")
+	}
+}
+
+// TestSDKThrottleRateAtLeastOne: a rate of 0 would never deliver; like
+// Svix's server, hookd refuses it.
+func TestSDKThrottleRateAtLeastOne(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svx := newSDK(t, setup(t))
+
+	_, err := svx.Application.Create(ctx, models.ApplicationIn{Name: "a", ThrottleRate: ptr(uint16(0))}, nil)
+	wantStatus(t, "Application.Create with throttleRate 0", err, http.StatusUnprocessableEntity)
+	app := sdkApp(t, svx)
+	_, err = svx.Endpoint.Create(ctx, app.Id, models.EndpointIn{Url: "https://example.com/hook", ThrottleRate: ptr(uint16(0))}, nil)
+	wantStatus(t, "Endpoint.Create with throttleRate 0", err, http.StatusUnprocessableEntity)
+	ep, err := svx.Endpoint.Create(ctx, app.Id, models.EndpointIn{Url: "https://example.com/hook", ThrottleRate: ptr(uint16(1))}, nil)
+	must(t, "Endpoint.Create with throttleRate 1", err)
+	_, err = svx.Endpoint.Update(ctx, app.Id, ep.Id, models.EndpointUpdate{Url: "https://example.com/hook", ThrottleRate: ptr(uint16(0))})
+	wantStatus(t, "Endpoint.Update with throttleRate 0", err, http.StatusUnprocessableEntity)
+}
