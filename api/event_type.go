@@ -57,8 +57,9 @@ func eventTypeOutOf(et *webhook.EventType) eventTypeOut {
 	return out
 }
 
-// apply replaces every field of et but its name with in.
-func (in *eventTypeIn) apply(et *webhook.EventType) error {
+// apply replaces every field of et but its name with in, and validates the
+// result, its schemas with sv.
+func (in *eventTypeIn) apply(et *webhook.EventType, sv webhook.SchemaValidator) error {
 	v := &webhook.ValidationError{}
 	required(v, in.Description != nil, "body", "description")
 	if in.Description != nil {
@@ -70,7 +71,16 @@ func (in *eventTypeIn) apply(et *webhook.EventType) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	return et.Validate()
+	return validateEventType(et, sv)
+}
+
+// validateEventType checks et's fields, then that its schemas are valid
+// JSON Schemas.
+func validateEventType(et *webhook.EventType, sv webhook.SchemaValidator) error {
+	if err := et.Validate(); err != nil {
+		return err
+	}
+	return et.ValidateSchemas(sv)
 }
 
 func (s *Server) listEventTypes(c *gin.Context) {
@@ -113,7 +123,7 @@ func (s *Server) createEventType(c *gin.Context) {
 		return
 	}
 	et.Name = *in.Name
-	if err := in.apply(et); err != nil {
+	if err := in.apply(et, s.cfg.Schemas); err != nil {
 		fail(c, err)
 		return
 	}
@@ -150,12 +160,13 @@ func (s *Server) putEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	apply := func(et *webhook.EventType) error { return in.apply(et, s.cfg.Schemas) }
 	if status == http.StatusCreated {
-		if err = in.apply(et); err == nil {
+		if err = apply(et); err == nil {
 			err = s.cfg.Store.CreateEventType(c.Request.Context(), et)
 		}
 	} else {
-		err = s.cfg.Store.UpdateEventType(c.Request.Context(), et, in.apply)
+		err = s.cfg.Store.UpdateEventType(c.Request.Context(), et, apply)
 	}
 	if err != nil {
 		fail(c, err)
@@ -164,8 +175,9 @@ func (s *Server) putEventType(c *gin.Context) {
 	c.PureJSON(status, eventTypeOutOf(et))
 }
 
-// apply changes the fields present in the patch and validates the result.
-func (in *eventTypePatch) apply(et *webhook.EventType) error {
+// apply changes the fields present in the patch and validates the result,
+// its schemas with sv.
+func (in *eventTypePatch) apply(et *webhook.EventType, sv webhook.SchemaValidator) error {
 	v := &webhook.ValidationError{}
 	for _, f := range []struct {
 		set, null bool
@@ -203,7 +215,7 @@ func (in *eventTypePatch) apply(et *webhook.EventType) error {
 	if in.Schemas != nil {
 		et.Schemas = in.Schemas
 	}
-	return et.Validate()
+	return validateEventType(et, sv)
 }
 
 func (s *Server) patchEventType(c *gin.Context) {
@@ -213,7 +225,8 @@ func (s *Server) patchEventType(c *gin.Context) {
 		return
 	}
 	et := &webhook.EventType{OrgID: principal(c).OrgID, Name: c.Param("event_type_name")}
-	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et, in.apply); err != nil {
+	apply := func(et *webhook.EventType) error { return in.apply(et, s.cfg.Schemas) }
+	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et, apply); err != nil {
 		fail(c, err)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -48,6 +49,9 @@ type Config struct {
 	// RetentionPeriod is how long payloads are kept; recover refuses to
 	// reach further back. 0 means 90 days.
 	RetentionPeriod time.Duration
+	// Schemas checks event types' JSON Schemas; nil means a
+	// jsonschema.Validator of this server's own.
+	Schemas webhook.SchemaValidator
 	// NewSecret generates endpoint secrets ("whsec_..."); required.
 	NewSecret func() (string, error)
 	// PortalTokenTTL is how long app-portal tokens last by default; 0 means 7 days.
@@ -100,6 +104,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.PortalTokenTTL == 0 {
 		cfg.PortalTokenTTL = maxPortalExpiry
+	}
+	if cfg.Schemas == nil {
+		cfg.Schemas = jsonschema.New()
 	}
 	if cfg.RetentionPeriod == 0 {
 		cfg.RetentionPeriod = webhook.DefaultRetentionDays * 24 * time.Hour

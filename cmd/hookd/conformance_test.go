@@ -9,6 +9,7 @@ import (
 
 	svix "github.com/svix/svix-webhooks/go"
 	"github.com/svix/svix-webhooks/go/models"
+	"github.com/svix/svix-webhooks/go/utils"
 )
 
 // These tests check, through the official Svix Go SDK, behaviour that
@@ -94,4 +95,26 @@ func TestSDKThrottleRateAtLeastOne(t *testing.T) {
 	must(t, "Endpoint.Create with throttleRate 1", err)
 	_, err = svx.Endpoint.Update(ctx, app.Id, ep.Id, models.EndpointUpdate{Url: "https://example.com/hook", ThrottleRate: ptr(uint16(0))})
 	wantStatus(t, "Endpoint.Update with throttleRate 0", err, http.StatusUnprocessableEntity)
+}
+
+// TestSDKEventTypeSchemasAreJSONSchema: an event type's schemas must be
+// valid JSON Schema, at create, update and patch.
+func TestSDKEventTypeSchemasAreJSONSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svx := newSDK(t, setup(t))
+	invalid := &map[string]any{"1": map[string]any{"readOnly": 15}}
+	valid := &map[string]any{"1": map[string]any{"type": "object", "properties": map[string]any{"id": map[string]any{"type": "string", "readOnly": true}}}}
+
+	_, err := svx.EventType.Create(ctx, models.EventTypeIn{Name: "invoice.paid", Description: "d", Schemas: invalid}, nil)
+	body := wantStatus(t, "EventType.Create with an invalid schema", err, http.StatusUnprocessableEntity)
+	if !strings.Contains(string(body), `"loc":["body","schemas","1"]`) || !strings.Contains(string(body), "readOnly") {
+		t.Errorf("422 body %s does not name version 1 and readOnly", body)
+	}
+	_, err = svx.EventType.Create(ctx, models.EventTypeIn{Name: "invoice.paid", Description: "d", Schemas: valid}, nil)
+	must(t, "EventType.Create with a valid schema", err)
+	_, err = svx.EventType.Update(ctx, "invoice.paid", models.EventTypeUpdate{Description: "d", Schemas: invalid})
+	wantStatus(t, "EventType.Update with an invalid schema", err, http.StatusUnprocessableEntity)
+	_, err = svx.EventType.Patch(ctx, "invoice.paid", models.EventTypePatch{Schemas: utils.NewNullable(*invalid)})
+	wantStatus(t, "EventType.Patch with an invalid schema", err, http.StatusUnprocessableEntity)
 }

@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -66,4 +68,34 @@ type EventTypeStore interface {
 	UpdateEventType(ctx context.Context, et *EventType, change func(*EventType) error) error
 	// DeleteEventType removes the event type for good.
 	DeleteEventType(ctx context.Context, orgID, name string) error
+}
+
+// SchemaValidator checks JSON Schemas and documents against them
+// (implemented by pkg/jsonschema). Its errors' messages are safe to show.
+type SchemaValidator interface {
+	// CheckSchema returns nil when schema is a valid JSON Schema.
+	CheckSchema(schema json.RawMessage) error
+	// Validate returns nil when doc is valid against schema.
+	Validate(schema, doc json.RawMessage) error
+}
+
+// ValidateSchemas checks that each version's schema is a valid JSON Schema;
+// a problem is a validation error at body.schemas.<version>. Call it after
+// Validate, which checks the shape of Schemas.
+func (et *EventType) ValidateSchemas(sv SchemaValidator) error {
+	if len(et.Schemas) == 0 || string(et.Schemas) == "null" {
+		return nil
+	}
+	var schemas map[string]json.RawMessage
+	if err := json.Unmarshal(et.Schemas, &schemas); err != nil {
+		return Invalid("must be an object mapping versions to JSON schema objects", "body", "schemas")
+	}
+	versions := slices.Sorted(maps.Keys(schemas))
+	v := &ValidationError{}
+	for _, version := range versions {
+		if err := sv.CheckSchema(schemas[version]); err != nil {
+			v.Add(err.Error(), "body", "schemas", version)
+		}
+	}
+	return v.Err()
 }
