@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -216,8 +217,10 @@ func (s *Server) resend(c *gin.Context) {
 	c.PureJSON(http.StatusAccepted, struct{}{})
 }
 
-// recoverEndpoint restarts the schedule of every failed delivery of the
-// endpoint whose message was created in [since, until).
+// recoverEndpoint starts a background task (endpoint.recover) that restarts
+// the schedule of every failed delivery of the endpoint whose message was
+// created in [since, until), and answers it, running, with 202. The task's
+// progress and outcome are read at /api/v1/background-task/{task_id}.
 func (s *Server) recoverEndpoint(c *gin.Context) {
 	var in recoverIn
 	if err := bind(c, &in); err != nil {
@@ -238,14 +241,18 @@ func (s *Server) recoverEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	deliveries, err := s.cfg.Store.RecoverDeliveries(c.Request.Context(), pathEndpoint(c), *since, *until)
+	ep := pathEndpoint(c)
+	params := background.RecoverParams{EndpointID: ep.ID, Since: since.UTC(), Until: until.UTC()}
+	task, err := webhook.NewBackgroundTask(ep.OrgID, ep.AppID, webhook.TaskEndpointRecover, params)
+	if err == nil {
+		err = s.cfg.Store.CreateBackgroundTask(c.Request.Context(), task)
+	}
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	s.dispatch(c, nil, deliveries)
 	c.PureJSON(http.StatusAccepted, recoverOut{
-		ID: webhook.NewID(webhook.PrefixTask), Status: "running", Task: "endpoint.recover", UpdatedAt: now,
+		ID: task.ID, Status: string(task.Status), Task: string(task.Kind), UpdatedAt: task.UpdatedAt,
 	})
 }
 

@@ -23,6 +23,7 @@ type Store interface {
 	webhook.IdempotencyStore
 	webhook.MessageStore
 	webhook.OperationalStore
+	webhook.BackgroundTaskStore
 }
 
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
@@ -217,6 +218,9 @@ func (s *Server) routes() {
 	authed.DELETE("/app/:app_id/msg/:msg_id/attempt/:attempt_id/content", s.withMessage(s.expungeAttempt))
 	authed.GET("/app/:app_id/attempt/endpoint/:endpoint_id", s.withApp(s.listAttempts))
 	authed.GET("/app/:app_id/attempt/msg/:msg_id", s.withApp(s.listAttempts))
+
+	authed.GET("/background-task", s.listBackgroundTasks)
+	authed.GET("/background-task/:task_id", s.getBackgroundTask)
 
 	s.operationalRoutes(authed)
 }

@@ -175,7 +175,7 @@ func TestDeliveryDeadLetterThenResendAndRecover(t *testing.T) {
 	}
 
 	// Recover: every failed delivery since a time starts its schedule anew.
-	recovered, err := b.db.RecoverDeliveries(b.ctx, ep, time.Now().Add(-time.Hour), time.Now())
+	recovered, err := b.db.RecoverDeliveries(b.ctx, ep.ID, time.Now().Add(-time.Hour), time.Now(), "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}

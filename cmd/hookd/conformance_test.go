@@ -118,3 +118,57 @@ func TestSDKEventTypeSchemasAreJSONSchema(t *testing.T) {
 	_, err = svx.EventType.Patch(ctx, "invoice.paid", models.EventTypePatch{Schemas: utils.NewNullable(*invalid)})
 	wantStatus(t, "EventType.Patch with an invalid schema", err, http.StatusUnprocessableEntity)
 }
+
+// TestSDKRecoverIsABackgroundTask: recover answers a running background
+// task, which the worker runs: its status, read with BackgroundTask.Get,
+// moves to finished with the count of recovered deliveries, and the
+// recovered message reaches the receiver again.
+func TestSDKRecoverIsABackgroundTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupWithEnv(t, map[string]string{"HOOKD_WHITELIST_SUBNETS": "127.0.0.0/8", "HOOKD_RETRY_SCHEDULE": "10ms"})
+	svx := newSDK(t, b)
+	app := sdkApp(t, svx)
+	rcv := newToggleReceiver(t)
+	rcv.healthy.Store(false)
+	ep, err := svx.Endpoint.Create(ctx, app.Id, models.EndpointIn{Url: rcv.srv.URL + "/hook"}, nil)
+	must(t, "Endpoint.Create", err)
+	since := time.Now().Add(-time.Minute)
+	msg, err := svx.Message.Create(ctx, app.Id, models.MessageIn{EventType: "order.paid", Payload: map[string]any{"n": 1}}, nil)
+	must(t, "Message.Create", err)
+	waitUntil(t, 20*time.Second, "the delivery to fail", func() bool {
+		out, err := svx.MessageAttempt.ListAttemptedDestinations(ctx, app.Id, msg.Id, nil)
+		return err == nil && len(out.Data) == 1 && out.Data[0].Status == models.MESSAGESTATUS_FAIL
+	})
+
+	rcv.healthy.Store(true)
+	hits := rcv.hits.Load()
+	started, err := svx.Endpoint.Recover(ctx, app.Id, ep.Id, models.RecoverIn{Since: since}, nil)
+	must(t, "Endpoint.Recover", err)
+	if !strings.HasPrefix(started.Id, "qtask_") || started.Status != models.BACKGROUNDTASKSTATUS_RUNNING || started.Task != models.BACKGROUNDTASKTYPE_ENDPOINT_RECOVER {
+		t.Fatalf("Recover = %+v, want a running endpoint.recover task", started)
+	}
+	var task *models.BackgroundTaskOut
+	waitUntil(t, 20*time.Second, "the recover task to finish", func() bool {
+		task, err = svx.BackgroundTask.Get(ctx, started.Id)
+		must(t, "BackgroundTask.Get", err)
+		return task.Status != models.BACKGROUNDTASKSTATUS_RUNNING
+	})
+	if task.Status != models.BACKGROUNDTASKSTATUS_FINISHED || task.Data["recovered"] != float64(1) || task.Id != started.Id {
+		t.Fatalf("recover task = %+v, want finished with recovered 1", task)
+	}
+	waitUntil(t, 20*time.Second, "the recovered message to be delivered", func() bool { return rcv.hits.Load() > hits })
+
+	list, err := svx.BackgroundTask.List(ctx, &svix.BackgroundTaskListOptions{
+		Status: ptr(models.BACKGROUNDTASKSTATUS_FINISHED), Task: ptr(models.BACKGROUNDTASKTYPE_ENDPOINT_RECOVER),
+	})
+	must(t, "BackgroundTask.List", err)
+	if len(list.Data) != 1 || list.Data[0].Id != started.Id || !list.Done {
+		t.Fatalf("BackgroundTask.List = %+v, want the one finished recover", list)
+	}
+	list, err = svx.BackgroundTask.List(ctx, &svix.BackgroundTaskListOptions{Status: ptr(models.BACKGROUNDTASKSTATUS_FAILED)})
+	must(t, "BackgroundTask.List failed", err)
+	if len(list.Data) != 0 {
+		t.Fatalf("failed tasks = %+v, want none", list.Data)
+	}
+}

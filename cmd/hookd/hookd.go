@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/metrics"
 	"github.com/hookd/hookd/pkg/opwebhook"
@@ -55,6 +56,7 @@ type Main struct {
 	janitor    *worker.Janitor
 	retention  *worker.Retention
 	health     *worker.HealthChecker
+	tasks      *background.Processor
 }
 
 // NewMain returns a Main logging to logOut.
@@ -179,6 +181,13 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
 		Period:   m.Config.RetentionPeriod,
 		Interval: m.Config.RetentionInterval,
 	}
+	m.tasks = &background.Processor{
+		Store:  m.db,
+		Logger: m.Logger,
+		Runners: map[webhook.TaskKind]background.Runner{
+			webhook.TaskEndpointRecover: &background.Recover{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
+		},
+	}
 	m.janitor = &worker.Janitor{Logger: m.Logger, Sweeps: []worker.Sweep{
 		{Name: "idempotency keys", Delete: m.db.DeleteExpiredIdempotencyKeys},
 		{Name: "portal tokens", Delete: m.db.DeleteExpiredPortalTokens},
@@ -261,6 +270,7 @@ func (m *Main) Run(ctx context.Context) error {
 		g.Go(func() error { m.janitor.Run(ctx); return nil })
 		g.Go(func() error { m.retention.Run(ctx); return nil })
 		g.Go(func() error { m.health.Run(ctx); return nil })
+		g.Go(func() error { m.tasks.Run(ctx); return nil })
 	}
 	return g.Wait()
 }
