@@ -250,3 +250,20 @@ func (s *Server) ping(c *gin.Context) { c.Status(http.StatusNoContent) }
 
 // noContent answers 204.
 func noContent(c *gin.Context) { c.Status(http.StatusNoContent) }
+
+// Route is a method and path the API serves; path parameters are written
+// as gin writes them (":app_id").
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Routes lists every route the API serves, for documentation (the SDK
+// coverage list in docs/api.md is generated from it) and tests.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.engine.Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	return out
+}
