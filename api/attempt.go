@@ -272,6 +272,9 @@ func (s *Server) sendExample(c *gin.Context) {
 	ep := pathEndpoint(c)
 	payload := json.RawMessage(`{"type":"hookd.example","eventType":` + quote(*in.EventType) + `}`)
 	et, err := s.cfg.Store.FindEventType(c.Request.Context(), ep.OrgID, *in.EventType)
+	if err == nil && !principal(c).SeesEventType(et) {
+		err = webhook.Errorf(webhook.ENOTFOUND, "event type not found") // gated by a flag the portal token lacks
+	}
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
 		fail(c, webhook.Invalid("event type does not exist", "body", "eventType"))

@@ -2,7 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -96,7 +99,8 @@ func (s *Server) listEventTypes(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	page, err := s.cfg.Store.ListEventTypes(c.Request.Context(), principal(c).OrgID, includeArchived, opt)
+	p := principal(c)
+	page, err := s.cfg.Store.ListEventTypes(c.Request.Context(), p.OrgID, p.EventTypeFilter(includeArchived), opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -134,8 +138,14 @@ func (s *Server) createEventType(c *gin.Context) {
 	c.PureJSON(http.StatusCreated, eventTypeOutOf(et))
 }
 
+// getEventType answers an event type, archived or not. One gated by a
+// feature flag the app-portal token does not carry is a 404 to it.
 func (s *Server) getEventType(c *gin.Context) {
-	et, err := s.cfg.Store.FindEventType(c.Request.Context(), principal(c).OrgID, c.Param("event_type_name"))
+	p := principal(c)
+	et, err := s.cfg.Store.FindEventType(c.Request.Context(), p.OrgID, c.Param("event_type_name"))
+	if err == nil && !p.SeesEventType(et) {
+		err = webhook.Errorf(webhook.ENOTFOUND, "event type not found")
+	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -234,6 +244,33 @@ func (s *Server) patchEventType(c *gin.Context) {
 }
 
 // deleteEventType archives the event type, or removes it with expunge=true.
+// checkVisibleFilter refuses, for an app-portal token, an endpoint filter
+// that adds an event type gated by a feature flag the token does not carry:
+// to the token it does not exist. Names already in before are kept.
+func (s *Server) checkVisibleFilter(c *gin.Context, before []string, ep *webhook.Endpoint) error {
+	p := principal(c)
+	if p.AppID == "" || isOperational(c) {
+		return nil
+	}
+	v := &webhook.ValidationError{}
+	for i, name := range ep.FilterTypes {
+		if slices.Contains(before, name) {
+			continue
+		}
+		et, err := s.cfg.Store.FindEventType(c.Request.Context(), p.OrgID, name)
+		if webhook.ErrorCode(err) == webhook.ENOTFOUND {
+			continue // the store reports unknown names
+		}
+		if err != nil {
+			return err
+		}
+		if !p.SeesEventType(et) {
+			v.Add(fmt.Sprintf("event type %q does not exist", name), "body", "filterTypes", strconv.Itoa(i))
+		}
+	}
+	return v.Err()
+}
+
 func (s *Server) deleteEventType(c *gin.Context) {
 	v := &webhook.ValidationError{}
 	expunge := queryBool(c, "expunge", false, v)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +172,43 @@ func TestSDKRecoverIsABackgroundTask(t *testing.T) {
 	must(t, "BackgroundTask.List failed", err)
 	if len(list.Data) != 0 {
 		t.Fatalf("failed tasks = %+v, want none", list.Data)
+	}
+}
+
+// TestSDKFeatureFlags: an event type with a feature flag is invisible to an
+// app-portal token that does not carry the flag, and visible to API keys.
+func TestSDKFeatureFlags(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	svx := newSDK(t, b)
+	app := sdkApp(t, svx)
+	_, err := svx.EventType.Create(ctx, models.EventTypeIn{Name: "open", Description: "d"}, nil)
+	must(t, "EventType.Create", err)
+	_, err = svx.EventType.Create(ctx, models.EventTypeIn{Name: "beta.thing", Description: "d", FeatureFlags: []string{"beta"}}, nil)
+	must(t, "EventType.Create with a feature flag", err)
+
+	listAs := func(token string) []string {
+		t.Helper()
+		u, _ := url.Parse(b.url)
+		client, err := svix.New(token, &svix.SvixOptions{ServerUrl: u, RetrySchedule: &[]time.Duration{}})
+		must(t, "svix.New", err)
+		l, err := client.EventType.List(ctx, nil)
+		must(t, "EventType.List", err)
+		return eventTypeNames(l.Data)
+	}
+	// sdkApp made user.created and user.deleted, without flags.
+	if got := listAs(b.key); !slices.Equal(got, []string{"beta.thing", "open", "user.created", "user.deleted"}) {
+		t.Errorf("the API key lists %v", got)
+	}
+	plain, err := svx.Authentication.AppPortalAccess(ctx, app.Id, models.AppPortalAccessIn{}, nil)
+	must(t, "AppPortalAccess", err)
+	if got := listAs(plain.Token); !slices.Equal(got, []string{"open", "user.created", "user.deleted"}) {
+		t.Errorf("a portal token without flags lists %v, want all but beta.thing", got)
+	}
+	flagged, err := svx.Authentication.AppPortalAccess(ctx, app.Id, models.AppPortalAccessIn{FeatureFlags: []string{"beta"}}, nil)
+	must(t, "AppPortalAccess with featureFlags", err)
+	if got := listAs(flagged.Token); !slices.Equal(got, []string{"beta.thing", "open", "user.created", "user.deleted"}) {
+		t.Errorf("a portal token with beta lists %v", got)
 	}
 }

@@ -53,6 +53,15 @@ func (et *EventType) Validate() error {
 	return v.Err()
 }
 
+// EventTypeFilter narrows a list of event types.
+type EventTypeFilter struct {
+	IncludeArchived bool
+	// OnlyFlags (app-portal tokens) hides the event types gated by feature
+	// flags none of which is in Flags, as Principal.SeesEventType does.
+	OnlyFlags bool
+	Flags     []string
+}
+
 // EventTypeStore persists event types, scoped to one organisation.
 type EventTypeStore interface {
 	// CreateEventType inserts et; an existing non-archived name is ECONFLICT,
@@ -61,7 +70,7 @@ type EventTypeStore interface {
 	// FindEventType returns the event type by name, archived or not.
 	FindEventType(ctx context.Context, orgID, name string) (*EventType, error)
 	// ListEventTypes pages through event types by name.
-	ListEventTypes(ctx context.Context, orgID string, includeArchived bool, opt ListOptions) (Page[EventType], error)
+	ListEventTypes(ctx context.Context, orgID string, f EventTypeFilter, opt ListOptions) (Page[EventType], error)
 	// UpdateEventType locks the stored event type (by OrgID and Name),
 	// reloads it into et, applies change (nil: keep et as given) and saves
 	// every field, in one transaction.
