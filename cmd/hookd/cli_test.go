@@ -14,7 +14,7 @@ func TestCLIHelp(t *testing.T) {
 		{"-h"}, {"--help"}, {"help"},
 		{"serve", "-h"}, {"api", "--help"}, {"worker", "-h"}, {"migrate", "-h"},
 		{"keys", "-h"}, {"keys", "create", "-h"},
-		{"receive", "-h"}, {"bench", "-h"},
+		{"receive", "-h"}, {"bench", "-h"}, {"healthcheck", "-h"},
 	} {
 		stdout, stderr, err := runCLI(t, map[string]string{}, args...)
 		if err != nil || !strings.Contains(stdout, "Usage") || stderr != "" {
@@ -40,5 +40,26 @@ func TestReceiveWithoutSecretWarns(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "warning: no -secret given") {
 		t.Fatalf("stderr %q, want a warning about the missing -secret", errOut.String())
+	}
+}
+
+// hookd healthcheck succeeds against a healthy hookd and fails where none answers.
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if out, _, err := runCLI(t, map[string]string{}, "healthcheck", "-url", b.url); err != nil || !strings.Contains(out, "healthy") {
+		t.Fatalf("healthcheck of a running hookd: %v (%q)", err, out)
+	}
+	addr := strings.TrimPrefix(b.url, "http://")
+	if _, _, err := runCLI(t, map[string]string{"HOOKD_LISTEN_ADDRESS": addr}, "healthcheck"); err != nil {
+		t.Fatalf("healthcheck of HOOKD_LISTEN_ADDRESS %s: %v", addr, err)
+	}
+	if _, _, err := runCLI(t, map[string]string{}, "healthcheck", "-url", "http://"+freeAddr(t)); err == nil {
+		t.Fatal("healthcheck succeeded where nothing listens")
+	}
+	for listen, want := range map[string]string{"": "127.0.0.1:8071", "0.0.0.0:8071": "127.0.0.1:8071", ":9": "127.0.0.1:9", "[::]:80": "127.0.0.1:80", "10.0.0.1:8071": "10.0.0.1:8071"} {
+		if got := localAddress(listen); got != want {
+			t.Errorf("localAddress(%q) = %q, want %q", listen, got, want)
+		}
 	}
 }

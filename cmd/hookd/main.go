@@ -1,5 +1,6 @@
 // Command hookd is the self-hosted webhook delivery platform: one binary
-// with the subcommands serve, api, worker, migrate and keys create.
+// with the subcommands serve, api, worker, migrate, keys create, bench,
+// receive, healthcheck and version.
 package main
 
 import (
@@ -28,10 +29,11 @@ Usage:
                          create an API key (printed once, last line of output)
   hookd bench [flags]    measure publish and delivery (hookd bench -h)
   hookd receive [flags]  print (and verify) webhooks sent to a local address
+  hookd healthcheck      exit 0 if the local hookd API is healthy (for containers)
   hookd version          print the version
 
 serve, api and worker apply pending migrations at start unless --no-migrate
-is given. Configuration comes from HOOKD_* environment variables; see
+is given. hookd SUBCOMMAND -h describes a subcommand. Configuration comes from HOOKD_* environment variables; see
 docs/configuration.md.
 `
 
@@ -95,6 +97,8 @@ func dispatch(ctx context.Context, args []string, environ map[string]string, std
 		return runReceive(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, environ, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args, environ, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "hookd", Version)
 		return nil
