@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -60,6 +62,38 @@ func TestHealthcheck(t *testing.T) {
 	for listen, want := range map[string]string{"": "127.0.0.1:8071", "0.0.0.0:8071": "127.0.0.1:8071", ":9": "127.0.0.1:9", "[::]:80": "127.0.0.1:80", "10.0.0.1:8071": "10.0.0.1:8071"} {
 		if got := localAddress(listen); got != want {
 			t.Errorf("localAddress(%q) = %q, want %q", listen, got, want)
+		}
+	}
+}
+
+// The README lists every subcommand of the usage and every make target.
+func TestREADMEListsSubcommandsAndTargets(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subcommand := regexp.MustCompile(`(?m)^  hookd ([a-z]+)`)
+	target := regexp.MustCompile(`(?m)^([a-zA-Z0-9_/-]+):.*## `)
+	var want []string
+	for _, m := range subcommand.FindAllStringSubmatch(usage, -1) {
+		want = append(want, "| `"+m[1])
+	}
+	for _, m := range target.FindAllStringSubmatch(string(makefile), -1) {
+		if m[1] != "help" {
+			want = append(want, "`make "+m[1]+"`")
+		}
+	}
+	if len(want) < 15 {
+		t.Fatalf("found only %v in the usage and the Makefile", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(string(readme), w) {
+			t.Errorf("README.md does not list %s", w)
 		}
 	}
 }
