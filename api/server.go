@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -23,6 +24,7 @@ type Store interface {
 	webhook.IdempotencyStore
 	webhook.MessageStore
 	webhook.OperationalStore
+	webhook.BackgroundTaskStore
 }
 
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
@@ -51,6 +53,9 @@ type Config struct {
 	// RetentionPeriod is how long payloads are kept; recover refuses to
 	// reach further back. 0 means 90 days.
 	RetentionPeriod time.Duration
+	// Schemas checks event types' JSON Schemas; nil means a
+	// jsonschema.Validator of this server's own.
+	Schemas webhook.SchemaValidator
 	// NewSecret generates endpoint secrets ("whsec_..."); required.
 	NewSecret func() (string, error)
 	// PortalTokenTTL is how long app-portal tokens last by default; 0 means 7 days.
@@ -103,6 +108,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.PortalTokenTTL == 0 {
 		cfg.PortalTokenTTL = maxPortalExpiry
+	}
+	if cfg.Schemas == nil {
+		cfg.Schemas = jsonschema.New()
 	}
 	if cfg.RetentionPeriod == 0 {
 		cfg.RetentionPeriod = webhook.DefaultRetentionDays * 24 * time.Hour
@@ -214,6 +222,9 @@ func (s *Server) routes() {
 	authed.GET("/app/:app_id/attempt/endpoint/:endpoint_id", s.withApp(s.listAttempts))
 	authed.GET("/app/:app_id/attempt/msg/:msg_id", s.withApp(s.listAttempts))
 
+	authed.GET("/background-task", s.listBackgroundTasks)
+	authed.GET("/background-task/:task_id", s.getBackgroundTask)
+
 	s.operationalRoutes(authed)
 }
 
@@ -242,3 +253,20 @@ func (s *Server) ping(c *gin.Context) { c.Status(http.StatusNoContent) }
 
 // noContent answers 204.
 func noContent(c *gin.Context) { c.Status(http.StatusNoContent) }
+
+// Route is a method and path the API serves; path parameters are written
+// as gin writes them (":app_id").
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Routes lists every route the API serves, for documentation (the SDK
+// coverage list in docs/api.md is generated from it) and tests.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.engine.Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	return out
+}

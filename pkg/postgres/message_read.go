@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -239,16 +241,22 @@ func (db *DB) EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webh
 	return &d, nil
 }
 
-// RecoverDeliveries implements webhook.MessageStore.
-func (db *DB) RecoverDeliveries(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) ([]webhook.Delivery, error) {
+// RecoverDeliveries implements webhook.MessageStore. The outer WHERE checks
+// the status again, so a delivery that moved on (a resend succeeded) while
+// the batch was being picked is left alone.
+func (db *DB) RecoverDeliveries(ctx context.Context, endpointID string, since, until time.Time, after string, limit int) ([]webhook.Delivery, error) {
 	var rows []deliveryRow
 	err := db.gorm.WithContext(ctx).Raw(`
 		UPDATE deliveries SET status = ?, round = round + 1, round_attempts = 0,
 			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => ?), updated_at = now()
-		WHERE endpoint_id = ? AND status = ? AND msg_id >= ? AND msg_id < ?
+		WHERE status = ? AND id IN (
+			SELECT id FROM deliveries
+			WHERE endpoint_id = ? AND status = ? AND msg_id >= ? AND msg_id < ? AND msg_id > ?
+			ORDER BY msg_id LIMIT ?
+			FOR UPDATE)
 		RETURNING *`,
-		int(webhook.StatusPending), db.reconcileGrace.Seconds(), ep.ID, int(webhook.StatusFail),
-		webhook.TimeID(webhook.PrefixMessage, since), webhook.TimeID(webhook.PrefixMessage, until),
+		int(webhook.StatusPending), db.reconcileGrace.Seconds(), int(webhook.StatusFail), endpointID, int(webhook.StatusFail),
+		webhook.TimeID(webhook.PrefixMessage, since), webhook.TimeID(webhook.PrefixMessage, until), after, limit,
 	).Scan(&rows).Error
 	if err != nil {
 		return nil, err
@@ -257,6 +265,7 @@ func (db *DB) RecoverDeliveries(ctx context.Context, ep *webhook.Endpoint, since
 	for i := range rows {
 		out[i] = rows[i].delivery()
 	}
+	slices.SortFunc(out, func(a, b webhook.Delivery) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return out, nil
 }
 
