@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/background"
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/secretbox"
@@ -29,32 +31,38 @@ type bundle struct {
 	key string // API key of organisation "acme"
 	// dispatched records what the API queued (the queue is the boundary
 	// here; delivery itself is tested in worker and cmd/hookd).
-	dispatched *recordingDispatcher
+	dispatched *recordingQueue
 }
 
-// recordingDispatcher is an api.Dispatcher that remembers its calls.
-type recordingDispatcher struct {
+// recordingQueue is a delivery.Queue that remembers what was queued: the
+// deliveries whose scheduled attempt was queued (as stored when queued),
+// and the deliveries of manual attempts.
+type recordingQueue struct {
+	db         *postgres.DB
 	mu         sync.Mutex
 	deliveries []webhook.Delivery
 	resends    []string
 	fail       error // returned by every call when set
 }
 
-func (r *recordingDispatcher) Dispatch(_ context.Context, _ *webhook.Message, ds []webhook.Delivery) error {
+func (r *recordingQueue) Enqueue(ctx context.Context, jobs ...delivery.Job) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.deliveries = append(r.deliveries, ds...)
+	for _, j := range jobs {
+		if j.Ref.IsManual() {
+			r.resends = append(r.resends, j.Ref.DeliveryID)
+			continue
+		}
+		dj, err := r.db.LoadDelivery(ctx, j.Ref.DeliveryID)
+		if err != nil {
+			return err
+		}
+		r.deliveries = append(r.deliveries, dj.Delivery)
+	}
 	return r.fail
 }
 
-func (r *recordingDispatcher) Resend(_ context.Context, deliveryID string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.resends = append(r.resends, deliveryID)
-	return r.fail
-}
-
-func (r *recordingDispatcher) dispatchedTo() []webhook.Delivery {
+func (r *recordingQueue) dispatchedTo() []webhook.Delivery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]webhook.Delivery(nil), r.deliveries...)
@@ -80,10 +88,11 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 		t.Fatalf("opening test database: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	dispatched := &recordingDispatcher{}
+	dispatched := &recordingQueue{db: db}
 	srv := api.New(api.Config{
 		Store:        db,
-		Dispatcher:   dispatched,
+		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched},
+		Replayer:     &delivery.Replayer{Store: db, Queue: dispatched},
 		Checks:       []api.Checker{{Name: "postgres", Check: db.Ping}},
 		Logger:       slog.New(slog.DiscardHandler), // one line per request is noise here
 		MaxBodyBytes: opt.maxBodyBytes,
@@ -99,6 +108,28 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 	b := &bundle{t: t, db: db, dsn: dsn, url: ts.URL, dispatched: dispatched}
 	b.key = b.newKey("acme")
 	return b
+}
+
+// runTasks runs the background tasks the API created, as a worker would,
+// until none is left to run; their deliveries go to b.dispatched.
+func (b *bundle) runTasks() {
+	b.t.Helper()
+	p := &background.Processor{
+		Store:  b.db,
+		Logger: slog.New(slog.DiscardHandler),
+		Runners: map[webhook.TaskKind]background.Runner{
+			webhook.TaskEndpointRecover: &background.Recover{Store: b.db, Queue: b.dispatched, BatchSize: 2},
+		},
+	}
+	for {
+		ran, err := p.RunOnce(context.Background())
+		if err != nil {
+			b.t.Fatalf("running background tasks: %v", err)
+		}
+		if !ran {
+			return
+		}
+	}
 }
 
 // newKey creates an API key of organisation org.

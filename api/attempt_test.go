@@ -59,7 +59,7 @@ type outcome struct {
 	last     bool   // the schedule's last attempt: a failure dead-letters the delivery
 }
 
-// attempt records one attempt of delivery id the way worker.Deliverer does
+// attempt records one attempt of delivery id the way delivery.Attempter does
 // after its HTTP request, and returns the attempt as stored.
 func (b *bundle) attempt(deliveryID string, o outcome) webhook.Attempt {
 	b.t.Helper()
@@ -85,14 +85,14 @@ func (b *bundle) attempt(deliveryID string, o outcome) webhook.Attempt {
 	}
 	switch {
 	case o.code >= 200 && o.code < 300:
-		rec.Attempt.Status, rec.Status = webhook.StatusSuccess, webhook.StatusSuccess
+		rec.Attempt.Status, rec.Transition = webhook.StatusSuccess, webhook.Succeeded
 	case o.manual:
-		rec.Attempt.Status, rec.KeepState = webhook.StatusFail, true
+		rec.Attempt.Status, rec.Transition = webhook.StatusFail, webhook.ManualFailed
 	case o.last:
-		rec.Attempt.Status, rec.Status = webhook.StatusFail, webhook.StatusFail
+		rec.Attempt.Status, rec.Transition = webhook.StatusFail, webhook.Exhausted
 	default:
 		next := time.Now().Add(time.Hour)
-		rec.Attempt.Status, rec.Status, rec.NextAttemptAt = webhook.StatusFail, webhook.StatusSending, &next
+		rec.Attempt.Status, rec.Transition, rec.NextAttemptAt = webhook.StatusFail, webhook.Retry, &next
 	}
 	recorded, err := b.db.RecordAttempt(ctx, rec)
 	if err != nil || !recorded {
@@ -705,8 +705,9 @@ func TestRecover(t *testing.T) {
 	}
 	path := "/api/v1/app/shop/endpoint/one/recover"
 
-	// recover answers a running background task and re-queues only the
-	// failed deliveries of this endpoint whose message is in [since, until).
+	// recover answers a running background task; when a worker has run it,
+	// it has re-queued only the failed deliveries of this endpoint whose
+	// message is in [since, until), and reads as finished with the count.
 	recoverSince := func(body string, want ...messageJSON) {
 		t.Helper()
 		dispatched := len(b.dispatched.dispatchedTo())
@@ -722,6 +723,14 @@ func TestRecover(t *testing.T) {
 		if !webhook.ValidID(webhook.PrefixTask, out.ID) || out.Status != "running" || out.Task != "endpoint.recover" ||
 			out.UpdatedAt.Before(start.Add(-time.Second)) {
 			t.Fatalf("recover answered %s", r.body)
+		}
+		if n := len(b.dispatched.dispatchedTo()); n != dispatched {
+			t.Fatalf("recover queued %d deliveries before any worker ran its task", n-dispatched)
+		}
+		b.runTasks()
+		task := decode[backgroundTaskJSON](t, b.do(http.MethodGet, "/api/v1/background-task/"+out.ID, nil).must(t, http.StatusOK))
+		if task.Status != "finished" || task.Task != "endpoint.recover" || task.Data["recovered"] != float64(len(want)) {
+			t.Fatalf("recover task after the worker ran = %+v, want finished with recovered %d", task, len(want))
 		}
 		queued := b.dispatched.dispatchedTo()[dispatched:]
 		var wantIDs []string

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -28,6 +29,8 @@ type endpointIn struct {
 	Version      Opt[int]          `json:"version"`
 	Secret       Opt[string]       `json:"secret"`
 	Headers      map[string]string `json:"headers"`
+	// Ordering is a hookd extension: "none" or "strict" (kept when absent).
+	Ordering Opt[string] `json:"ordering"`
 }
 
 // endpointPatch is the contract's EndpointPatch: absent fields are kept,
@@ -45,6 +48,7 @@ type endpointPatch struct {
 	UID          Opt[string]            `json:"uid"`
 	Version      Opt[int]               `json:"version"`
 	Secret       Opt[string]            `json:"secret"`
+	Ordering     Opt[string]            `json:"ordering"`
 }
 
 type endpointOut struct {
@@ -60,6 +64,7 @@ type endpointOut struct {
 	Metadata     map[string]string `json:"metadata"`
 	ThrottleRate *int              `json:"throttleRate"`
 	RateLimit    *int              `json:"rateLimit"`
+	Ordering     string            `json:"ordering"`
 	CreatedAt    time.Time         `json:"createdAt"`
 	UpdatedAt    time.Time         `json:"updatedAt"`
 }
@@ -69,8 +74,18 @@ func endpointOutOf(ep *webhook.Endpoint) endpointOut {
 		ID: ep.ID, UID: ep.UID, URL: ep.URL, Description: ep.Description, Version: ep.Version,
 		Disabled: ep.Disabled, FilterTypes: ep.FilterTypes, EventTypes: ep.FilterTypes,
 		Channels: ep.Channels, Metadata: orEmpty(ep.Metadata),
-		ThrottleRate: ep.ThrottleRate, RateLimit: ep.ThrottleRate,
+		ThrottleRate: ep.ThrottleRate, RateLimit: ep.ThrottleRate, Ordering: cmp.Or(ep.Ordering, webhook.OrderingNone),
 		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
+	}
+}
+
+// ordering applies an ordering field: absent keeps it, null is "none".
+func ordering(ep *webhook.Endpoint, o Opt[string]) {
+	switch {
+	case o.Set && o.Null:
+		ep.Ordering = webhook.OrderingNone
+	case o.Set:
+		ep.Ordering = o.V
 	}
 }
 
@@ -100,6 +115,7 @@ func (in *endpointIn) apply(ep *webhook.Endpoint) {
 	if in.Version.Set && !in.Version.Null {
 		ep.Version = in.Version.V
 	}
+	ordering(ep, in.Ordering)
 }
 
 func (s *Server) withEndpoint(h gin.HandlerFunc) gin.HandlerFunc {
@@ -149,6 +165,10 @@ func (s *Server) createEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	if err := s.checkVisibleFilter(c, nil, ep); err != nil {
+		fail(c, err)
+		return
+	}
 	if err := s.cfg.Store.CreateEndpoint(c.Request.Context(), ep); err != nil {
 		fail(c, err)
 		return
@@ -165,6 +185,9 @@ func bindEndpointIn(c *gin.Context) (*endpointIn, error) {
 	}
 	if in.URL == nil {
 		return nil, missing("body", "url")
+	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
+		return nil, err
 	}
 	return &in, nil
 }
@@ -210,8 +233,12 @@ func (s *Server) putEndpoint(c *gin.Context) {
 	}
 	app := pathApp(c)
 	replace := func(ep *webhook.Endpoint) error {
+		before := ep.FilterTypes
 		in.apply(ep)
-		return s.validateEndpoint(c, ep)
+		if err := s.validateEndpoint(c, ep); err != nil {
+			return err
+		}
+		return s.checkVisibleFilter(c, before, ep)
 	}
 	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, c.Param("endpoint_id"))
 	status := http.StatusOK
@@ -227,6 +254,9 @@ func (s *Server) putEndpoint(c *gin.Context) {
 				ep.UID = &uid
 			}
 			err = s.validateEndpoint(c, ep)
+		}
+		if err == nil {
+			err = s.checkVisibleFilter(c, nil, ep)
 		}
 		if err == nil {
 			err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
@@ -266,6 +296,7 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 
 // applyPatch changes the fields present in the patch and validates the result.
 func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpoint) error {
+	before := ep.FilterTypes
 	v := &webhook.ValidationError{}
 	for _, f := range []struct {
 		set, null bool
@@ -282,6 +313,9 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpo
 		}
 	}
 	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
 		return err
 	}
 	if in.URL.Set {
@@ -311,12 +345,16 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpo
 	if in.Version.Set {
 		ep.Version = in.Version.V
 	}
+	ordering(ep, in.Ordering)
 	if in.Secret.Set {
 		if err := s.setSecret(ep, in.Secret, "secret"); err != nil {
 			return err
 		}
 	}
-	return s.validateEndpoint(c, ep)
+	if err := s.validateEndpoint(c, ep); err != nil {
+		return err
+	}
+	return s.checkVisibleFilter(c, before, ep)
 }
 
 func (s *Server) deleteEndpoint(c *gin.Context) {

@@ -214,6 +214,9 @@ func TestEndpointCreateInvalid(t *testing.T) {
 		{"empty filter types", `{` + u + `,"filterTypes":[]}`, []string{"body", "filterTypes"}},
 		// Numbers out of range.
 		{"throttleRate negative", `{` + u + `,"throttleRate":-1}`, []string{"body", "throttleRate"}},
+		{"throttleRate 0", `{` + u + `,"throttleRate":0}`, []string{"body", "throttleRate"}},
+		{"rateLimit 0", `{` + u + `,"rateLimit":0}`, []string{"body", "rateLimit"}},
+		{"rateLimit negative", `{` + u + `,"rateLimit":-5}`, []string{"body", "rateLimit"}},
 		{"throttleRate over uint16", `{` + u + `,"throttleRate":65536}`, []string{"body", "throttleRate"}},
 		{"version 0", `{` + u + `,"version":0}`, []string{"body", "version"}},
 		// Custom headers never override hookd's own, and must be well-formed.
@@ -273,6 +276,9 @@ func TestEndpointUpdateInvalid(t *testing.T) {
 		{"patch null metadata", http.MethodPatch, `{"metadata":null}`, []string{"body", "metadata"}},
 		{"patch metadata value a number", http.MethodPatch, `{"metadata":{"k":2}}`, []string{"body", "metadata"}},
 		{"patch throttleRate a string", http.MethodPatch, `{"throttleRate":"x"}`, []string{"body", "throttleRate"}},
+		{"patch throttleRate 0", http.MethodPatch, `{"throttleRate":0}`, []string{"body", "throttleRate"}},
+		{"patch rateLimit 0", http.MethodPatch, `{"rateLimit":0}`, []string{"body", "rateLimit"}},
+		{"put throttleRate 0", http.MethodPut, `{"url":"https://example.com","throttleRate":0}`, []string{"body", "throttleRate"}},
 		{"patch unknown event type", http.MethodPatch, `{"filterTypes":["live","nope"]}`, []string{"body", "filterTypes", "1"}},
 		{"patch duplicate channels", http.MethodPatch, `{"channels":["x","x"]}`, []string{"body", "channels"}},
 		{"patch channel bad pattern", http.MethodPatch, `{"channels":["a/b"]}`, []string{"body", "channels", "0"}},

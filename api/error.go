@@ -13,6 +13,7 @@ import (
 // statusFor maps webhook error codes to HTTP status codes, in one place.
 var statusFor = map[string]int{
 	webhook.EBADREQUEST:   http.StatusBadRequest,
+	webhook.ELIMITREACHED: http.StatusBadRequest,
 	webhook.EUNAUTHORIZED: http.StatusUnauthorized,
 	webhook.EFORBIDDEN:    http.StatusForbidden,
 	webhook.ENOTFOUND:     http.StatusNotFound,

@@ -56,6 +56,15 @@ type eventTypeJSON struct {
 	UpdatedAt   time.Time       `json:"updatedAt"`
 }
 
+// backgroundTaskJSON is the contract's BackgroundTaskOut.
+type backgroundTaskJSON struct {
+	Data      map[string]any `json:"data"`
+	ID        string         `json:"id"`
+	Status    string         `json:"status"`
+	Task      string         `json:"task"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+}
+
 // headersJSON is the contract's EndpointHeadersOut.
 type headersJSON struct {
 	Headers   map[string]string `json:"headers"`
@@ -211,15 +220,15 @@ func (b *bundle) storedEndpoint(appID, idOrUID string) (*webhook.Endpoint, error
 	return b.db.FindEndpoint(context.Background(), &webhook.Application{ID: appID}, idOrUID)
 }
 
-// setFail makes every later dispatcher call return err (nil: succeed).
-func (r *recordingDispatcher) setFail(err error) {
+// setFail makes every later queue call return err (nil: succeed).
+func (r *recordingQueue) setFail(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fail = err
 }
 
 // resent returns the delivery ids of the manual attempts queued so far.
-func (r *recordingDispatcher) resent() []string {
+func (r *recordingQueue) resent() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.resends...)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -16,19 +15,6 @@ import (
 )
 
 const messageKey = "hookd.message"
-
-// dispatchTimeout bounds the enqueueing after a publish; what does not make
-// it is enqueued by the reconciler.
-const dispatchTimeout = 5 * time.Second
-
-// Dispatcher queues delivery attempts (implemented by worker.Enqueuer).
-type Dispatcher interface {
-	// Dispatch enqueues the next scheduled attempt of each delivery; msg,
-	// when given, is the message they were just created for.
-	Dispatch(ctx context.Context, msg *webhook.Message, deliveries []webhook.Delivery) error
-	// Resend enqueues one manual attempt of a delivery.
-	Resend(ctx context.Context, deliveryID string) error
-}
 
 // messageIn is the contract's MessageIn.
 type messageIn struct {
@@ -41,6 +27,8 @@ type messageIn struct {
 	PayloadRetentionPeriod Opt[int]        `json:"payloadRetentionPeriod"`
 	PayloadRetentionHours  Opt[int]        `json:"payloadRetentionHours"`
 	DeliverAt              Opt[string]     `json:"deliverAt"`
+	// OrderingKey is a hookd extension; a tag "ordering:<key>" sets it too.
+	OrderingKey Opt[string] `json:"orderingKey"`
 }
 
 // messageOut is the contract's MessageOut. Answers that carry one are
@@ -54,6 +42,8 @@ type messageOut struct {
 	Channels  []string        `json:"channels"`
 	Tags      []string        `json:"tags,omitempty"`
 	Timestamp time.Time       `json:"timestamp"`
+	// OrderingKey is a hookd extension, absent for unordered messages.
+	OrderingKey *string `json:"orderingKey,omitempty"`
 }
 
 // emptyPayload is what an expunged, expired or not requested payload reads as.
@@ -62,7 +52,7 @@ var emptyPayload = json.RawMessage("{}")
 func messageOutOf(m *webhook.Message, withContent bool) messageOut {
 	out := messageOut{
 		ID: m.ID, EventType: m.EventType, EventID: m.EventID, Payload: m.Payload,
-		Channels: m.Channels, Tags: m.Tags, Timestamp: m.CreatedAt,
+		Channels: m.Channels, Tags: m.Tags, Timestamp: m.CreatedAt, OrderingKey: m.OrderingKey,
 	}
 	if !withContent || len(out.Payload) == 0 {
 		out.Payload = emptyPayload
@@ -86,10 +76,14 @@ func (in *messageIn) message(defaultDays int) (*webhook.Message, error) {
 	if err := json.Compact(&payload, in.Payload); err != nil {
 		return nil, webhook.Invalid("must be a JSON object", "body", "payload")
 	}
+	key, err := webhook.OrderingKeyOf(in.OrderingKey.Ptr(), in.Tags)
+	if err != nil {
+		return nil, err
+	}
 	m := &webhook.Message{
 		EventType: *in.EventType, EventID: in.EventID.Ptr(),
 		Channels: in.Channels, Tags: in.Tags, Payload: payload.Bytes(),
-		RetentionDays: defaultDays,
+		RetentionDays: defaultDays, OrderingKey: key,
 	}
 	switch {
 	case in.PayloadRetentionPeriod.Set && !in.PayloadRetentionPeriod.Null:
@@ -175,8 +169,8 @@ func prefixLoc(err error, field string) error {
 	return v
 }
 
-// createMessage stores the message and its deliveries in one transaction,
-// answers 202 after the commit, and enqueues the deliveries.
+// createMessage publishes the message (delivery.Publisher) and answers 202
+// once it is stored with its deliveries.
 func (s *Server) createMessage(c *gin.Context) {
 	v := &webhook.ValidationError{}
 	withContent := queryBool(c, "with_content", true, v)
@@ -189,8 +183,9 @@ func (s *Server) createMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	// Validated before the application is looked up, so that an invalid
-	// message never creates the application it names.
+	// Validated before the application is looked up (Publish checks it
+	// again, cheaply), so that an invalid message is refused first and never
+	// creates the application it names.
 	msg, err := in.message(retentionDays(s.cfg.RetentionPeriod))
 	if err != nil {
 		fail(c, err)
@@ -202,27 +197,11 @@ func (s *Server) createMessage(c *gin.Context) {
 		return
 	}
 	msg.OrgID, msg.AppID = app.OrgID, app.ID
-	deliveries, err := s.cfg.Store.CreateMessage(c.Request.Context(), msg, "")
-	if err != nil {
+	if _, err := s.cfg.Publisher.Publish(c.Request.Context(), msg, ""); err != nil {
 		fail(c, err)
 		return
 	}
-	s.dispatch(c, msg, deliveries)
 	c.PureJSON(http.StatusAccepted, messageOutOf(msg, withContent))
-}
-
-// dispatch enqueues deliveries; a failure is logged, not returned: the
-// deliveries are committed and the reconciler enqueues them later.
-func (s *Server) dispatch(c *gin.Context, msg *webhook.Message, deliveries []webhook.Delivery) {
-	if len(deliveries) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), dispatchTimeout)
-	defer cancel()
-	if err := s.cfg.Dispatcher.Dispatch(ctx, msg, deliveries); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "enqueueing deliveries failed; the reconciler will retry",
-			slog.String("msg_id", deliveries[0].MessageID), slog.String("error", err.Error()))
-	}
 }
 
 // withMessage loads the path's message (by id or eventId) for handler h.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/signature"
@@ -28,11 +29,12 @@ func setupConfigured(t *testing.T, configure func(*api.Config)) *bundle {
 		t.Fatalf("opening test database: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	dispatched := &recordingDispatcher{}
+	dispatched := &recordingQueue{db: db}
 	cfg := api.Config{
-		Store:      db,
-		Dispatcher: dispatched,
-		Logger:     slog.New(slog.DiscardHandler),
+		Store:     db,
+		Publisher: &delivery.Publisher{Store: db, Queue: dispatched},
+		Replayer:  &delivery.Replayer{Store: db, Queue: dispatched},
+		Logger:    slog.New(slog.DiscardHandler),
 		NewSecret: func() (string, error) {
 			s, err := signature.GenerateSecret()
 			return s.String(), err

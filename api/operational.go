@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -107,6 +108,9 @@ func (s *Server) listOperationalEndpoints(c *gin.Context) {
 // isOperational reports whether the request is about an operational-webhook endpoint.
 func isOperational(c *gin.Context) bool { return c.GetBool(operationalKey) }
 
+// emitTimeout bounds emitting an operational event after a change is stored.
+const emitTimeout = 5 * time.Second
+
 // endpointChanged is called once a change of ep (eventType: endpoint.created,
 // .updated or .deleted) is stored. For an application's endpoint it emits
 // the operational event; a failure is logged, never the request's: the
@@ -125,7 +129,7 @@ func (s *Server) endpointChanged(c *gin.Context, eventType string, ep *webhook.E
 		Timestamp: s.cfg.Now().UTC(),
 		Data:      webhook.EndpointEventData{AppID: app.ID, AppUID: app.UID, EndpointID: ep.ID, EndpointUID: ep.UID},
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), dispatchTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), emitTimeout)
 	defer cancel()
 	if err := s.cfg.Events.Emit(ctx, ep.OrgID, ev); err != nil {
 		s.cfg.Logger.WarnContext(ctx, "emitting operational event failed",

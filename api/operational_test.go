@@ -3,13 +3,13 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/opwebhook"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -302,7 +302,7 @@ func TestEndpointChangesEmitOperationalEvents(t *testing.T) {
 	t.Parallel()
 	var emitter *opwebhook.Emitter
 	b := setupWith(t, setupOptions{events: lazyEmitter{&emitter}})
-	emitter = opwebhook.New(opwebhook.Config{Store: b.db, Dispatcher: b.dispatched, TTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	emitter = opwebhook.New(opwebhook.Config{Store: b.db, Publisher: &delivery.Publisher{Store: b.db, Queue: b.dispatched}, TTL: time.Hour})
 	app := b.createApp(map[string]any{"uid": "shop"})
 
 	// Nobody listens yet: nothing is stored.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/signature"
@@ -80,13 +81,14 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 
 // serverConfig is the API's configuration on db for tests that build their
 // own server, with a dispatcher recording what is queued and a check of db.
-func serverConfig(db *postgres.DB) (api.Config, *recordingDispatcher) {
-	dispatched := &recordingDispatcher{}
+func serverConfig(db *postgres.DB) (api.Config, *recordingQueue) {
+	dispatched := &recordingQueue{db: db}
 	return api.Config{
-		Store:      db,
-		Dispatcher: dispatched,
-		Checks:     []api.Checker{{Name: "postgres", Check: db.Ping}},
-		Logger:     slog.New(slog.DiscardHandler),
+		Store:     db,
+		Publisher: &delivery.Publisher{Store: db, Queue: dispatched},
+		Replayer:  &delivery.Replayer{Store: db, Queue: dispatched},
+		Checks:    []api.Checker{{Name: "postgres", Check: db.Ping}},
+		Logger:    slog.New(slog.DiscardHandler),
 		NewSecret: func() (string, error) {
 			s, err := signature.GenerateSecret()
 			return s.String(), err

@@ -10,6 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -23,6 +25,7 @@ type Store interface {
 	webhook.IdempotencyStore
 	webhook.MessageStore
 	webhook.OperationalStore
+	webhook.BackgroundTaskStore
 }
 
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
@@ -45,8 +48,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// HTTPSOnly refuses http:// endpoint URLs.
 	HTTPSOnly bool
-	// Dispatcher queues delivery attempts; required.
-	Dispatcher Dispatcher
+	// Publisher publishes messages (publish, send-example); required.
+	Publisher *delivery.Publisher
+	// Replayer resends messages and recovers endpoints; required.
+	Replayer *delivery.Replayer
 	// Events receives endpoint.created, .updated and .deleted about
 	// applications' endpoints and is told when operational-webhook
 	// endpoints change; nil: no operational events are sent.
@@ -54,6 +59,9 @@ type Config struct {
 	// RetentionPeriod is how long payloads are kept; recover refuses to
 	// reach further back. 0 means 90 days.
 	RetentionPeriod time.Duration
+	// Schemas checks event types' JSON Schemas; nil means a
+	// jsonschema.Validator of this server's own.
+	Schemas webhook.SchemaValidator
 	// NewSecret generates endpoint secrets ("whsec_..."); required.
 	NewSecret func() (string, error)
 	// PortalTokenTTL is how long app-portal tokens last by default; 0 means 7 days.
@@ -65,7 +73,7 @@ type Config struct {
 	// the app portal, see package web); nil means no UI: such requests get
 	// the JSON 404 like any unknown route.
 	Web http.Handler
-	// Logger receives one line per request; nil means slog.Default().
+	// Logger receives one line per request; nil: nothing is logged.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -103,7 +111,7 @@ func New(cfg Config) *Server {
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = slog.New(LogHandler(cfg.Logger.Handler()))
 	if cfg.Now == nil {
@@ -111,6 +119,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.PortalTokenTTL == 0 {
 		cfg.PortalTokenTTL = maxPortalExpiry
+	}
+	if cfg.Schemas == nil {
+		cfg.Schemas = jsonschema.New()
 	}
 	if cfg.RetentionPeriod == 0 {
 		cfg.RetentionPeriod = webhook.DefaultRetentionDays * 24 * time.Hour
@@ -231,6 +242,9 @@ func (s *Server) routes() {
 	authed.GET("/app/:app_id/attempt/endpoint/:endpoint_id", s.withApp(s.listAttempts))
 	authed.GET("/app/:app_id/attempt/msg/:msg_id", s.withApp(s.listAttempts))
 
+	authed.GET("/background-task", s.listBackgroundTasks)
+	authed.GET("/background-task/:task_id", s.getBackgroundTask)
+
 	s.operationalRoutes(authed)
 }
 
@@ -292,3 +306,20 @@ func (s *Server) ping(c *gin.Context) { c.Status(http.StatusNoContent) }
 
 // noContent answers 204.
 func noContent(c *gin.Context) { c.Status(http.StatusNoContent) }
+
+// Route is a method and path the API serves; path parameters are written
+// as gin writes them (":app_id").
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Routes lists every route the API serves, for documentation (the SDK
+// coverage list in docs/api.md is generated from it) and tests.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.engine.Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	return out
+}

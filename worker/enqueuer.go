@@ -9,23 +9,25 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/hookd/hookd/pkg/webhook"
+	"github.com/hookd/hookd/pkg/delivery"
 )
 
-// Enqueuer puts delivery attempts on the queue. Postgres stays the source of
-// truth: an enqueue that fails is redone by the reconciler.
+// Enqueuer is delivery.Queue on asynq. Postgres stays the source of truth:
+// an enqueue that fails is redone by the delivery.Reconciler.
 type Enqueuer struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
 	queue     string
-	// taskTimeout bounds one attempt's handler (request time plus bookkeeping).
+	// taskTimeout bounds one attempt's handler: the request, and the
+	// retries of recording its outcome.
 	taskTimeout time.Duration
 }
 
-// NewEnqueuer returns an Enqueuer on Redis and queue ("" means DefaultQueue);
-// requestTimeout is the delivery request timeout the handler's own timeout
-// is derived from.
-func NewEnqueuer(redis asynq.RedisConnOpt, queue string, requestTimeout time.Duration) *Enqueuer {
+// NewEnqueuer returns an Enqueuer on Redis and queue ("" means
+// DefaultQueue). handlerTimeout bounds each attempt's handler: it must
+// cover the delivery request and delivery.Attempter's RecordTimeout, or
+// asynq would run an attempt again while it is still being recorded.
+func NewEnqueuer(redis asynq.RedisConnOpt, queue string, handlerTimeout time.Duration) *Enqueuer {
 	if queue == "" {
 		queue = DefaultQueue
 	}
@@ -33,84 +35,74 @@ func NewEnqueuer(redis asynq.RedisConnOpt, queue string, requestTimeout time.Dur
 		client:      asynq.NewClient(redis),
 		inspector:   asynq.NewInspector(redis),
 		queue:       queue,
-		taskTimeout: requestTimeout + 30*time.Second,
+		taskTimeout: handlerTimeout,
 	}
+}
+
+// HandlerTimeout is the handler timeout NewEnqueuer needs for a delivery
+// request timeout and a record timeout (delivery.Attempter's RecordTimeout,
+// 0 for its default).
+func HandlerTimeout(requestTimeout, recordTimeout time.Duration) time.Duration {
+	if recordTimeout == 0 {
+		recordTimeout = 10 * time.Minute
+	}
+	return requestTimeout + recordTimeout + time.Minute
 }
 
 // Close closes the Redis connection.
 func (e *Enqueuer) Close() error { return errors.Join(e.client.Close(), e.inspector.Close()) }
 
-// Enqueue schedules attempt p at at (zero or past: now). An attempt already
-// queued (same task id) is not an error.
-func (e *Enqueuer) Enqueue(ctx context.Context, p DeliveryAttemptPayload, at time.Time) error {
-	queue := queueFor(e.queue, p)
-	task, err := NewDeliveryAttemptTask(p, queue, e.taskTimeout)
-	if err != nil {
-		return err
-	}
-	var opts []asynq.Option
-	if !at.IsZero() && time.Until(at) > 0 {
-		opts = append(opts, asynq.ProcessAt(at))
-	}
-	_, err = e.client.EnqueueContext(ctx, task, opts...)
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		// Queued already, unless asynq archived it after too many
-		// infrastructure errors: then it is taken out and queued afresh.
-		info, ierr := e.inspector.GetTaskInfo(queue, p.taskID())
-		if ierr != nil || info.State != asynq.TaskStateArchived {
-			return nil
-		}
-		if err := e.inspector.DeleteTask(queue, p.taskID()); err != nil {
-			return fmt.Errorf("deleting archived task of delivery %s: %w", p.DeliveryID, err)
-		}
-		_, err = e.client.EnqueueContext(ctx, task, opts...)
-	}
-	if err != nil {
-		return fmt.Errorf("enqueueing delivery %s: %w", p.DeliveryID, err)
-	}
-	return nil
-}
-
-// dispatchParallelism bounds the enqueues of one fan-out in flight at once.
+// dispatchParallelism bounds the enqueues of one call in flight at once.
 const dispatchParallelism = 8
 
-// Dispatch enqueues the next scheduled attempt of each delivery. msg, when
-// given, is the message the deliveries were just created for: a payload
-// small enough is inlined in the first attempt's task. It tries every
-// delivery and returns the errors joined.
-func (e *Enqueuer) Dispatch(ctx context.Context, msg *webhook.Message, deliveries []webhook.Delivery) error {
-	errs := make([]error, len(deliveries))
+// Enqueue implements delivery.Queue: each job becomes a task on its queue
+// (retries on RetryQueue), up to dispatchParallelism at once.
+func (e *Enqueuer) Enqueue(ctx context.Context, jobs ...delivery.Job) error {
+	if len(jobs) == 1 {
+		return e.enqueue(ctx, jobs[0])
+	}
+	errs := make([]error, len(jobs))
 	sem := make(chan struct{}, dispatchParallelism)
 	var wg sync.WaitGroup
-	for i, d := range deliveries {
-		p := DeliveryAttemptPayload{DeliveryID: d.ID, Round: d.Round, Number: d.RoundAttempts + 1}
-		if msg != nil && p.Round == 0 && p.Number == 1 && len(msg.Payload) <= maxInlinePayload {
-			p.Fresh = &FreshDelivery{
-				OrgID: d.OrgID, AppID: d.AppID, MessageID: d.MessageID, EndpointID: d.EndpointID,
-				EventType: msg.EventType, Payload: msg.Payload,
-			}
-		}
-		var at time.Time
-		if d.NextAttemptAt != nil {
-			at = *d.NextAttemptAt
-		}
-		if len(deliveries) == 1 {
-			errs[i] = e.Enqueue(ctx, p, at)
-			break
-		}
+	for i, job := range jobs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			errs[i] = e.Enqueue(ctx, p, at)
+			errs[i] = e.enqueue(ctx, job)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// Resend enqueues one manual attempt of a delivery.
-func (e *Enqueuer) Resend(ctx context.Context, deliveryID string) error {
-	return e.Enqueue(ctx, DeliveryAttemptPayload{DeliveryID: deliveryID, Manual: webhook.NewID("")}, time.Time{})
+// enqueue queues one job. A task already queued with its id is not queued
+// again, unless asynq archived it after too many infrastructure errors:
+// then it is taken out and queued afresh.
+func (e *Enqueuer) enqueue(ctx context.Context, job delivery.Job) error {
+	queue := queueFor(e.queue, job.Ref)
+	task, err := NewAttemptTask(job, queue, e.taskTimeout)
+	if err != nil {
+		return err
+	}
+	var opts []asynq.Option
+	if !job.At.IsZero() && time.Until(job.At) > 0 {
+		opts = append(opts, asynq.ProcessAt(job.At))
+	}
+	_, err = e.client.EnqueueContext(ctx, task, opts...)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		info, ierr := e.inspector.GetTaskInfo(queue, job.Ref.ID())
+		if ierr != nil || info.State != asynq.TaskStateArchived {
+			return nil
+		}
+		if err := e.inspector.DeleteTask(queue, job.Ref.ID()); err != nil {
+			return fmt.Errorf("deleting archived task of delivery %s: %w", job.Ref.DeliveryID, err)
+		}
+		_, err = e.client.EnqueueContext(ctx, task, opts...)
+	}
+	if err != nil {
+		return fmt.Errorf("enqueueing delivery %s: %w", job.Ref.DeliveryID, err)
+	}
+	return nil
 }

@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/hookd/hookd/pkg/delivery"
 )
 
 // Task types.
 const (
-	// TypeDeliveryAttempt makes one HTTP attempt of one delivery.
+	// TypeDeliveryAttempt makes one attempt of one delivery: a delivery.Job.
 	TypeDeliveryAttempt = "delivery:attempt"
 )
 
@@ -22,9 +24,9 @@ const DefaultQueue = "deliveries"
 // after the first).
 func RetryQueue(base string) string { return base + "-retries" }
 
-// queueFor returns the queue of attempt p: retries go to RetryQueue.
-func queueFor(base string, p DeliveryAttemptPayload) string {
-	if p.Manual == "" && p.Number > 1 {
+// queueFor returns the queue of job's attempt: retries go to RetryQueue.
+func queueFor(base string, ref delivery.Ref) string {
+	if !ref.IsManual() && ref.Number > 1 {
 		return RetryQueue(base)
 	}
 	return base
@@ -36,55 +38,62 @@ func queueFor(base string, p DeliveryAttemptPayload) string {
 // them the task is archived and the reconciler enqueues the attempt again.
 const infraMaxRetry = 1000
 
-// DeliveryAttemptPayload names one attempt: the Number-th scheduled attempt
-// of round Round, or, when Manual is set, a manual attempt with that id.
-type DeliveryAttemptPayload struct {
-	DeliveryID string `json:"d"`
-	Round      int    `json:"r"`
-	Number     int    `json:"n"`
-	Manual     string `json:"m,omitempty"`
-	// Fresh carries what the first attempt of a just-published delivery
-	// needs, so that it can skip reading the delivery back from Postgres.
-	Fresh *FreshDelivery `json:"f,omitempty"`
+// attemptPayload is a delivery.Job as a task payload. The short names keep
+// the tasks small in Redis; tasks queued by older versions decode too.
+type attemptPayload struct {
+	DeliveryID string        `json:"d"`
+	Round      int           `json:"r"`
+	Number     int           `json:"n"`
+	Manual     string        `json:"m,omitempty"`
+	Fresh      *freshPayload `json:"f,omitempty"`
 }
 
-// FreshDelivery is a just-published delivery's message, inlined in its
-// first task. Payloads over maxInlinePayload are not inlined.
-type FreshDelivery struct {
+// freshPayload is a delivery.Fresh.
+type freshPayload struct {
 	OrgID      string          `json:"o"`
 	AppID      string          `json:"a"`
 	MessageID  string          `json:"m"`
 	EndpointID string          `json:"e"`
 	EventType  string          `json:"t"`
+	EventID    *string         `json:"i,omitempty"`
 	Payload    json.RawMessage `json:"p"`
 }
 
-// maxInlinePayload bounds the payloads copied into tasks (and so into Redis
-// once per endpoint); larger ones are read from Postgres.
-const maxInlinePayload = 16 << 10
-
-// TaskKey identifies the attempt: it is the asynq TaskID (so enqueueing it
-// twice is harmless) and the attempt's unique key in Postgres (so running
-// it twice records it once).
-func (p DeliveryAttemptPayload) TaskKey() string {
-	if p.Manual != "" {
-		return "m:" + p.Manual
+// NewAttemptTask returns the task of job on queue, with the handler
+// timeout timeout. Its asynq TaskID is the attempt's Ref.ID, so queueing an
+// attempt twice is harmless.
+func NewAttemptTask(job delivery.Job, queue string, timeout time.Duration) (*asynq.Task, error) {
+	p := attemptPayload{DeliveryID: job.Ref.DeliveryID, Round: job.Ref.Round, Number: job.Ref.Number, Manual: job.Ref.Manual}
+	if f := job.Fresh; f != nil {
+		p.Fresh = &freshPayload{
+			OrgID: f.OrgID, AppID: f.AppID, MessageID: f.MessageID, EndpointID: f.EndpointID,
+			EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
+		}
 	}
-	return fmt.Sprintf("s:%d:%d", p.Round, p.Number)
-}
-
-func (p DeliveryAttemptPayload) taskID() string { return p.DeliveryID + ":" + p.TaskKey() }
-
-// NewDeliveryAttemptTask returns the task for p on queue, with a handler timeout.
-func NewDeliveryAttemptTask(p DeliveryAttemptPayload, queue string, timeout time.Duration) (*asynq.Task, error) {
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
 	return asynq.NewTask(TypeDeliveryAttempt, raw,
-		asynq.TaskID(p.taskID()),
+		asynq.TaskID(job.Ref.ID()),
 		asynq.Queue(queue),
 		asynq.MaxRetry(infraMaxRetry),
 		asynq.Timeout(timeout),
 	), nil
+}
+
+// DecodeAttemptTask returns the job a task of TypeDeliveryAttempt carries.
+func DecodeAttemptTask(t *asynq.Task) (delivery.Job, error) {
+	var p attemptPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.DeliveryID == "" {
+		return delivery.Job{}, fmt.Errorf("undecodable %s payload %q", TypeDeliveryAttempt, t.Payload())
+	}
+	job := delivery.Job{Ref: delivery.Ref{DeliveryID: p.DeliveryID, Round: p.Round, Number: p.Number, Manual: p.Manual}}
+	if f := p.Fresh; f != nil {
+		job.Fresh = &delivery.Fresh{
+			OrgID: f.OrgID, AppID: f.AppID, MessageID: f.MessageID, EndpointID: f.EndpointID,
+			EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
+		}
+	}
+	return job, nil
 }

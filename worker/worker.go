@@ -27,10 +27,13 @@ type Config struct {
 	DelayedCheckInterval time.Duration
 	// ShutdownTimeout bounds how long in-flight tasks may finish on stop; 0 means 30s.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// Logger receives asynq's warnings and the tasks that failed; nil:
+	// nothing is logged.
+	Logger *slog.Logger
 }
 
-// Worker runs asynq handlers until its context ends.
+// Worker runs asynq handlers until its context ends: the asynq servers
+// that dequeue delivery attempts (Handler).
 type Worker struct {
 	cfg     Config
 	servers []*asynq.Server
@@ -46,7 +49,7 @@ func New(cfg Config) *Worker {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.DelayedCheckInterval == 0 {
 		cfg.DelayedCheckInterval = time.Second
@@ -129,7 +132,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // attempt's own delay, or the back-off of infrastructure errors.
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if th, ok := isThrottled(err); ok {
-		return th.Delay
+		return th.delay
 	}
 	return infraRetryDelay(n, err, t)
 }

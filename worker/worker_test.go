@@ -5,17 +5,22 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/hookd/hookd/internal/redistest"
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
@@ -25,74 +30,56 @@ import (
 	"github.com/hookd/hookd/worker"
 )
 
-// testRedis is the Redis the tests share; each bundle has its own queue.
-const testRedis = "redis://127.0.0.1:6379/0"
-
-// bundle is a running worker on its own database and queue, with one app.
+// bundle is hookd's delivery on asynq: workers serving their own queue on
+// the test Redis, attempters on their own database, and one app.
 type bundle struct {
-	t        *testing.T
-	ctx      context.Context
-	db       *postgres.DB
-	store    webhook.DeliveryStore // what the deliverer uses; may wrap db
-	enqueuer *worker.Enqueuer
-	queue    string
-	app      *webhook.Application
+	t         *testing.T
+	ctx       context.Context
+	db        *postgres.DB
+	redis     asynq.RedisConnOpt
+	queue     string
+	enqueuer  *worker.Enqueuer
+	publisher *delivery.Publisher
+	app       *webhook.Application
 }
 
 type bundleOptions struct {
-	schedule  retry.Schedule
-	allowed   []netip.Prefix // nil: 127.0.0.0/8 and ::1
-	timeout   time.Duration
-	wrapStore func(webhook.DeliveryStore) webhook.DeliveryStore
-	noWorker  bool
 	// workers is how many worker processes to run (0: 1), each with its
-	// own throttle from newThrottle (nil: none).
+	// own Throttle from newThrottle (nil: none).
 	workers     int
-	newThrottle func() *worker.Throttle
-	concurrency int // per worker; 0: 20
-	events      webhook.OperationalEmitter
+	newThrottle func() *delivery.Throttle
+	wrapStore   func(delivery.AttemptStore) delivery.AttemptStore
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	db := postgrestest.NewDBWith(t, postgres.Options{ReconcileGrace: 50 * time.Millisecond})
-	redisOpt, err := worker.ParseRedisDSN(testRedis)
+	redisOpt, err := worker.ParseRedisDSN(redistest.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
 	queue := "test-" + randomHex()
-	b := &bundle{t: t, ctx: ctx, db: db, store: db, queue: queue,
-		enqueuer: worker.NewEnqueuer(redisOpt, queue, time.Second)}
+	b := &bundle{t: t, ctx: ctx, db: db, redis: redisOpt, queue: queue,
+		enqueuer: worker.NewEnqueuer(redisOpt, queue, worker.HandlerTimeout(5*time.Second, time.Minute))}
+	b.publisher = &delivery.Publisher{Store: db, Queue: b.enqueuer}
+	var store delivery.AttemptStore = db
 	if opt.wrapStore != nil {
-		b.store = opt.wrapStore(db)
+		store = opt.wrapStore(db)
 	}
-	if opt.schedule == nil {
-		opt.schedule = retry.Schedule{10 * time.Millisecond, 10 * time.Millisecond}
-	}
-	if opt.allowed == nil {
-		opt.allowed = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	}
-	if opt.timeout == 0 {
-		opt.timeout = 5 * time.Second
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var wg sync.WaitGroup
-	if opt.concurrency == 0 {
-		opt.concurrency = 20
-	}
-	for i := 0; i < max(1, opt.workers) && !opt.noWorker; i++ {
-		var throttle *worker.Throttle
+	for range max(1, opt.workers) {
+		var throttle *delivery.Throttle
 		if opt.newThrottle != nil {
 			throttle = opt.newThrottle()
 		}
-		w := worker.New(worker.Config{Redis: redisOpt, Queue: queue, Concurrency: opt.concurrency,
-			ShutdownTimeout: 5 * time.Second, DelayedCheckInterval: 50 * time.Millisecond, Logger: logger})
-		w.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Deliverer{
-			Store: b.store, Enqueuer: b.enqueuer, Schedule: opt.schedule,
-			Headers: signature.WebhookHeaders, Logger: logger, Throttle: throttle, Events: opt.events,
-			Client: egress.New(egress.Config{AllowedSubnets: opt.allowed, Timeout: opt.timeout}),
-		})
+		w := worker.New(worker.Config{Redis: redisOpt, Queue: queue, Concurrency: 20,
+			ShutdownTimeout: 5 * time.Second, DelayedCheckInterval: 50 * time.Millisecond})
+		w.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
+			Store: store, Queue: b.enqueuer, Schedule: retry.Schedule{10 * time.Millisecond, 10 * time.Millisecond},
+			Headers: signature.WebhookHeaders, Throttle: throttle, RecordTimeout: time.Minute,
+			Send: egress.New(egress.Config{AllowedSubnets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 5 * time.Second}),
+		}})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -144,117 +131,240 @@ func (b *bundle) endpoint(url string, edit ...func(*webhook.Endpoint)) *webhook.
 	return ep
 }
 
-// publish stores a message and enqueues its deliveries, as the API does.
-func (b *bundle) publish(eventType, payload string, edit ...func(*webhook.Message)) (*webhook.Message, []webhook.Delivery) {
+// publish publishes a message through the asynq queue, as the API does.
+func (b *bundle) publish(payload string) *webhook.Message {
 	b.t.Helper()
-	msg := &webhook.Message{
-		OrgID: b.app.OrgID, AppID: b.app.ID, EventType: eventType,
-		Payload: json.RawMessage(payload), RetentionDays: webhook.DefaultRetentionDays,
-	}
-	for _, f := range edit {
-		f(msg)
-	}
-	deliveries, err := b.db.CreateMessage(b.ctx, msg, "")
-	if err != nil {
+	msg := &webhook.Message{OrgID: b.app.OrgID, AppID: b.app.ID, EventType: "user.signup",
+		Payload: json.RawMessage(payload), RetentionDays: webhook.DefaultRetentionDays}
+	if _, err := b.publisher.Publish(b.ctx, msg, ""); err != nil {
 		b.t.Fatal(err)
 	}
-	if err := b.enqueuer.Dispatch(b.ctx, msg, deliveries); err != nil {
-		b.t.Fatal(err)
-	}
-	return msg, deliveries
+	return msg
 }
 
-// attempts returns the attempts of msg, oldest first.
-func (b *bundle) attempts(msg *webhook.Message) []webhook.Attempt {
-	b.t.Helper()
-	page, err := b.db.ListAttempts(b.ctx, b.app, nil, msg, webhook.MessageFilter{},
-		webhook.ListOptions{Limit: webhook.MaxLimit, Ascending: true})
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return page.Items
-}
-
-// delivery returns the current state of the delivery of msg to ep.
-func (b *bundle) delivery(msg *webhook.Message, ep *webhook.Endpoint) webhook.Delivery {
-	b.t.Helper()
-	page, err := b.db.ListMessageEndpoints(b.ctx, msg, webhook.ListOptions{Limit: webhook.MaxLimit, Ascending: true})
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for _, me := range page.Items {
-		if me.Delivery.EndpointID == ep.ID {
-			return me.Delivery
-		}
-	}
-	b.t.Fatalf("no delivery of %s to %s", msg.ID, ep.ID)
-	return webhook.Delivery{}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func (b *bundle) waitFor(what string, cond func() bool) {
+// waitStatus waits until the delivery of msg to ep has status want and
+// returns its attempts.
+func (b *bundle) waitStatus(msg *webhook.Message, ep *webhook.Endpoint, want webhook.MessageStatus) []webhook.Attempt {
 	b.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
+	for {
+		page, err := b.db.ListMessageEndpoints(b.ctx, msg, webhook.ListOptions{Limit: 50})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		for _, me := range page.Items {
+			if me.Delivery.EndpointID == ep.ID && me.Delivery.Status == want {
+				attempts, err := b.db.ListAttempts(b.ctx, b.app, nil, msg, webhook.MessageFilter{},
+					webhook.ListOptions{Limit: webhook.MaxLimit, Ascending: true})
+				if err != nil {
+					b.t.Fatal(err)
+				}
+				return attempts.Items
+			}
+		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("timed out waiting for %s", what)
+			b.t.Fatalf("timed out waiting for delivery status %s", want)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// waitStatus waits until the delivery of msg to ep has status want.
-func (b *bundle) waitStatus(msg *webhook.Message, ep *webhook.Endpoint, want webhook.MessageStatus) webhook.Delivery {
-	b.t.Helper()
-	var d webhook.Delivery
-	b.waitFor("delivery status "+want.String(), func() bool {
-		d = b.delivery(msg, ep)
-		return d.Status == want
-	})
-	return d
-}
-
-// receiver is a local webhook receiver that records requests and answers
-// with the status its respond function returns.
+// receiver records the time of each request and answers with respond's
+// status (n counts from 1).
 type receiver struct {
 	*httptest.Server
-	mu       sync.Mutex
-	requests []received
-	respond  func(n int, w http.ResponseWriter) // n counts from 1
+	mu  sync.Mutex
+	at  []time.Time
+	ids []string
 }
 
-type received struct {
-	header http.Header
-	body   []byte
-	at     time.Time
-}
-
-func newReceiver(t *testing.T, respond func(n int, w http.ResponseWriter)) *receiver {
+func newReceiver(t *testing.T, respond func(n int) int) *receiver {
 	t.Helper()
-	r := &receiver{respond: respond}
+	r := &receiver{}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
+		_, _ = io.ReadAll(req.Body)
 		r.mu.Lock()
-		r.requests = append(r.requests, received{header: req.Header.Clone(), body: body, at: time.Now()})
-		n := len(r.requests)
+		r.at = append(r.at, time.Now())
+		r.ids = append(r.ids, req.Header.Get("webhook-id"))
+		n := len(r.at)
 		r.mu.Unlock()
-		if r.respond == nil {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		r.respond(n, w)
+		w.WriteHeader(respond(n))
 	}))
 	t.Cleanup(r.Close)
 	return r
 }
 
-func (r *receiver) got() []received {
+func (r *receiver) times() []time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]received(nil), r.requests...)
+	return append([]time.Time(nil), r.at...)
 }
 
-// status answers every request with code.
-func status(code int) func(int, http.ResponseWriter) {
-	return func(_ int, w http.ResponseWriter) { w.WriteHeader(code) }
+// Through asynq: the first attempt on the fresh queue, retries on the
+// retry queue, each recorded once.
+func TestDeliveryThroughAsynq(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{})
+	rcv := newReceiver(t, func(n int) int {
+		if n <= 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	ep := b.endpoint(rcv.URL)
+	msg := b.publish(`{"a":1}`)
+	attempts := b.waitStatus(msg, ep, webhook.StatusSuccess)
+	if len(attempts) != 3 || len(rcv.times()) != 3 {
+		t.Fatalf("%d attempts, %d requests; want 3 and 3", len(attempts), len(rcv.times()))
+	}
+}
+
+// failingLoads fails LoadDelivery a number of times, as a database outage
+// before the request would.
+type failingLoads struct {
+	delivery.AttemptStore
+	failures atomic.Int32
+}
+
+func (f *failingLoads) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, errors.New("injected: database unavailable")
+	}
+	return f.AttemptStore.LoadDelivery(ctx, id)
+}
+
+// An infrastructure error goes back to asynq, which runs the task again:
+// no attempt of the schedule is used.
+func TestInfrastructureErrorIsRetriedByAsynq(t *testing.T) {
+	t.Parallel()
+	flaky := &failingLoads{}
+	flaky.failures.Store(2)
+	b := setup(t, bundleOptions{wrapStore: func(s delivery.AttemptStore) delivery.AttemptStore {
+		flaky.AttemptStore = s
+		return flaky
+	}})
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	ep := b.endpoint(rcv.URL)
+	// A payload over the inline limit makes the first attempt load the delivery.
+	big := `{"pad":"` + strings.Repeat("x", delivery.MaxInlinePayload) + `"}`
+	msg := b.publish(big)
+	attempts := b.waitStatus(msg, ep, webhook.StatusSuccess)
+	if len(attempts) != 1 || len(rcv.times()) != 1 || flaky.failures.Load() >= 0 {
+		t.Fatalf("%d attempts, %d requests, %d failures left; want 1, 1 and none",
+			len(attempts), len(rcv.times()), max(0, flaky.failures.Load()))
+	}
+}
+
+func TestAttemptTaskRoundTrip(t *testing.T) {
+	eventID := "evt-1"
+	for _, job := range []delivery.Job{
+		{Ref: delivery.Ref{DeliveryID: "dlv_1", Round: 2, Number: 3}},
+		{Ref: delivery.Ref{DeliveryID: "dlv_1", Manual: "m1"}},
+		{Ref: delivery.Ref{DeliveryID: "dlv_1", Number: 1}, Fresh: &delivery.Fresh{
+			OrgID: "org_1", AppID: "app_1", MessageID: "msg_1", EndpointID: "ep_1", EventType: "a.b",
+			EventID: &eventID, Payload: json.RawMessage(`{"a":1}`),
+		}},
+	} {
+		task, err := worker.NewAttemptTask(job, "q", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := worker.DecodeAttemptTask(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotJSON, _ := json.Marshal(got)
+		wantJSON, _ := json.Marshal(job)
+		if string(gotJSON) != string(wantJSON) {
+			t.Errorf("round trip: %s, want %s", gotJSON, wantJSON)
+		}
+	}
+	// A task queued by an earlier version (no eventId) still decodes.
+	old := asynq.NewTask(worker.TypeDeliveryAttempt, []byte(`{"d":"dlv_1","r":0,"n":1,"f":{"o":"org_1","a":"app_1","m":"msg_1","e":"ep_1","t":"a","p":{}}}`))
+	if job, err := worker.DecodeAttemptTask(old); err != nil || job.Fresh == nil || job.Fresh.MessageID != "msg_1" {
+		t.Fatalf("old task = %+v, %v", job, err)
+	}
+	// An undecodable one is dropped, not retried.
+	h := &worker.Handler{}
+	if err := h.ProcessTask(context.Background(), asynq.NewTask(worker.TypeDeliveryAttempt, []byte("{"))); !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("undecodable payload: err = %v, want SkipRetry", err)
+	}
+}
+
+// A task asynq archived (too many infrastructure errors) is replaced when
+// the attempt is queued again; one still queued is left alone.
+func TestEnqueueReplacesArchivedTask(t *testing.T) {
+	t.Parallel()
+	redisOpt, err := worker.ParseRedisDSN(redistest.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := "test-" + randomHex()
+	enq := worker.NewEnqueuer(redisOpt, queue, time.Minute)
+	insp := asynq.NewInspector(redisOpt)
+	t.Cleanup(func() {
+		_ = insp.DeleteQueue(queue, true)
+		_ = insp.Close()
+		_ = enq.Close()
+	})
+	job := delivery.Job{Ref: delivery.Ref{DeliveryID: "dlv_1", Number: 1}, At: time.Now().Add(time.Hour)}
+	for range 2 {
+		if err := enq.Enqueue(context.Background(), job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if info, err := insp.GetTaskInfo(queue, job.Ref.ID()); err != nil || info.State != asynq.TaskStateScheduled {
+		t.Fatalf("task = %+v, %v; want one scheduled", info, err)
+	}
+	if err := insp.ArchiveTask(queue, job.Ref.ID()); err != nil {
+		t.Fatal(err)
+	}
+	job.At = time.Time{}
+	if err := enq.Enqueue(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := insp.GetTaskInfo(queue, job.Ref.ID()); err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("task after re-enqueue = %+v, %v; want pending", info, err)
+	}
+}
+
+// The rate limit holds across worker processes sharing Redis, and a
+// throttled attempt goes back to the queue without counting.
+func TestRateLimitAcrossWorkers(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	b := setup(t, bundleOptions{workers: 2, newThrottle: func() *delivery.Throttle {
+		return &delivery.Throttle{Limiter: worker.NewRedisRateLimiter(rdb)}
+	}})
+	rcv := newReceiver(t, func(int) int { return http.StatusNoContent })
+	rate := 5
+	ep := b.endpoint(rcv.URL, func(e *webhook.Endpoint) { e.ThrottleRate = &rate })
+	const n = 20
+	var msgs []*webhook.Message
+	for range n {
+		msgs = append(msgs, b.publish(`{}`))
+	}
+	for _, m := range msgs {
+		if a := b.waitStatus(m, ep, webhook.StatusSuccess); len(a) != 1 {
+			t.Fatalf("%d attempts of one message, want 1: throttling is not an attempt", len(a))
+		}
+	}
+	got := rcv.times()
+	span := got[len(got)-1].Sub(got[0])
+	perSecond := float64(len(got)-1) / span.Seconds()
+	t.Logf("rateLimit 5 with 2 workers: %d requests in %v = %.1f/s", len(got), span.Round(time.Millisecond), perSecond)
+	if len(got) != n || perSecond > 6.5 || perSecond < 3 {
+		t.Fatalf("%d requests at %.1f/s, want %d at about 5/s", len(got), perSecond, n)
+	}
+	// No one-second window holds more than the rate plus the burst allowance.
+	for i := range got {
+		in := 0
+		for j := i; j < len(got) && got[j].Sub(got[i]) < time.Second; j++ {
+			in++
+		}
+		if in > rate+1 {
+			t.Fatalf("%d requests within one second from request %d", in, i)
+		}
+	}
 }

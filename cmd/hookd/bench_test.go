@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/pkg/bench"
+	"github.com/hookd/hookd/internal/bench"
 )
 
 // TestBenchSmoke runs `hookd bench` against a test server, as CI's guard

@@ -21,6 +21,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hookd/hookd/internal/redistest"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/worker"
 )
@@ -150,7 +151,7 @@ func crashEnv(t *testing.T, key string) map[string]string {
 	_, _ = rand.Read(b[:])
 	return map[string]string{
 		"HOOKD_DB_DSN":                 postgrestest.NewDSN(t),
-		"HOOKD_REDIS_DSN":              "redis://127.0.0.1:6379/0",
+		"HOOKD_REDIS_DSN":              redistest.DSN(),
 		"HOOKD_QUEUE":                  "crash-" + hex.EncodeToString(b[:]),
 		"HOOKD_ADMIN_API_KEY":          key,
 		"HOOKD_WHITELIST_SUBNETS":      "127.0.0.0/8",

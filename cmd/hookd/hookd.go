@@ -10,16 +10,17 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"slices"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/background"
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/maintenance"
 	"github.com/hookd/hookd/pkg/metrics"
 	"github.com/hookd/hookd/pkg/opwebhook"
 	"github.com/hookd/hookd/pkg/postgres"
@@ -48,13 +49,16 @@ type Main struct {
 	metrics    *metrics.Metrics
 	listener   net.Listener
 	http       *http.Server
-	enqueuer   *worker.Enqueuer
+	enqueuer   *worker.Enqueuer // the delivery.Queue
+	publisher  *delivery.Publisher
 	events     *opwebhook.Emitter // operational webhooks
 	worker     *worker.Worker
-	reconciler *worker.Reconciler
-	janitor    *worker.Janitor
-	retention  *worker.Retention
-	health     *worker.HealthChecker
+	reconciler *delivery.Reconciler
+	janitor    *maintenance.Janitor
+	retention  *maintenance.Retention
+	health     *delivery.HealthChecker
+	ordering   *delivery.OrderingWatch
+	tasks      *background.Processor
 }
 
 // NewMain returns a Main logging to logOut.
@@ -84,12 +88,11 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 // Open connects to Postgres (creating the database if needed), migrates
 // unless told not to, ensures the admin key and builds the roles' servers.
 func (m *Main) Open(ctx context.Context) error {
-	slog.SetDefault(m.Logger)
 	box, err := secretbox.New(m.Config.MainSecret)
 	if err != nil {
 		return fmt.Errorf("HOOKD_MAIN_SECRET: %w", err)
 	}
-	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box, ReconcileGrace: m.Config.ReconcilerGrace})
+	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box, ReconcileGrace: m.Config.ReconcilerGrace, Logger: m.Logger})
 	if err != nil {
 		return err
 	}
@@ -112,11 +115,12 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.redis = worker.NewRedisClient(redisOpt)
 	m.metrics = metrics.New(metrics.Config{
-		QueueDepth: queueDepth(asynq.NewInspectorFromRedisClient(m.redis), m.Config.Queue, worker.RetryQueue(m.Config.Queue)),
+		QueueDepth: worker.QueueDepth(m.redis, m.Config.Queue),
 		Logger:     m.Logger,
 	})
-	m.enqueuer = worker.NewEnqueuer(redisOpt, m.Config.Queue, m.Config.WorkerRequestTimeout)
-	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Dispatcher: m.enqueuer, Logger: m.Logger})
+	m.enqueuer = worker.NewEnqueuer(redisOpt, m.Config.Queue, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
+	m.publisher = &delivery.Publisher{Store: m.db, Queue: m.enqueuer, Logger: m.Logger}
+	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Publisher: m.publisher})
 	if m.Roles.API {
 		if err := m.openAPI(); err != nil {
 			return err
@@ -140,25 +144,25 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
 		ShutdownTimeout: m.Config.ShutdownTimeout,
 		Logger:          m.Logger,
 	})
-	m.worker.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Deliverer{
+	m.worker.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
 		Store:    m.db,
-		Enqueuer: m.enqueuer,
+		Queue:    m.enqueuer,
 		Schedule: m.Config.RetrySchedule,
 		Headers:  headers,
 		Logger:   m.Logger,
 		Events:   m.events,
 		Observer: m.metrics,
-		Client: egress.New(egress.Config{
+		Send: egress.New(egress.Config{
 			AllowedSubnets: m.Config.WhitelistSubnets,
 			Timeout:        m.Config.WorkerRequestTimeout,
 			UserAgent:      "hookd/" + Version,
 		}),
-		Throttle: &worker.Throttle{
-			Limiter:     redis_rate.NewLimiter(m.redis),
+		Throttle: &delivery.Throttle{
+			Limiter:     worker.NewRedisRateLimiter(m.redis),
 			MaxInFlight: m.Config.EndpointMaxInFlight,
 		},
-	})
-	m.health = &worker.HealthChecker{
+	}})
+	m.health = &delivery.HealthChecker{
 		Store:        m.db,
 		Events:       m.events,
 		Logger:       m.Logger,
@@ -166,20 +170,34 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
 		DisableAfter: m.Config.EndpointFailureDisableAfter,
 		Interval:     m.Config.EndpointHealthInterval,
 	}
-	m.reconciler = &worker.Reconciler{
+	m.reconciler = &delivery.Reconciler{
 		Store:    m.db,
-		Enqueuer: m.enqueuer,
+		Queue:    m.enqueuer,
 		Logger:   m.Logger,
 		Observer: m.metrics,
 		Interval: m.Config.ReconcilerInterval,
 	}
-	m.retention = &worker.Retention{
+	m.ordering = &delivery.OrderingWatch{
+		Store:        m.db,
+		Queue:        m.enqueuer,
+		Events:       m.events,
+		Logger:       m.Logger,
+		BlockedAfter: m.Config.OrderingBlockedAlert,
+	}
+	m.retention = &maintenance.Retention{
 		Store:    m.db,
 		Logger:   m.Logger,
 		Period:   m.Config.RetentionPeriod,
 		Interval: m.Config.RetentionInterval,
 	}
-	m.janitor = &worker.Janitor{Logger: m.Logger, Sweeps: []worker.Sweep{
+	m.tasks = &background.Processor{
+		Store:  m.db,
+		Logger: m.Logger,
+		Runners: map[webhook.TaskKind]background.Runner{
+			webhook.TaskEndpointRecover: &background.Recover{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
+		},
+	}
+	m.janitor = &maintenance.Janitor{Logger: m.Logger, Sweeps: []maintenance.Sweep{
 		{Name: "idempotency keys", Delete: m.db.DeleteExpiredIdempotencyKeys},
 		{Name: "portal tokens", Delete: m.db.DeleteExpiredPortalTokens},
 	}}
@@ -201,7 +219,8 @@ func (m *Main) openAPI() error {
 		IsUnavailable:   postgres.IsUnavailable,
 		MaxBodyBytes:    m.Config.MaxRequestBodyBytes,
 		HTTPSOnly:       m.Config.EndpointHTTPSOnly,
-		Dispatcher:      m.enqueuer,
+		Publisher:       m.publisher,
+		Replayer:        &delivery.Replayer{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
 		Events:          m.events,
 		RetentionPeriod: m.Config.RetentionPeriod,
 		PortalTokenTTL:  m.Config.PortalTokenTTL,
@@ -263,6 +282,8 @@ func (m *Main) Run(ctx context.Context) error {
 		g.Go(func() error { m.janitor.Run(ctx); return nil })
 		g.Go(func() error { m.retention.Run(ctx); return nil })
 		g.Go(func() error { m.health.Run(ctx); return nil })
+		g.Go(func() error { m.ordering.Run(ctx); return nil })
+		g.Go(func() error { m.tasks.Run(ctx); return nil })
 	}
 	return g.Wait()
 }
@@ -327,29 +348,4 @@ func serveDebug(ctx context.Context, addr string, met *metrics.Metrics) error {
 		return fmt.Errorf("HOOKD_DEBUG_ADDRESS: %w", err)
 	}
 	return nil
-}
-
-// queueDepth reads the task counts of queues for /metrics through insp. A
-// queue that does not exist yet (nothing was ever enqueued) counts as empty.
-func queueDepth(insp *asynq.Inspector, queues ...string) metrics.QueueDepthFunc {
-	return func() ([]metrics.QueueDepth, error) {
-		existing, err := insp.Queues()
-		if err != nil {
-			return nil, fmt.Errorf("listing queues: %w", err)
-		}
-		depths := make([]metrics.QueueDepth, 0, len(queues))
-		for _, q := range queues {
-			d := metrics.QueueDepth{Queue: q}
-			if slices.Contains(existing, q) {
-				info, err := insp.GetQueueInfo(q)
-				if err != nil {
-					return nil, fmt.Errorf("reading queue %s: %w", q, err)
-				}
-				d.Pending, d.Scheduled, d.Retry = info.Pending, info.Scheduled, info.Retry
-				d.Active, d.Archived, d.Latency = info.Active, info.Archived, info.Latency
-			}
-			depths = append(depths, d)
-		}
-		return depths, nil
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -46,53 +47,75 @@ type Response struct {
 // Client sends requests to endpoints. It is safe for concurrent use, and
 // one Client should serve all deliveries so that connections are reused.
 type Client struct {
-	http      *http.Client
-	transport *http.Transport
+	cfg       Config // with defaults
+	dialer    *dialer
+	transport *http.Transport // for requests without TLS options
 	timeout   time.Duration
 	maxBody   int64
 	userAgent string
+
+	// tlsMu guards tlsTransports, and makes creating a transport for new
+	// TLS options atomic, so that concurrent first requests share one pool.
+	tlsMu         sync.Mutex
+	tlsTransports *transportCache
 }
 
 // New returns a Client for cfg (see Config for the meaning of zero fields).
 func New(cfg Config) *Client {
 	cfg = cfg.withDefaults()
-	guard := NewGuard(cfg.AllowedSubnets)
-	dialer := &net.Dialer{
-		Timeout: cfg.ConnectTimeout,
-		Control: guard.control,
-	}
-	transport := &http.Transport{
-		Proxy:                  nil, // never from the environment: the guard must see the real peer
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off unless asked for
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    cfg.TLSHandshakeTimeout,
-		ResponseHeaderTimeout:  cfg.ResponseHeaderTimeout,
-		ExpectContinueTimeout:  time.Second,
-		MaxIdleConns:           maxIdleConns,
-		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
-		IdleConnTimeout:        idleConnTimeout,
-		MaxResponseHeaderBytes: maxResponseHeaderBytes,
-	}
-	return &Client{
-		http: &http.Client{
-			Transport: transport,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
-		transport: transport,
+	c := &Client{
+		cfg:       cfg,
+		dialer:    newDialer(cfg, NewGuard(cfg.AllowedSubnets)),
 		timeout:   cfg.Timeout,
 		maxBody:   cfg.MaxResponseBytes,
 		userAgent: cfg.UserAgent,
 	}
+	c.transport = c.newTransport(&tls.Config{MinVersion: tls.VersionTLS12}, maxIdleConnsPerHost)
+	c.tlsTransports = newTransportCache(cfg.MaxTLSTransports)
+	return c
+}
+
+// newTransport returns a transport that dials through c.dialer (guard and
+// proxy) with the given TLS configuration.
+func (c *Client) newTransport(tlsConfig *tls.Config, idlePerHost int) *http.Transport {
+	return &http.Transport{
+		Proxy:                  nil, // never from the environment: the guard must see the real peer
+		DialContext:            c.dialer.DialContext,
+		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off unless asked for
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    c.cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout:  c.cfg.ResponseHeaderTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxIdleConns:           maxIdleConns,
+		MaxIdleConnsPerHost:    idlePerHost,
+		IdleConnTimeout:        idleConnTimeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+	}
+}
+
+// Option changes how DoWith sends one request.
+type Option func(*requestOptions)
+
+type requestOptions struct {
+	tls *TLSOptions
+}
+
+// WithTLS sends the request with the endpoint's TLS options: its client
+// certificate and its server CAs. Requests with equal options share a
+// connection pool of their own (at most Config.MaxTLSTransports such pools
+// are kept); nil options use the shared pool. Every pool dials through the
+// same guard and proxy.
+func WithTLS(o *TLSOptions) Option {
+	return func(r *requestOptions) { r.tls = o }
 }
 
 // Do sends req (which it does not modify) within Config.Timeout and reads
 // the response as Response describes. Any status code, 3xx included, is a
 // Response and not an error. The User-Agent header defaults to
 // Config.UserAgent, and gzip is asked for and decoded unless req sets
-// Accept-Encoding.
+// Accept-Encoding. Credentials in the URL ("https://user:password@host/")
+// are sent as an "Authorization: Basic" header, unless req sets
+// Authorization itself, and never in the request line.
 //
 // Errors:
 //   - a *BlockedAddressError, unwrapped, when the guard refused the address
@@ -100,12 +123,22 @@ func New(cfg Config) *Client {
 //     error of the first one tried);
 //   - an error wrapping ErrTimeout when a time limit ran out;
 //   - otherwise an error "egress: <method> to <host>: <cause>" wrapping the
-//     cause (e.g. *net.OpError, context.Canceled).
+//     cause (e.g. *net.OpError, *ProxyError, context.Canceled).
 //
-// Errors never contain the URL's path or query, which may hold credentials.
-// When the headers arrived but reading the body failed, Do returns both the
-// Response (with the part of the body read) and the error.
+// Errors never contain the URL's credentials, path or query, which may
+// hold secrets. When the headers arrived but reading the body failed, Do
+// returns both the Response (with the part of the body read) and the error.
 func (c *Client) Do(ctx context.Context, req *http.Request) (*Response, error) {
+	return c.DoWith(ctx, req)
+}
+
+// DoWith is Do with per-request options, such as WithTLS for an endpoint
+// with TLS options of its own.
+func (c *Client) DoWith(ctx context.Context, req *http.Request, opts ...Option) (*Response, error) {
+	var o requestOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req = req.Clone(ctx)
@@ -115,9 +148,16 @@ func (c *Client) Do(ctx context.Context, req *http.Request) (*Response, error) {
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
+	moveUserinfo(req)
 
+	client := &http.Client{
+		Transport: c.transportFor(o.tls),
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 	start := time.Now()
-	resp, err := c.http.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, requestError(ctx, req, time.Since(start), err)
 	}
@@ -138,9 +178,38 @@ func (c *Client) Do(ctx context.Context, req *http.Request) (*Response, error) {
 	return out, nil
 }
 
-// CloseIdleConnections closes the kept-alive connections that are idle.
+// transportFor returns the transport of o: the shared one for nil, else
+// the cached one for equal options, created on first use.
+func (c *Client) transportFor(o *TLSOptions) *http.Transport {
+	if o == nil {
+		return c.transport
+	}
+	c.tlsMu.Lock()
+	defer c.tlsMu.Unlock()
+	if t, ok := c.tlsTransports.get(o.key); ok {
+		return t
+	}
+	// Endpoints with their own TLS options are single hosts: a smaller
+	// idle pool is enough.
+	t := c.newTransport(o.tlsConfig(), maxIdleConnsPerHost/4)
+	if evicted := c.tlsTransports.add(o.key, t); evicted != nil {
+		// Requests under way on it finish; its idle connections close
+		// now, and those it gets back close after IdleConnTimeout.
+		evicted.CloseIdleConnections()
+	}
+	return t
+}
+
+// CloseIdleConnections closes the kept-alive connections that are idle, in
+// the shared pool and in the pools of TLS options.
 func (c *Client) CloseIdleConnections() {
 	c.transport.CloseIdleConnections()
+	c.tlsMu.Lock()
+	pools := c.tlsTransports.all()
+	c.tlsMu.Unlock()
+	for _, t := range pools {
+		t.CloseIdleConnections()
+	}
 }
 
 // readCapped reads up to limit bytes of r, and one more to learn whether

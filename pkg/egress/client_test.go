@@ -56,14 +56,14 @@ func (s *server) port() string {
 
 func ok(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }
 
-func post(t *testing.T, c *Client, url string) (*Response, error) {
+func post(t *testing.T, c *Client, url string, opts ...Option) (*Response, error) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"a":1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.CloseIdleConnections)
-	return c.Do(t.Context(), req)
+	return c.DoWith(t.Context(), req, opts...)
 }
 
 func TestDoRefusesLoopbackWithoutWhitelist(t *testing.T) {
@@ -468,15 +468,17 @@ func TestConfigDefaults(t *testing.T) {
 		{"zero", Config{}, Config{
 			ConnectTimeout: DefaultConnectTimeout, TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,
 			Timeout: DefaultTimeout, MaxResponseBytes: DefaultMaxResponseBytes, UserAgent: DefaultUserAgent,
+			MaxTLSTransports: DefaultMaxTLSTransports,
 		}},
-		{"negative", Config{ConnectTimeout: -1, TLSHandshakeTimeout: -1, ResponseHeaderTimeout: -1, Timeout: -1, MaxResponseBytes: -1}, Config{
+		{"negative", Config{ConnectTimeout: -1, TLSHandshakeTimeout: -1, ResponseHeaderTimeout: -1, Timeout: -1, MaxResponseBytes: -1, MaxTLSTransports: -1}, Config{
 			ConnectTimeout: DefaultConnectTimeout, TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,
 			Timeout: DefaultTimeout, MaxResponseBytes: DefaultMaxResponseBytes, UserAgent: DefaultUserAgent,
+			MaxTLSTransports: DefaultMaxTLSTransports,
 		}},
 
 		// Set values are kept.
-		{"set", Config{ConnectTimeout: 1, TLSHandshakeTimeout: 2, ResponseHeaderTimeout: 3, Timeout: 4, MaxResponseBytes: 5, UserAgent: "u"},
-			Config{ConnectTimeout: 1, TLSHandshakeTimeout: 2, ResponseHeaderTimeout: 3, Timeout: 4, MaxResponseBytes: 5, UserAgent: "u"}},
+		{"set", Config{ConnectTimeout: 1, TLSHandshakeTimeout: 2, ResponseHeaderTimeout: 3, Timeout: 4, MaxResponseBytes: 5, UserAgent: "u", MaxTLSTransports: 6},
+			Config{ConnectTimeout: 1, TLSHandshakeTimeout: 2, ResponseHeaderTimeout: 3, Timeout: 4, MaxResponseBytes: 5, UserAgent: "u", MaxTLSTransports: 6}},
 	}
 	for _, tt := range tests {
 		if got := tt.in.withDefaults(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
@@ -484,3 +486,9 @@ func TestConfigDefaults(t *testing.T) {
 		}
 	}
 }
+
+// Do keeps the plain signature that callers' interfaces (the delivery
+// core's Sender) expect; options go through DoWith.
+var _ interface {
+	Do(context.Context, *http.Request) (*Response, error)
+} = (*Client)(nil)

@@ -1,7 +1,10 @@
 package egress
 
 import (
+	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"time"
 )
 
@@ -12,6 +15,7 @@ const (
 	DefaultTimeout             = 15 * time.Second
 	DefaultMaxResponseBytes    = 20 << 10
 	DefaultUserAgent           = "hookd"
+	DefaultMaxTLSTransports    = 256
 )
 
 // Config configures a Client. The zero Config is usable: public addresses
@@ -47,6 +51,55 @@ type Config struct {
 	// UserAgent is sent on requests that have no User-Agent header.
 	// Empty means DefaultUserAgent.
 	UserAgent string
+
+	// Proxy, when set, is the egress proxy every request goes through, as
+	// ParseProxyURL returns it: http://, https:// (TLS to the proxy) or
+	// socks5://, with optional user:password for the proxy. hookd still
+	// resolves each endpoint's name and checks the addresses itself, and
+	// asks the proxy for a checked IP address, never for the name (see
+	// the package documentation). Nil means direct connections.
+	Proxy *url.URL
+
+	// MaxTLSTransports bounds how many separate connection pools are kept
+	// for endpoints with their own TLS options (WithTLS); the least
+	// recently used is closed beyond it. Zero or less means
+	// DefaultMaxTLSTransports.
+	MaxTLSTransports int
+}
+
+// ParseProxyURL parses the value of HOOKD_EGRESS_PROXY (the form of Svix's
+// proxy_addr): "http://host:port", "https://host:port" or
+// "socks5://host:port", optionally with "user:password@" before the host.
+// A missing port defaults to 80, 443 and 1080 respectively. Anything else
+// (another scheme, socks5h, a path, a query) is an error that says what is
+// wrong and never repeats the password.
+func ParseProxyURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("egress proxy: not a URL")
+	}
+	var port string
+	switch u.Scheme {
+	case "http":
+		port = "80"
+	case "https":
+		port = "443"
+	case "socks5":
+		port = "1080"
+	default:
+		return nil, fmt.Errorf("egress proxy: scheme %q is not supported: want http, https or socks5", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("egress proxy: %s:// URL without a host", u.Scheme)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("egress proxy: want %s://host:port with no path or query", u.Scheme)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	}
+	u.Path = ""
+	return u, nil
 }
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -68,6 +121,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = DefaultUserAgent
+	}
+	if c.MaxTLSTransports <= 0 {
+		c.MaxTLSTransports = DefaultMaxTLSTransports
 	}
 	return c
 }

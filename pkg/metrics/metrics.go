@@ -30,7 +30,7 @@ type Config struct {
 	// hookd_queue_depth gauge is not reported.
 	QueueDepth QueueDepthFunc
 	// Logger receives scrape errors (e.g. Redis unreachable while reading
-	// queue depth); nil means slog.Default().
+	// queue depth); nil: nothing is logged.
 	Logger *slog.Logger
 }
 
@@ -56,7 +56,7 @@ type Metrics struct {
 // runtime and process collectors.
 func New(cfg Config) *Metrics {
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),

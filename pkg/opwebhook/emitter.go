@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"time"
 
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -18,26 +18,18 @@ type Store interface {
 	// FindApp and FindEndpoint resolve the uids the event's data lacks.
 	FindApp(ctx context.Context, orgID, idOrUID string) (*webhook.Application, error)
 	FindEndpoint(ctx context.Context, app *webhook.Application, idOrUID string) (*webhook.Endpoint, error)
-	// CreateMessage stores the event as a message of the internal application.
-	CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpoint string) ([]webhook.Delivery, error)
-}
-
-// Dispatcher queues delivery attempts (implemented by worker.Enqueuer).
-type Dispatcher interface {
-	Dispatch(ctx context.Context, msg *webhook.Message, deliveries []webhook.Delivery) error
 }
 
 // Config configures an Emitter. Zero values of optional fields are noted.
 type Config struct {
-	Store      Store      // required
-	Dispatcher Dispatcher // required
+	Store Store // required
+	// Publisher stores and queues the events, as messages of the
+	// organisation's internal application; required.
+	Publisher *delivery.Publisher
 	// TTL is how long an organisation's subscriptions (who has operational
 	// endpoints, for which types) are reused before being read again;
 	// Invalidate drops them at once. 0 means 5 seconds.
 	TTL time.Duration
-	// Logger receives a warning when enqueueing fails (the reconciler then
-	// enqueues later); nil means slog.Default().
-	Logger *slog.Logger
 	// Now is the clock for events without a timestamp; nil means time.Now.
 	Now func() time.Time
 }
@@ -59,9 +51,6 @@ type Emitter struct {
 func New(cfg Config) *Emitter {
 	if cfg.TTL == 0 {
 		cfg.TTL = 5 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -104,17 +93,8 @@ func (e *Emitter) Emit(ctx context.Context, orgID string, ev webhook.Operational
 		OrgID: orgID, AppID: subs.AppID, EventType: ev.Type, Payload: payload,
 		RetentionDays: webhook.DefaultRetentionDays,
 	}
-	deliveries, err := e.cfg.Store.CreateMessage(ctx, msg, "")
-	if err != nil {
+	if _, err := e.cfg.Publisher.Publish(ctx, msg, ""); err != nil {
 		return fmt.Errorf("storing %s event: %w", ev.Type, err)
-	}
-	if len(deliveries) == 0 {
-		return nil
-	}
-	// The deliveries are committed: the reconciler enqueues what fails here.
-	if err := e.cfg.Dispatcher.Dispatch(ctx, msg, deliveries); err != nil {
-		e.cfg.Logger.WarnContext(ctx, "enqueueing operational webhook failed; the reconciler will retry",
-			slog.String("msg_id", msg.ID), slog.String("event_type", ev.Type), slog.String("error", err.Error()))
 	}
 	return nil
 }
@@ -148,6 +128,8 @@ func aboutApp(data any) string {
 		if d != nil {
 			return d.AppID
 		}
+	case webhook.OrderingBlockedEventData:
+		return d.AppID
 	}
 	return ""
 }
@@ -165,6 +147,9 @@ func (e *Emitter) resolve(ctx context.Context, orgID string, data any) (any, err
 		}
 	case webhook.AttemptEventData:
 		err := e.resolveUIDs(ctx, orgID, d.AppID, &d.AppUID, "", nil)
+		return d, err
+	case webhook.OrderingBlockedEventData:
+		err := e.resolveUIDs(ctx, orgID, d.AppID, &d.AppUID, d.EndpointID, &d.EndpointUID)
 		return d, err
 	case *webhook.AttemptEventData:
 		if d != nil {

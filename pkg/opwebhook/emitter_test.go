@@ -3,11 +3,11 @@ package opwebhook_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/opwebhook"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
@@ -16,23 +16,23 @@ import (
 
 const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-// recordingDispatcher remembers the deliveries it was given.
-type recordingDispatcher struct {
-	mu         sync.Mutex
-	deliveries []webhook.Delivery
+// recordingQueue remembers the jobs it was given.
+type recordingQueue struct {
+	mu   sync.Mutex
+	jobs []delivery.Job
 }
 
-func (r *recordingDispatcher) Dispatch(_ context.Context, _ *webhook.Message, ds []webhook.Delivery) error {
+func (r *recordingQueue) Enqueue(_ context.Context, jobs ...delivery.Job) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.deliveries = append(r.deliveries, ds...)
+	r.jobs = append(r.jobs, jobs...)
 	return nil
 }
 
-func (r *recordingDispatcher) count() int {
+func (r *recordingQueue) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.deliveries)
+	return len(r.jobs)
 }
 
 // bundle is an Emitter on its own database, with an organisation and one
@@ -41,7 +41,7 @@ type bundle struct {
 	t          *testing.T
 	db         *postgres.DB
 	emitter    *opwebhook.Emitter
-	dispatched *recordingDispatcher
+	dispatched *recordingQueue
 	orgID      string
 	app        *webhook.Application
 	ep         *webhook.Endpoint
@@ -51,7 +51,7 @@ type bundle struct {
 func setup(t *testing.T, ttl time.Duration) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	b := &bundle{t: t, db: postgrestest.NewDB(t, nil), dispatched: &recordingDispatcher{},
+	b := &bundle{t: t, db: postgrestest.NewDB(t, nil), dispatched: &recordingQueue{},
 		now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	org, err := b.db.EnsureOrg(ctx, "acme")
 	if err != nil {
@@ -68,8 +68,8 @@ func setup(t *testing.T, ttl time.Duration) *bundle {
 		t.Fatal(err)
 	}
 	b.emitter = opwebhook.New(opwebhook.Config{
-		Store: b.db, Dispatcher: b.dispatched, TTL: ttl,
-		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return b.now },
+		Store: b.db, Publisher: &delivery.Publisher{Store: b.db, Queue: b.dispatched}, TTL: ttl,
+		Now: func() time.Time { return b.now },
 	})
 	return b
 }

@@ -58,7 +58,7 @@ func TestRecordAttemptStoresAnyResponseBytes(t *testing.T) {
 				Attempt: webhook.Attempt{DeliveryID: ds[0].ID, OrgID: org.ID, AppID: app.ID, MessageID: msg.ID,
 					EndpointID: ep.ID, URL: ep.URL, Status: webhook.StatusFail, StatusCode: 500,
 					Response: tt.body, TriggerType: webhook.TriggerManual},
-				TaskKey: "m:" + string(rune('a'+i)), Number: 1, Status: webhook.StatusFail, KeepState: true,
+				TaskKey: "m:" + string(rune('a'+i)), Number: 1, Transition: webhook.ManualFailed,
 			}
 			ok, err := db.RecordAttempt(ctx, rec)
 			if err != nil || !ok {

@@ -231,7 +231,7 @@ func (s *benchStore) recordAttempt(d webhook.Delivery, number int) error {
 			Response: `{"error":"upstream unavailable"}`, DurationMs: 12, TriggerType: webhook.TriggerScheduled,
 		},
 		TaskKey: fmt.Sprintf("s:0:%d", number), Round: 0, Number: number,
-		Status: webhook.StatusSending, NextAttemptAt: &next,
+		Transition: webhook.Retry, NextAttemptAt: &next,
 	}
 	recorded, err := s.db.RecordAttempt(s.ctx, rec)
 	if err == nil && !recorded {

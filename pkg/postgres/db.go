@@ -16,6 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	pgdriver "gorm.io/driver/postgres"
@@ -34,13 +36,18 @@ var migrations embed.FS
 const migrationLockID int64 = 0x686f6f6b64 // "hookd"
 
 // DB is a connection pool to hookd's database and the stores built on it.
+//
+// Statements are written one way: hand-written SQL runs on the pgx pool
+// with named arguments (pgx.NamedArgs, @name) and rows scanned into structs
+// by column name (pgx.RowToStructByName); gorm, on the same pool, serves the
+// plain reads and writes of one table where it saves code.
 type DB struct {
+	pool *pgxpool.Pool
 	gorm *gorm.DB
-	// sql is gorm's pool, used directly by the statements on the delivery
-	// hot path (publish, load, record), where gorm's reflection showed up
-	// in profiles.
+	// sql is the pool seen through database/sql, for gorm and goose.
 	sql *sql.DB
 	box *secretbox.Box
+	log *slog.Logger
 	// reconcileGrace is how long past its due time a scheduled attempt may
 	// wait in the queue before the reconciler enqueues it again.
 	reconcileGrace time.Duration
@@ -55,15 +62,41 @@ type Options struct {
 	// ReconcileGrace is how long past its due time a scheduled attempt may
 	// wait before the reconciler enqueues it again; 0 means 1 minute.
 	ReconcileGrace time.Duration
+	// Logger receives a line per database created and migration applied;
+	// nil: nothing is logged.
+	Logger *slog.Logger
 }
 
 // Open connects to the database named in dsn, creating the database first if
 // it does not exist (so a fresh machine works). It does not migrate.
 func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
-	if err := ensureDatabase(ctx, dsn); err != nil {
+	logger := opt.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := ensureDatabase(ctx, dsn, logger); err != nil {
 		return nil, err
 	}
-	g, err := gorm.Open(pgdriver.Open(dsn), &gorm.Config{
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parsing HOOKD_DB_DSN: %w", err)
+	}
+	maxOpen := opt.MaxOpenConns
+	if maxOpen == 0 {
+		maxOpen = 20
+	}
+	cfg.MaxConns = int32(maxOpen)
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to postgres: %w", err)
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	g, err := gorm.Open(pgdriver.New(pgdriver.Config{Conn: sqlDB}), &gorm.Config{
 		Logger:                 silentLogger{},
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
@@ -71,54 +104,29 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening postgres: %w", err)
-	}
-	sqlDB, err := g.DB()
-	if err != nil {
-		return nil, err
-	}
-	maxOpen := opt.MaxOpenConns
-	if maxOpen == 0 {
-		maxOpen = 20
-	}
-	sqlDB.SetMaxOpenConns(maxOpen)
-	sqlDB.SetMaxIdleConns(maxOpen)
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
-		return nil, fmt.Errorf("connecting to postgres: %w", err)
+		pool.Close()
+		return nil, fmt.Errorf("opening postgres: %w", err)
 	}
 	if opt.ReconcileGrace == 0 {
 		opt.ReconcileGrace = time.Minute
 	}
-	return &DB{gorm: g, sql: sqlDB, box: opt.Box, reconcileGrace: opt.ReconcileGrace}, nil
+	return &DB{pool: pool, gorm: g, sql: sqlDB, box: opt.Box, log: logger, reconcileGrace: opt.ReconcileGrace}, nil
 }
 
 // Close closes the pool.
 func (db *DB) Close() error {
-	sqlDB, err := db.gorm.DB()
-	if err != nil {
-		return err
-	}
-	return sqlDB.Close()
+	err := db.sql.Close()
+	db.pool.Close()
+	return err
 }
 
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
-	sqlDB, err := db.gorm.DB()
-	if err != nil {
-		return err
-	}
-	return sqlDB.PingContext(ctx)
-}
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
 // Migrate applies pending migrations under a Postgres advisory lock, so that
 // several processes starting at once are safe. It returns how many ran.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
-	sqlDB, err := db.gorm.DB()
-	if err != nil {
-		return 0, err
-	}
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
 	if err != nil {
 		return 0, err
@@ -127,7 +135,7 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db.sql, fsys, goose.WithSessionLocker(locker))
 	if err != nil {
 		return 0, fmt.Errorf("loading migrations: %w", err)
 	}
@@ -136,14 +144,14 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("migrating: %w", err)
 	}
 	for _, r := range results {
-		slog.InfoContext(ctx, "migration applied", slog.String("source", r.Source.Path), slog.Duration("duration", r.Duration))
+		db.log.InfoContext(ctx, "migration applied", slog.String("source", r.Source.Path), slog.Duration("duration", r.Duration))
 	}
 	return len(results), nil
 }
 
 // ensureDatabase creates the database named in dsn when it does not exist,
 // connecting to the server's "postgres" database to do so.
-func ensureDatabase(ctx context.Context, dsn string) error {
+func ensureDatabase(ctx context.Context, dsn string, logger *slog.Logger) error {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("parsing HOOKD_DB_DSN: %w", err)
@@ -167,7 +175,7 @@ func ensureDatabase(ctx context.Context, dsn string) error {
 	if err != nil && !isDuplicateDatabase(err) {
 		return fmt.Errorf("creating database %q: %w", cfg.Database, err)
 	}
-	slog.InfoContext(ctx, "database created", slog.String("database", cfg.Database))
+	logger.InfoContext(ctx, "database created", slog.String("database", cfg.Database))
 	return nil
 }
 
@@ -176,6 +184,13 @@ func ensureDatabase(ctx context.Context, dsn string) error {
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// isDataException reports a value Postgres refused (SQLSTATE class 22:
+// a byte sequence invalid in the encoding, a value out of range, ...).
+func isDataException(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }
 
 // isForeignKeyViolation reports a row that references one just deleted.

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/hookd/hookd/pkg/webhook"
 )
+
+// endpointSelect are the columns of an endpointRow.
+const endpointSelect = `id, org_id, app_id, uid, url, description, version, disabled, filter_types,
+	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, created_at, updated_at`
 
 type endpointRow struct {
 	ID           string
@@ -29,6 +34,7 @@ type endpointRow struct {
 	Headers      string // JSON object, sealed
 	Secret       string // sealed
 	OldSecrets   string // JSON array of webhook.ExpiringSecret, sealed
+	Ordering     string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -38,7 +44,7 @@ func (endpointRow) TableName() string { return "endpoints" }
 // endpointColumns are the columns an update writes.
 var endpointColumns = []string{
 	"uid", "url", "description", "version", "disabled", "filter_types", "channels",
-	"metadata", "throttle_rate", "headers", "secret", "old_secrets", "updated_at",
+	"metadata", "throttle_rate", "headers", "secret", "old_secrets", "ordering", "updated_at",
 }
 
 func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
@@ -62,6 +68,7 @@ func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
 		Headers:      db.box.Seal(string(headers)),
 		Secret:       db.box.Seal(ep.Secret),
 		OldSecrets:   db.box.Seal(string(oldJSON)),
+		Ordering:     cmp.Or(ep.Ordering, webhook.OrderingNone),
 		CreatedAt:    ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
 	}, nil
 }
@@ -71,7 +78,7 @@ func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
 		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, UID: r.UID, URL: r.URL,
 		Description: r.Description, Version: r.Version, Disabled: r.Disabled,
 		FilterTypes: r.FilterTypes, Channels: r.Channels, Metadata: nonNilMap(r.Metadata),
-		ThrottleRate: r.ThrottleRate, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		ThrottleRate: r.ThrottleRate, Ordering: r.Ordering, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	var err error
 	if ep.Secret, err = db.box.Open(r.Secret); err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"slices"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -44,4 +45,18 @@ func pageOf[R, T any](rows []R, opt webhook.ListOptions, conv func(*R) (T, error
 		items = append(items, item)
 	}
 	return webhook.Page[T]{Items: items, More: more}, nil
+}
+
+// prefixed returns the comma-separated columns of list, each written
+// <table><column> AS <as><column>, for a select of several tables.
+func prefixed(table, as, list string) string {
+	cols := strings.Split(list, ",")
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		cols[i] = table + c
+		if as != "" {
+			cols[i] += " AS " + as + c
+		}
+	}
+	return strings.Join(cols, ", ")
 }

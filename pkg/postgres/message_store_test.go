@@ -78,20 +78,24 @@ func TestScheduledAttemptAfterResendKeepsSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attempt := func(trigger webhook.TriggerType, key string, status webhook.MessageStatus, next *time.Time) {
+	attempt := func(trigger webhook.TriggerType, key string, tr webhook.Transition, next *time.Time) {
 		t.Helper()
+		status := webhook.StatusFail
+		if tr == webhook.Succeeded {
+			status = webhook.StatusSuccess
+		}
 		rec := &webhook.AttemptRecord{
 			Attempt: webhook.Attempt{DeliveryID: ds[0].ID, OrgID: org.ID, AppID: app.ID, MessageID: msg.ID,
 				EndpointID: ep.ID, URL: ep.URL, Status: status, TriggerType: trigger},
-			TaskKey: key, Number: 1, Status: status, NextAttemptAt: next,
+			TaskKey: key, Number: 1, Transition: tr, NextAttemptAt: next,
 		}
 		if ok, err := db.RecordAttempt(ctx, rec); err != nil || !ok {
 			t.Fatalf("RecordAttempt(%s) = %v, %v", key, ok, err)
 		}
 	}
-	attempt(webhook.TriggerManual, "m:1", webhook.StatusSuccess, nil)
+	attempt(webhook.TriggerManual, "m:1", webhook.Succeeded, nil)
 	later := time.Now().Add(time.Hour)
-	attempt(webhook.TriggerScheduled, "s:0:1", webhook.StatusSending, &later)
+	attempt(webhook.TriggerScheduled, "s:0:1", webhook.Retry, &later)
 	job, err := db.LoadDelivery(ctx, ds[0].ID)
 	if err != nil {
 		t.Fatal(err)

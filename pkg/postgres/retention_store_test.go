@@ -66,7 +66,7 @@ func (b *retentionBundle) attempt(msg *webhook.Message, d webhook.Delivery) *web
 		Attempt: webhook.Attempt{DeliveryID: d.ID, OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
 			EndpointID: b.ep.ID, URL: b.ep.URL, Status: webhook.StatusSuccess, StatusCode: 200,
 			Response: "ok", TriggerType: webhook.TriggerManual},
-		TaskKey: webhook.NewID("k_"), Number: 1, Status: webhook.StatusSuccess,
+		TaskKey: webhook.NewID("k_"), Transition: webhook.Succeeded,
 	}
 	if ok, err := b.db.RecordAttempt(b.ctx, rec); err != nil || !ok {
 		b.t.Fatalf("RecordAttempt = %v, %v", ok, err)

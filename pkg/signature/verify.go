@@ -1,7 +1,9 @@
 package signature
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +28,8 @@ var (
 	ErrTimestampTooOld = errors.New("webhook timestamp too old")
 	// ErrTimestampTooNew: the timestamp is more than the tolerance after now.
 	ErrTimestampTooNew = errors.New("webhook timestamp too new")
-	// ErrNoMatchingSignature: no v1 entry of the signature header matches.
+	// ErrNoMatchingSignature: no entry of the signature header with the
+	// key's version (v1 for a Secret, v1a for a PublicKey) matches.
 	ErrNoMatchingSignature = errors.New("no matching webhook signature")
 )
 
@@ -34,9 +37,10 @@ var (
 // arithmetic cannot overflow; anything beyond is "too new" or "too old" anyway.
 const maxTimestamp = 1 << 40
 
-// Verify checks that body and headers were signed with key, as a receiver
-// does. It reads the webhook-id, webhook-timestamp and webhook-signature
-// headers, or, when one of those is missing or empty, the svix-* ones.
+// Verify checks that body and headers were signed with the HMAC key, as a
+// receiver does. It reads the webhook-id, webhook-timestamp and
+// webhook-signature headers, or, when one of those is missing or empty, the
+// svix-* ones.
 //
 // The timestamp must be within tolerance of now in either direction; a
 // tolerance of zero or less means DefaultTolerance. Signatures are compared
@@ -50,6 +54,40 @@ func Verify(key Secret, headers http.Header, body []byte, tolerance time.Duratio
 	if len(key) == 0 {
 		return fmt.Errorf("verifying webhook: %w: empty key", ErrInvalidSecret)
 	}
+	return verify(headers, tolerance, now, VersionHMAC, func(msgID string, unix int64) func(sig string) bool {
+		var want [hmacEntryLen]byte
+		expected := key.appendEntry(want[:0], msgID, unix, body)[len(VersionHMAC)+1:]
+		return func(sig string) bool { return hmac.Equal([]byte(sig), expected) }
+	})
+}
+
+// VerifyEd25519 checks that body and headers were signed with the private
+// half of key, as a receiver holding the endpoint's "whpk_" public key
+// does. It reads the headers and checks the timestamp as Verify does, and
+// accepts the request when one "v1a" entry is a valid Ed25519 signature
+// (standard base64, with padding) of id.timestamp.body; entries of other
+// versions are skipped.
+//
+// It returns nil or an error matching ErrInvalidPublicKey (a key that is
+// not 32 bytes), ErrMissingHeaders, ErrInvalidTimestamp, ErrTimestampTooOld,
+// ErrTimestampTooNew or ErrNoMatchingSignature, checked in that order.
+func VerifyEd25519(key PublicKey, headers http.Header, body []byte, tolerance time.Duration, now time.Time) error {
+	if len(key) != ed25519.PublicKeySize {
+		return fmt.Errorf("verifying webhook: %w: want %d bytes, got %d", ErrInvalidPublicKey, ed25519.PublicKeySize, len(key))
+	}
+	return verify(headers, tolerance, now, VersionEd25519, func(msgID string, unix int64) func(sig string) bool {
+		content := signedContent(msgID, unix, body)
+		return func(sig string) bool {
+			raw, err := base64.StdEncoding.DecodeString(sig)
+			return err == nil && len(raw) == ed25519.SignatureSize && ed25519.Verify(ed25519.PublicKey(key), content, raw)
+		}
+	})
+}
+
+// verify reads the headers, checks the timestamp and then tries every
+// entry of the given version with the matcher that prepare returns for the
+// message id and timestamp.
+func verify(headers http.Header, tolerance time.Duration, now time.Time, version string, prepare func(msgID string, unix int64) func(sig string) bool) error {
 	msgID, tsText, sigs, ok := lookup(headers, WebhookHeaders)
 	if !ok {
 		if msgID, tsText, sigs, ok = lookup(headers, SvixHeaders); !ok {
@@ -64,14 +102,10 @@ func Verify(key Secret, headers http.Header, body []byte, tolerance time.Duratio
 		return err
 	}
 
-	var want [entryLen]byte
-	expected := appendSignature(want[:0], key, msgID, unix, body)[len(signatureVersion):]
+	matches := prepare(msgID, unix)
 	for entry := range strings.SplitSeq(sigs, " ") {
-		version, sig, found := strings.Cut(entry, ",")
-		if !found || version != "v1" {
-			continue
-		}
-		if hmac.Equal([]byte(sig), expected) {
+		v, sig, found := strings.Cut(entry, ",")
+		if found && v == version && matches(sig) {
 			return nil
 		}
 	}

@@ -13,20 +13,70 @@ type DeliveryJob struct {
 	Endpoint Endpoint
 }
 
-// AttemptRecord is what the worker stores after one HTTP attempt.
+// Transition is what one recorded attempt does to its delivery: the named
+// steps of the delivery state machine. delivery.Decide chooses one from the
+// attempt's result; DeliveryStore.RecordAttempt applies it.
+type Transition int
+
+// The transitions. The zero value is not a transition.
+const (
+	// Succeeded: the receiver answered 2xx. The delivery is done (status
+	// success), whatever it was before; nothing more is scheduled.
+	Succeeded Transition = iota + 1
+	// Retry: a scheduled attempt failed and the schedule has attempts
+	// left. The delivery is sending, its next attempt due at the record's
+	// NextAttemptAt.
+	Retry
+	// Exhausted: a scheduled attempt failed with no attempt left, or could
+	// not be made (the endpoint is disabled, the payload expired). The
+	// delivery fails for good: it is a dead letter, kept and replayable.
+	Exhausted
+	// EndpointGone: the receiver answered 410 Gone to a scheduled attempt.
+	// The delivery fails at once, without retries, and the endpoint is
+	// disabled.
+	EndpointGone
+	// ManualFailed: a manual attempt (resend) failed. The delivery is left
+	// as it was: its schedule, if any, goes on.
+	ManualFailed
+)
+
+// String names the transition as the store's SQL does.
+func (t Transition) String() string {
+	switch t {
+	case Succeeded:
+		return "succeeded"
+	case Retry:
+		return "retry"
+	case Exhausted:
+		return "exhausted"
+	case EndpointGone:
+		return "endpoint_gone"
+	case ManualFailed:
+		return "manual_failed"
+	}
+	return "none"
+}
+
+// AttemptRecord is one attempt as the worker stores it: the attempt and the
+// transition it applies to its delivery.
 type AttemptRecord struct {
 	Attempt Attempt
-	// TaskKey identifies the task that made the attempt; the same key is
-	// recorded once, so a task run twice records one attempt.
+	// TaskKey identifies the attempt within its delivery (see
+	// delivery.Ref.Key); the same key is recorded once, so an attempt run
+	// twice records one row.
 	TaskKey string
-	// Round and Number identify a scheduled attempt (the Number-th of the
-	// Round); the delivery is only moved on if it is still at that point.
+	// Round and Number identify a scheduled attempt (the Number-th of
+	// Round); it moves the delivery on only while the delivery still waits
+	// for exactly that attempt. Both are 0 for a manual attempt.
 	Round, Number int
-	// Status and NextAttemptAt are the delivery's new state.
-	Status        MessageStatus
+	// Transition is what the attempt does to its delivery.
+	Transition Transition
+	// NextAttemptAt is when the next attempt is due, for Retry.
 	NextAttemptAt *time.Time
-	// KeepState leaves the delivery as it is (a failed manual attempt).
-	KeepState bool
+	// Released is set by RecordAttempt when the transition ended the head
+	// of an ordering key: the key's next delivery, made due now, with its
+	// message when the store had it at hand (its Endpoint is not set).
+	Released *DeliveryJob
 }
 
 // DisabledEndpoint is an endpoint hookd disabled, for the endpoint.disabled event.

@@ -1,0 +1,409 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/retry"
+	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/ttlcache"
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// AttemptStore is what an Attempter reads and writes (postgres.DB).
+type AttemptStore interface {
+	// LoadDelivery returns a delivery with its message and endpoint,
+	// ENOTFOUND when any of them is gone.
+	LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob, error)
+	// FindEndpointByID returns an endpoint by id alone, ENOTFOUND if gone.
+	FindEndpointByID(ctx context.Context, id string) (*webhook.Endpoint, error)
+	// RecordAttempt stores an attempt and applies its transition, in one
+	// statement. It returns false, storing nothing, when an attempt with
+	// the same task key was recorded before. EINVALID means the store
+	// refused the record's content.
+	RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error)
+	// DisableEndpoint disables an endpoint and fails its scheduled
+	// deliveries; ok is false when it was disabled already or is gone.
+	DisableEndpoint(ctx context.Context, id string) (d webhook.DisabledEndpoint, ok bool, err error)
+}
+
+// Sender sends one delivery request: egress.Client, with its SSRF guard and
+// limits.
+type Sender interface {
+	Do(ctx context.Context, req *http.Request) (*egress.Response, error)
+	// Reason is what a failed request's error is recorded as: a stable
+	// sentence that leaks nothing of hookd's internals (egress.Client.Reason).
+	Reason(err error) string
+}
+
+// Result is what became of a job that did not fail.
+type Result struct {
+	// Throttled is set when no request was made because the endpoint is at
+	// its rate limit or in-flight cap: the queue runs the job again after
+	// RetryIn, and it does not count as an attempt or a failure.
+	Throttled bool
+	RetryIn   time.Duration
+}
+
+// Attempter makes attempts: Attempt runs one job. It is safe for concurrent
+// use; its fields must not change once it is in use.
+type Attempter struct {
+	Store    AttemptStore // required
+	Queue    Queue        // required: where the next attempt is scheduled
+	Send     Sender       // required
+	Schedule retry.Schedule
+	// Headers names the signature headers (webhook-* or svix-*).
+	Headers signature.HeaderNames
+	// Throttle holds back attempts to endpoints at their rate limit or
+	// in-flight cap; nil: none are.
+	Throttle *Throttle
+	// Observer is told every attempt's outcome (metrics); nil: nobody.
+	Observer Observer
+	// Events receives operational events (message.attempt.failing,
+	// .exhausted, .recovered, endpoint.disabled); nil: none are sent.
+	Events webhook.OperationalEmitter
+	// Logger receives what operators need to know; nil: nothing is logged.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// EndpointTTL is how long fresh first attempts reuse an endpoint they
+	// read; 0 means one second.
+	EndpointTTL time.Duration
+	// RecordTimeout is how long the outcome of a request that was sent is
+	// retried for recording when the store fails; 0 means 10 minutes. Only
+	// past it is the attempt given up with an error, and the queue runs it
+	// again: the one case where a request is sent twice.
+	RecordTimeout time.Duration
+
+	cacheOnce sync.Once
+	// endpoints keeps the endpoints fresh first attempts read, for
+	// EndpointTTL: a burst to one endpoint reads it once; a change reaches
+	// fresh attempts within the TTL, and every other attempt reads afresh.
+	endpoints *ttlcache.Cache[string, webhook.Endpoint]
+}
+
+// attempt is one job at work: its message, its endpoint and, unless it is
+// the fresh first attempt of a just-published delivery, the delivery's
+// stored state.
+type attempt struct {
+	ref      Ref
+	msg      webhook.Message
+	ep       webhook.Endpoint
+	delivery *webhook.Delivery // nil: fresh, pending and never attempted
+}
+
+// sendable reports whether a request can be made: the payload is there,
+// and the endpoint is enabled (a manual attempt goes to a disabled one too).
+func (at *attempt) sendable() bool {
+	return at.msg.Payload != nil && (!at.ep.Disabled || at.ref.IsManual())
+}
+
+// Attempt runs job: it loads what the attempt needs, lets the endpoint's
+// throttle decide, signs and sends the request, decides the transition,
+// records the attempt and the transition, tells the observer and the
+// operational events, and schedules the next attempt.
+//
+// A job whose delivery, message or endpoint is gone, and a scheduled
+// attempt the delivery has moved past (finished, recovered, made already),
+// do nothing. An error means our own infrastructure failed (the store, the
+// queue, the rate limiter): the job must run again later, and it never uses
+// up the endpoint's schedule. Once a request was sent, its outcome is
+// retried for recording for RecordTimeout rather than answered with an
+// error, so a store outage does not make the request be sent again.
+func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
+	at, err := a.load(ctx, job)
+	if webhook.ErrorCode(err) == webhook.ENOTFOUND {
+		return Result{}, nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("loading delivery %s: %w", job.Ref.DeliveryID, err)
+	}
+	if at.delivery != nil && !job.Ref.isCurrent(at.delivery) {
+		return Result{}, nil
+	}
+	var (
+		out = Outcome{NotSent: !at.sendable()}
+		res *egress.Response
+	)
+	if !out.NotSent {
+		release, retryIn, err := a.Throttle.Acquire(ctx, at.ep.ID, at.ep.ThrottleRate)
+		if err != nil {
+			return Result{}, err
+		}
+		if release == nil {
+			a.observer().Throttled()
+			return Result{Throttled: true, RetryIn: retryIn}, nil
+		}
+		res, out.Err = a.send(ctx, at)
+		release()
+		if res != nil {
+			out.StatusCode, out.RetryAfter = res.StatusCode, res.Header.Get("Retry-After")
+		}
+	}
+	dec := Decide(out, at.ref, a.Schedule, a.now(), nil)
+	rec := a.recordOf(at, out, res, dec)
+	recorded, err := a.save(ctx, rec)
+	if err != nil {
+		return Result{}, err
+	}
+	a.log().LogAttrs(ctx, slog.LevelDebug, "attempt",
+		slog.String("msg_id", at.msg.ID), slog.String("endpoint_id", at.ep.ID),
+		slog.String("delivery_id", at.ref.DeliveryID), slog.Int("status_code", out.StatusCode),
+		slog.String("transition", dec.Transition.String()), slog.Bool("recorded", recorded))
+	if !recorded {
+		return Result{}, nil // a run of this job before us recorded it
+	}
+	a.observer().AttemptDone(outcomeName(dec.Transition), out.StatusCode, time.Duration(rec.Attempt.DurationMs)*time.Millisecond)
+	a.tell(ctx, at, rec)
+	var next []Job
+	if dec.Transition == webhook.Retry {
+		next = append(next, Job{Ref: at.ref.Next(), At: dec.NextAttemptAt})
+	}
+	if r := rec.Released; r != nil {
+		// The next delivery of the ordering key this one headed, with its
+		// message when the store gave it.
+		next = append(next, JobsFor(&r.Message, []webhook.Delivery{r.Delivery})...)
+		if r.Message.Payload == nil {
+			next[len(next)-1].Fresh = nil
+		}
+	}
+	if len(next) > 0 {
+		if err := a.Queue.Enqueue(ctx, next...); err != nil {
+			// Recorded: the reconciler queues them once they are overdue.
+			a.log().WarnContext(ctx, "queueing the next attempt failed; the reconciler will retry",
+				slog.String("msg_id", at.msg.ID), slog.String("endpoint_id", at.ep.ID),
+				slog.String("delivery_id", at.ref.DeliveryID), slog.String("error", err.Error()))
+		}
+	}
+	return Result{}, nil
+}
+
+// endpointCacheSize caps the endpoints cached for fresh attempts.
+const endpointCacheSize = 10000
+
+// load returns what job's attempt needs. The fresh first attempt of a
+// just-published delivery carries its message and takes the endpoint from a
+// short-lived cache, so it reads nothing else; any other attempt reads the
+// delivery, its message and its endpoint afresh.
+func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
+	f := job.Fresh
+	if f == nil || job.Ref.IsManual() || job.Ref.Round != 0 || job.Ref.Number != 1 {
+		dj, err := a.Store.LoadDelivery(ctx, job.Ref.DeliveryID)
+		if err != nil {
+			return nil, err
+		}
+		return &attempt{ref: job.Ref, msg: dj.Message, ep: dj.Endpoint, delivery: &dj.Delivery}, nil
+	}
+	a.cacheOnce.Do(func() {
+		ttl := a.EndpointTTL
+		if ttl == 0 {
+			ttl = time.Second
+		}
+		a.endpoints = ttlcache.New[string, webhook.Endpoint](ttl, endpointCacheSize)
+	})
+	ep, err := a.endpoints.Load(f.EndpointID, func() (webhook.Endpoint, error) {
+		ep, err := a.Store.FindEndpointByID(ctx, f.EndpointID)
+		if err != nil {
+			return webhook.Endpoint{}, err
+		}
+		return *ep, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	msg := webhook.Message{
+		ID: f.MessageID, OrgID: f.OrgID, AppID: f.AppID, EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
+	}
+	return &attempt{ref: job.Ref, msg: msg, ep: ep}, nil
+}
+
+// send signs and sends the attempt's request.
+func (a *Attempter) send(ctx context.Context, at *attempt) (*egress.Response, error) {
+	req, err := a.prepare(ctx, at, a.now())
+	if err != nil {
+		return nil, err
+	}
+	return a.Send.Do(ctx, req)
+}
+
+// Responses recorded for attempts that made no request.
+const (
+	notSentDisabled = "not attempted: the endpoint is disabled"
+	notSentExpired  = "not attempted: the message payload was expunged or has expired"
+)
+
+// recordOf returns the record of an attempt: what was sent and answered,
+// and the transition dec.
+func (a *Attempter) recordOf(at *attempt, out Outcome, res *egress.Response, dec Decision) *webhook.AttemptRecord {
+	rec := &webhook.AttemptRecord{
+		TaskKey: at.ref.Key(), Round: at.ref.Round, Number: at.ref.Number, Transition: dec.Transition,
+		Attempt: webhook.Attempt{
+			DeliveryID: at.ref.DeliveryID, OrgID: at.msg.OrgID, AppID: at.msg.AppID, MessageID: at.msg.ID,
+			EndpointID: at.ep.ID, URL: at.ep.URL, TriggerType: webhook.TriggerScheduled, Status: webhook.StatusFail,
+		},
+	}
+	if at.ref.IsManual() {
+		rec.Attempt.TriggerType = webhook.TriggerManual
+	}
+	if dec.Transition == webhook.Succeeded {
+		rec.Attempt.Status = webhook.StatusSuccess
+	}
+	if dec.Transition == webhook.Retry {
+		next := dec.NextAttemptAt
+		rec.NextAttemptAt = &next
+	}
+	switch {
+	case out.NotSent && at.msg.Payload == nil:
+		rec.Attempt.Response = notSentExpired
+	case out.NotSent:
+		rec.Attempt.Response = notSentDisabled
+	case res != nil:
+		rec.Attempt.StatusCode = res.StatusCode
+		rec.Attempt.Response = responseText(res.Body)
+		rec.Attempt.DurationMs = res.Duration.Milliseconds()
+	}
+	if out.Err != nil {
+		// Customers see a stable reason; the full error is for the operator.
+		rec.Attempt.Response = a.Send.Reason(out.Err)
+		a.log().LogAttrs(context.Background(), slog.LevelInfo, "attempt failed",
+			slog.String("delivery_id", at.ref.DeliveryID), slog.String("endpoint_id", at.ep.ID),
+			slog.String("error", out.Err.Error()))
+	}
+	return rec
+}
+
+// unstorableResponse replaces a response the store refused.
+const unstorableResponse = "the response could not be stored"
+
+// save records rec. Once a request was sent its outcome must not be lost to
+// a store failure, or the queue would send the request again: a failing
+// store is retried, with back-off, for RecordTimeout, even after ctx ends. A
+// record the store refuses for its content is stored without the response.
+func (a *Attempter) save(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
+	timeout := a.RecordTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		recorded, err := a.Store.RecordAttempt(ctx, rec)
+		if err == nil {
+			if try > 1 {
+				a.log().InfoContext(ctx, "attempt recorded after the store came back",
+					slog.String("delivery_id", rec.Attempt.DeliveryID), slog.Int("tries", try))
+			}
+			return recorded, nil
+		}
+		if webhook.ErrorCode(err) == webhook.EINVALID && rec.Attempt.Response != unstorableResponse {
+			a.log().ErrorContext(ctx, "the store refused an attempt's response; recording it without",
+				slog.String("delivery_id", rec.Attempt.DeliveryID), slog.String("error", err.Error()))
+			rec.Attempt.Response = unstorableResponse
+			continue
+		}
+		if try == 1 || try%20 == 0 {
+			a.log().WarnContext(ctx, "recording an attempt failed; retrying",
+				slog.String("delivery_id", rec.Attempt.DeliveryID), slog.Int("tries", try), slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("recording attempt %s of delivery %s: gave up after %d tries: %w",
+				rec.TaskKey, rec.Attempt.DeliveryID, try, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// tell lets operators know what the recorded attempt changed: an endpoint
+// that answered 410 Gone is disabled, and the delivery's operational events
+// are emitted (failing after the FailingAfterAttempts-th failed attempt,
+// exhausted, recovered).
+func (a *Attempter) tell(ctx context.Context, at *attempt, rec *webhook.AttemptRecord) {
+	if rec.Attempt.StatusCode == http.StatusGone {
+		a.disableGone(ctx, at.ep.ID)
+	}
+	var event string
+	switch rec.Transition {
+	case webhook.Succeeded:
+		if at.ref.Number <= 1 && (at.delivery == nil || at.delivery.Status != webhook.StatusFail) {
+			return
+		}
+		event = webhook.EventMessageAttemptRecovered
+	case webhook.Exhausted, webhook.EndpointGone:
+		event = webhook.EventMessageAttemptExhausted
+		a.log().LogAttrs(ctx, slog.LevelWarn, "delivery failed for good (dead letter)",
+			slog.String("msg_id", at.msg.ID), slog.String("endpoint_id", at.ep.ID),
+			slog.String("delivery_id", at.ref.DeliveryID), slog.Int("status_code", rec.Attempt.StatusCode))
+	case webhook.Retry:
+		if at.ref.Number != webhook.FailingAfterAttempts {
+			return
+		}
+		event = webhook.EventMessageAttemptFailing
+	default:
+		return
+	}
+	last := &rec.Attempt
+	a.emit(ctx, at.msg.OrgID, event, webhook.AttemptEventData{
+		AppID: at.msg.AppID, MsgID: at.msg.ID, MsgEventID: at.msg.EventID, EndpointID: at.ep.ID,
+		LastAttempt: webhook.LastAttempt{
+			ID: last.ID, Timestamp: last.CreatedAt, ResponseStatusCode: last.StatusCode, TriggerType: int(last.TriggerType),
+		},
+	})
+}
+
+// disableGone disables an endpoint whose receiver answered 410 Gone.
+func (a *Attempter) disableGone(ctx context.Context, endpointID string) {
+	disabled, ok, err := a.Store.DisableEndpoint(ctx, endpointID)
+	if err != nil {
+		a.log().WarnContext(ctx, "disabling an endpoint that answered 410 failed",
+			slog.String("endpoint_id", endpointID), slog.String("error", err.Error()))
+		return
+	}
+	if ok {
+		a.observer().EndpointDisabled("gone")
+		emitDisabled(ctx, a.Events, a.log(), a.now(), disabled, "gone")
+	}
+}
+
+// emit sends an operational event, logging a failure: the attempt is
+// recorded either way.
+func (a *Attempter) emit(ctx context.Context, orgID, event string, data any) {
+	if a.Events == nil {
+		return
+	}
+	ev := webhook.OperationalEvent{Type: event, Timestamp: a.now().UTC(), Data: data}
+	if err := a.Events.Emit(ctx, orgID, ev); err != nil {
+		a.log().WarnContext(ctx, "emitting an operational event failed", slog.String("type", event), slog.String("error", err.Error()))
+	}
+}
+
+func (a *Attempter) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Attempter) log() *slog.Logger { return loggerOr(a.Logger) }
+
+func (a *Attempter) observer() Observer { return observerOr(a.Observer) }
+
+// outcomeName names a transition for the Observer.
+func outcomeName(t webhook.Transition) string {
+	switch t {
+	case webhook.Succeeded:
+		return OutcomeSuccess
+	case webhook.Retry:
+		return OutcomeRetry
+	case webhook.ManualFailed:
+		return OutcomeFailed
+	}
+	return OutcomeExhausted
+}

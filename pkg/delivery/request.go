@@ -1,0 +1,43 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// prepare builds the attempt's request as the receiver gets it at now: a
+// POST of the payload as published to the endpoint's URL, its custom
+// headers, and the signature headers set last, signed with every secret
+// of the endpoint valid at now, so custom headers cannot replace them.
+func (a *Attempter) prepare(ctx context.Context, at *attempt, now time.Time) (*http.Request, error) {
+	ep, msg := &at.ep, &at.msg
+	var keys []signature.Secret
+	for _, s := range ep.SigningSecrets(now) {
+		k, err := signature.ParseSecret(s)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s has an unusable secret: %w", ep.ID, err)
+		}
+		keys = append(keys, k)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(msg.Payload))
+	if err != nil {
+		return nil, fmt.Errorf("building request: %w", err)
+	}
+	for name, value := range ep.Headers {
+		req.Header.Set(name, value)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	a.Headers.Set(req.Header, msg.ID, now, signature.SignatureHeader(keys, msg.ID, now, msg.Payload))
+	return req, nil
+}
+
+// responseText is a receiver's answer as recorded (see webhook.StorableText).
+func responseText(body []byte) string {
+	return webhook.StorableText(body)
+}

@@ -1,0 +1,39 @@
+package worker
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookd/hookd/pkg/metrics"
+)
+
+// QueueDepth returns a metrics.QueueDepthFunc that reads the task counts of
+// the delivery queues of base (fresh attempts and retries) through rdb. A
+// queue that does not exist yet (nothing was ever queued) counts as empty.
+func QueueDepth(rdb redis.UniversalClient, base string) metrics.QueueDepthFunc {
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	queues := []string{base, RetryQueue(base)}
+	return func() ([]metrics.QueueDepth, error) {
+		existing, err := insp.Queues()
+		if err != nil {
+			return nil, fmt.Errorf("listing queues: %w", err)
+		}
+		depths := make([]metrics.QueueDepth, 0, len(queues))
+		for _, q := range queues {
+			d := metrics.QueueDepth{Queue: q}
+			if slices.Contains(existing, q) {
+				info, err := insp.GetQueueInfo(q)
+				if err != nil {
+					return nil, fmt.Errorf("reading queue %s: %w", q, err)
+				}
+				d.Pending, d.Scheduled, d.Retry = info.Pending, info.Scheduled, info.Retry
+				d.Active, d.Archived, d.Latency = info.Active, info.Archived, info.Latency
+			}
+			depths = append(depths, d)
+		}
+		return depths, nil
+	}
+}
