@@ -41,7 +41,7 @@ var (
 // fuzzTarget is a running API with one of everything, sent requests in process.
 type fuzzTarget struct {
 	srv    *api.Server
-	routes [][2]string
+	routes []api.Route
 	key    string            // an API key of the organisation
 	portal string            // a portal token of the app
 	known  map[string]string // path parameter -> an existing id
@@ -126,7 +126,7 @@ type fuzzRequest struct {
 func (ft *fuzzTarget) check(t *testing.T, r fuzzRequest) {
 	t.Helper()
 	route := ft.routes[int(r.Route)%len(ft.routes)]
-	method, path := route[0], route[1]
+	method, path := route.Method, route.Path
 	params := 0
 	var segs []string
 	for _, s := range strings.Split(path, "/") {
@@ -240,7 +240,7 @@ func FuzzAPI(f *testing.F) {
 // issueFindings are the requests that answered 500 when the issue was filed.
 func issueFindings(ft *fuzzTarget) []fuzzRequest {
 	index := func(method, path string) uint16 {
-		return uint16(slices.Index(ft.routes, [2]string{method, path}))
+		return uint16(slices.Index(ft.routes, api.Route{Method: method, Path: path}))
 	}
 	all := uint8(0xff)
 	return []fuzzRequest{
@@ -270,7 +270,7 @@ type badInput struct{ rng *rand.Rand }
 
 func newBadInput(seed uint64) *badInput { return &badInput{rand.New(rand.NewPCG(seed, seed^0x5eed))} }
 
-func (g *badInput) request(routes [][2]string) fuzzRequest {
+func (g *badInput) request(routes []api.Route) fuzzRequest {
 	r := fuzzRequest{
 		Route:   uint16(g.rng.IntN(len(routes))),
 		Known:   uint8(g.rng.UintN(256)),
@@ -291,7 +291,7 @@ func (g *badInput) request(routes [][2]string) fuzzRequest {
 	case 1, 2, 3:
 		r.Body = g.body()
 	default:
-		fields := validBody(routes[r.Route][1])
+		fields := validBody(routes[r.Route].Path)
 		for _, name := range []string{"uid", "name", "eventId"} {
 			if _, ok := fields[name]; ok {
 				fields[name] = fmt.Sprintf(`"n%d"`, g.rng.IntN(1<<30)) // unique, mostly
