@@ -2,10 +2,14 @@ package filter
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // exampleExpr is the issue's example filter.
@@ -49,18 +53,23 @@ func BenchmarkMatch(b *testing.B) {
 		}
 		b.Run(expr, func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := cpuTime(b)
 			for b.Loop() {
 				if ok, err := p.Match(in); !ok || err != nil {
 					b.Fatal(ok, err)
 				}
 			}
+			b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
 
 // BenchmarkMatchP99 times each evaluation of the example filter on the
 // 1 KiB payload and reports the 50th and 99th percentiles, the figure the
-// issue sets a bound on (5 µs).
+// issue sets a bound on (5 µs): p50-ns and p99-ns in wall time, which on a
+// busy machine include the other processes' turns, and p50-cpu-ns and
+// p99-cpu-ns in the thread's CPU time, which do not (less the cost of
+// reading the clock).
 func BenchmarkMatchP99(b *testing.B) {
 	env, err := NewEnv(Config{})
 	if err != nil {
@@ -71,15 +80,42 @@ func BenchmarkMatchP99(b *testing.B) {
 		b.Fatal(err)
 	}
 	in := benchInput(b)
-	samples := make([]time.Duration, 0, 1<<16)
-	for b.Loop() {
-		start := time.Now()
-		_, _ = p.Match(in)
-		samples = append(samples, time.Since(start))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var clockCost []time.Duration
+	for range 10_000 {
+		t0 := threadCPU(b)
+		clockCost = append(clockCost, threadCPU(b)-t0)
 	}
-	slices.Sort(samples)
-	b.ReportMetric(float64(samples[len(samples)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(samples[len(samples)*99/100].Nanoseconds()), "p99-ns")
+	overhead := percentile(clockCost, 50)
+	wall := make([]time.Duration, 0, 1<<16)
+	cpu := make([]time.Duration, 0, 1<<16)
+	for b.Loop() {
+		start, c0 := time.Now(), threadCPU(b)
+		_, _ = p.Match(in)
+		c1 := threadCPU(b)
+		wall = append(wall, time.Since(start))
+		cpu = append(cpu, c1-c0-overhead)
+	}
+	b.ReportMetric(float64(percentile(wall, 50)), "p50-ns")
+	b.ReportMetric(float64(percentile(wall, 99)), "p99-ns")
+	b.ReportMetric(float64(percentile(cpu, 50)), "p50-cpu-ns")
+	b.ReportMetric(float64(percentile(cpu, 99)), "p99-cpu-ns")
+}
+
+// percentile sorts d and returns its p-th percentile.
+func percentile(d []time.Duration, p int) time.Duration {
+	slices.Sort(d)
+	return d[len(d)*p/100]
+}
+
+// threadCPU returns the calling thread's CPU time.
+func threadCPU(b *testing.B) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ts.Nano())
 }
 
 // BenchmarkNewInput is the once-per-message cost shared by all endpoints.
@@ -111,6 +147,7 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 	payload := benchPayload()
 	b.ReportAllocs()
+	cpu := cpuTime(b)
 	for b.Loop() {
 		in, err := NewInput(Message{EventType: "invoice.paid", Payload: payload})
 		if err != nil {
@@ -120,6 +157,17 @@ func BenchmarkFanOut(b *testing.B) {
 			_, _ = p.Match(in)
 		}
 	}
+	b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// cpuTime returns the process's user and system CPU time: on a shared
+// machine, ns/op (wall time) also counts other processes' turns.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkCompile(b *testing.B) {

@@ -27,6 +27,11 @@
 // does not evaluate to a bool, or may cost more than Config.MaxEstimatedCost.
 // The API layer maps that error to a 422.
 //
+// The runtime cost limit is enforced only for expressions whose estimate
+// exceeds it (or for payloads larger than Config.MaxPayloadBytes, which the
+// estimate does not cover): tracking the cost more than doubles the time of
+// a simple filter, and cannot stop an evaluation the estimate bounds.
+//
 // Env.Load is the read path: the same as Compile behind a cache keyed by the
 // expression text, so an endpoint's filter is compiled once however many
 // messages it sees, and a changed filter (a new text) is a new entry. Programs

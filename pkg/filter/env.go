@@ -135,14 +135,18 @@ func (e *Env) Compile(expr string) (*Program, error) {
 			"expression is too expensive: estimated worst-case cost %s exceeds the limit of %d "+
 				"(avoid nesting exists/all/map/filter over payload lists)", costString(est.Max), e.cfg.MaxEstimatedCost)}}}
 	}
-	prg, err := e.env.Program(ast,
-		cel.CostLimit(e.cfg.MaxRuntimeCost),
-		cel.EvalOptions(cel.OptOptimize),
-	)
+	p := &Program{expr: expr, env: e, ast: ast, estimatedCost: est.Max}
+	p.tracked, err = e.env.Program(ast, cel.CostLimit(e.cfg.MaxRuntimeCost), cel.EvalOptions(cel.OptOptimize))
+	if err == nil && est.Max <= e.cfg.MaxRuntimeCost {
+		// The estimate bounds the actual cost for payloads up to
+		// MaxPayloadBytes: tracking it (which more than doubles the time of
+		// a simple filter) cannot stop such an evaluation.
+		p.untracked, err = e.env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	}
 	if err != nil {
 		return nil, &CompileError{Issues: []Issue{{Line: 1, Column: 1, Message: err.Error()}}}
 	}
-	return &Program{expr: expr, env: e, ast: ast, prg: prg, estimatedCost: est.Max}, nil
+	return p, nil
 }
 
 // Load returns the program for expr from the cache, compiling it on a miss.

@@ -22,7 +22,8 @@ type Message struct {
 // its variables converted to CEL values. An Input is immutable and may be
 // evaluated by any number of programs, concurrently.
 type Input struct {
-	act activation
+	act  activation
+	size uint64 // of the payload's JSON, in bytes
 }
 
 // NewInput decodes m's payload. It fails only when the payload is not JSON.
@@ -39,7 +40,7 @@ func NewInput(m Message) (*Input, error) {
 		eventType: types.String(m.EventType),
 		channels:  types.NewStringList(a, m.Channels),
 		tags:      types.NewStringList(a, m.Tags),
-	}}, nil
+	}, size: uint64(len(m.Payload))}, nil
 }
 
 // activation resolves the four variables without the map lookup and the

@@ -15,8 +15,11 @@ type Program struct {
 	expr          string
 	env           *Env
 	ast           *cel.Ast
-	prg           cel.Program
 	estimatedCost uint64
+
+	// tracked stops at the runtime cost limit; untracked, set when the
+	// estimate is within that limit, does not track cost.
+	tracked, untracked cel.Program
 
 	explainOnce sync.Once
 	explainPrg  cel.Program
@@ -34,7 +37,11 @@ func (p *Program) EstimatedCost() uint64 { return p.estimatedCost }
 // amount", "operation cancelled: actual cost limit exceeded", "expression
 // evaluated to int, not bool"); the caller counts an error as no match.
 func (p *Program) Match(in *Input) (bool, error) {
-	out, _, err := p.prg.Eval(&in.act)
+	prg := p.untracked
+	if prg == nil || in.size > p.env.cfg.MaxPayloadBytes {
+		prg = p.tracked
+	}
+	out, _, err := prg.Eval(&in.act)
 	return result(out, err)
 }
 

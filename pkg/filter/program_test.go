@@ -180,6 +180,29 @@ func TestMatchRuntimeCostLimit(t *testing.T) {
 	}
 }
 
+// TestMatchRuntimeCostLimitBeyondTheEstimate: a filter whose estimate is
+// within the runtime limit runs untracked, but not on a payload larger than
+// the estimate assumed.
+func TestMatchRuntimeCostLimitBeyondTheEstimate(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, Config{MaxRuntimeCost: 1000, MaxPayloadBytes: 50})
+	p, err := env.Compile(`payload.items.exists(i, i > 10000)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.untracked == nil {
+		t.Fatalf("estimate %d over the runtime limit: the test needs a smaller one", p.EstimatedCost())
+	}
+	if ok, err := p.Match(newInput(t, Message{Payload: []byte(`{"items":[1,20000]}`)})); !ok || err != nil {
+		t.Fatalf("Match() on a small payload = %v, %v", ok, err)
+	}
+	items := strings.Repeat("1,", 5000) + "1"
+	ok, err := p.Match(newInput(t, Message{Payload: []byte(`{"items":[` + items + `]}`)}))
+	if ok || err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
+		t.Fatalf("Match() on a large payload = %v, %v; want a cost limit error", ok, err)
+	}
+}
+
 // TestMatchConcurrent shares one program and one input between goroutines,
 // as publish does; run it with -race.
 func TestMatchConcurrent(t *testing.T) {
