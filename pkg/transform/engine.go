@@ -125,21 +125,32 @@ func (e *Engine) put(sb *sandbox) {
 var errTimeout = errors.New("timeout")
 
 // withVM runs f on a VM under the Engine's timeout and ctx. A VM whose
-// run was interrupted, or might still be, is dropped rather than reused.
-func (e *Engine) withVM(ctx context.Context, f func(*sandbox) error) error {
+// run was interrupted, or might still be, or that panicked, is dropped
+// rather than reused.
+func (e *Engine) withVM(ctx context.Context, f func(*sandbox) error) (err error) {
 	sb, err := e.get()
 	if err != nil {
 		return err
 	}
 	timer := time.AfterFunc(e.cfg.Timeout, func() { sb.vm.Interrupt(errTimeout) })
 	stopCtx := context.AfterFunc(ctx, func() { sb.vm.Interrupt(context.Cause(ctx)) })
+	panicked := true
+	defer func() {
+		idle := timer.Stop()
+		idle = stopCtx() && idle
+		if r := recover(); r != nil {
+			// goja turns JavaScript exceptions into errors; a panic is a
+			// bug in goja or here, which must not take the worker down.
+			err = &Error{Kind: "internal error", Message: fmt.Sprint(r)}
+			return
+		}
+		if idle && !panicked {
+			sb.vm.ClearInterrupt()
+			e.put(sb)
+		}
+	}()
 	err = f(sb)
-	idle := timer.Stop()
-	idle = stopCtx() && idle
-	if idle {
-		sb.vm.ClearInterrupt()
-		e.put(sb)
-	}
+	panicked = false
 	return err
 }
 

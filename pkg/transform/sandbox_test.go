@@ -325,3 +325,17 @@ func TestJSONDepth(t *testing.T) {
 		}
 	}
 }
+
+// TestWithVMPanic: a panic inside a run becomes an error and its VM is
+// dropped.
+func TestWithVMPanic(t *testing.T) {
+	t.Parallel()
+	e := New(Config{PoolSize: 1})
+	err := e.withVM(context.Background(), func(*sandbox) error { panic("boom") })
+	if err == nil || err.Error() != "transformation failed: internal error: boom" {
+		t.Fatalf("withVM error = %v", err)
+	}
+	if n := len(e.pool); n != 0 {
+		t.Errorf("pool holds %d VMs after a panic, want 0", n)
+	}
+}
