@@ -75,9 +75,15 @@
 //     JSON.stringify refuse to build strings longer than
 //     Config.MaxStringLength; JSON.stringify counts as it goes, since a
 //     shared value can be printed many times.
-//   - Array and string iterators step through JavaScript, so the Go loops
-//     that consume them (new Set, Object.fromEntries, spread) can be
-//     interrupted.
+//   - split refuses to return more than Config.MaxArrayLength pieces; on
+//     strings longer than 64 Ki characters, global match, replace,
+//     replaceAll and split first count the matches, one JavaScript call
+//     each, and refuse more than Config.MaxArrayLength (goja collects
+//     every match in Go first, about 150 bytes per character matched).
+//   - JSON.parse refuses text nested deeper than MaxJSONDepth.
+//   - Array, string and matchAll iterators step through JavaScript, so the
+//     Go loops that consume them (new Set, Object.fromEntries, spread) can
+//     be interrupted.
 //   - Regular expressions that need backtracking (goja's regexp2) give up
 //     after 100 ms and report no match.
 //   - Calls nest at most Config.MaxCallDepth deep.

@@ -10,7 +10,7 @@ import (
 
 // testConfig has a timeout long enough that a busy test machine does not
 // fail code that finishes; tests of the timeout set their own.
-var testConfig = Config{Timeout: 5 * time.Second}
+var testConfig = Config{Timeout: slowdown * 5 * time.Second}
 
 func compileOK(t testing.TB, e *Engine, code string) *Program {
 	t.Helper()
@@ -23,7 +23,7 @@ func compileOK(t testing.TB, e *Engine, code string) *Program {
 
 func TestCompile(t *testing.T) {
 	t.Parallel()
-	e := New(Config{Timeout: 200 * time.Millisecond, MaxCodeBytes: 1000})
+	e := New(Config{Timeout: slowdown * time.Second, MaxCodeBytes: 1000})
 	tests := []struct {
 		name string
 		code string

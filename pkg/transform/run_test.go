@@ -88,13 +88,16 @@ func TestRun(t *testing.T) {
 			const f = [[1, [2]], [3]].flat(Infinity).flatMap((x) => [x, x]).length;
 			const m = Math.max.apply(null, [1, 9, 3]) + Reflect.apply(Math.min, null, [4, 2]);
 			const set = [...new Set(Array.from("hello"))].join("");
+			const long = "ab,".repeat(30000);
+			const parts = long.split(",").length + long.split(/,/, 3).length + long.replace(/a/g, "").length +
+				long.replaceAll("b", "").length + long.match(/b/g).length + [...long.matchAll(/b,/g)].length;
 			const j = JSON.stringify({ a: [1, { b: 2 }], c: "x" }, ["a", "b"]);
 			console.log("logging is a no-op", s);
-			w.payload = { s, r, a, f, m, set, j, re: /(\d+)-(\d+)/.exec("10-20").slice(1), date: typeof new Date().getTime() };
+			w.payload = { s, r, a, f, m, set, parts, j, re: /(\d+)-(\d+)/.exec("10-20").slice(1), date: typeof new Date().getTime() };
 			return w;
 		}`, Output{
 			Method: "POST", URL: "https://example.com/hook", Headers: map[string]string{"X-Custom": "1"},
-			Payload: []byte(`{"s":"--ababab++!1","r":"a+b*c","a":"1|2|3|4|5","f":6,"m":11,"set":"helo","j":"{\"a\":[1,{\"b\":2}]}","re":["10","20"],"date":"number"}`),
+			Payload: []byte(`{"s":"--ababab++!1","r":"a+b*c","a":"1|2|3|4|5","f":6,"m":11,"set":"helo","parts":210004,"j":"{\"a\":[1,{\"b\":2}]}","re":["10","20"],"date":"number"}`),
 		}},
 	}
 	for _, tt := range tests {
@@ -115,7 +118,10 @@ func TestRun(t *testing.T) {
 
 func TestRunFailures(t *testing.T) {
 	t.Parallel()
-	e := New(Config{Timeout: 100 * time.Millisecond, MaxOutputBytes: 1000})
+	// The timeout must not strike the runs that end by themselves on a
+	// busy machine: the loops pay for that.
+	timeout := slowdown * time.Second
+	e := New(Config{Timeout: timeout, MaxOutputBytes: 1000})
 	tests := []struct {
 		name string
 		code string
@@ -137,9 +143,9 @@ func TestRunFailures(t *testing.T) {
 
 		// Loops end at the timeout.
 		{"infinite loop", "function handler(w) {\n  let n = 0;\n  while (true) { n++ }\n}",
-			"transformation failed: timeout at line 3: ran for more than 100ms"},
+			"transformation failed: timeout at line 3: ran for more than {timeout}"},
 		{"infinite loop in a getter of the result", "function handler(w) {\n  return { get method() { for (;;) {} } };\n}",
-			"transformation failed: timeout at line 2: ran for more than 100ms"},
+			"transformation failed: timeout at line 2: ran for more than {timeout}"},
 		{"recursion", "function f(n) { return f(n + 1) }\nfunction handler(w) { return f(0) }",
 			"transformation failed: RangeError at line 1: maximum call stack size (256) exceeded"},
 
@@ -205,8 +211,8 @@ func TestRunFailures(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("Run error = %v, want an *Error", err)
 			}
-			if err.Error() != tt.want {
-				t.Errorf("Run error\n got %s\nwant %s", err, tt.want)
+			if want := strings.ReplaceAll(tt.want, "{timeout}", timeout.String()); err.Error() != want {
+				t.Errorf("Run error\n got %s\nwant %s", err, want)
 			}
 		})
 	}
@@ -214,7 +220,7 @@ func TestRunFailures(t *testing.T) {
 
 func TestRunInvalidInput(t *testing.T) {
 	t.Parallel()
-	e := New(Config{Timeout: 5 * time.Second, MaxPayloadBytes: 3000})
+	e := New(Config{Timeout: slowdown * 5 * time.Second, MaxPayloadBytes: 3000})
 	p := compileOK(t, e, `function handler(w) { return w }`)
 	for _, in := range []Input{
 		{URL: "https://x", Payload: []byte(`{"a":` + strings.Repeat("1", 3000) + `}`)},

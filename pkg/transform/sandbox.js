@@ -183,30 +183,104 @@
     checkString(n);
     return apply(f, s, strs);
   });
+  // Strings longer than LONG get their matches counted first (below).
+  const LONG = 65536;
+  // Replacing: each match adds at most r.length characters, and each $
+  // pattern in r at most s.length more; there are at most s.length+1
+  // matches, or exactly as many as counting finds.
+  // count returns the occurrences of sub in s, at most most+1.
+  const count = (s, sub, most = MAXA) => {
+    let n = 0;
+    for (let i = s.indexOf(sub); i >= 0 && n <= most; i = s.indexOf(sub, i + 1)) n++;
+    return n;
+  };
+  const replaceBound = (s, r, matches) => s.length + matches * (r.length + count(r, '$', Infinity) * s.length);
+  const countingReplacer = (s, replacement) => {
+    let total = s.length;
+    return function (...a) {
+      const r = Str(apply(replacement, this, a));
+      total += r.length;
+      checkString(total);
+      return r;
+    };
+  };
+  const replaceSym = Symbol.replace, matchSym = Symbol.match, splitSym = Symbol.split;
+  const isRegExpLike = (p) => p !== null && p !== undefined && typeof p[replaceSym] === 'function';
   for (const name of ['replace', 'replaceAll']) {
     wrap(SP, name, (f) => function (pattern, replacement) {
-      const s = Str(this);
-      if (typeof replacement === 'function') {
-        let total = s.length;
-        return apply(f, s, [pattern, function (...a) {
-          const r = Str(apply(replacement, this, a));
-          total += r.length;
-          checkString(total);
-          return r;
-        }]);
+      // A regular expression (or any object with Symbol.replace) does
+      // the work in its own method, wrapped below.
+      if (isRegExpLike(pattern)) return apply(f, this, [pattern, replacement]);
+      const s = Str(this), p = Str(pattern);
+      if (typeof replacement === 'function') return apply(f, s, [p, countingReplacer(s, replacement)]);
+      let n = -1;
+      if (name === 'replaceAll' && s.length > LONG) {
+        n = p === '' ? s.length + 1 : count(s, p);
+        if (n > MAXA) throw tooLong('the number of matches', MAXA);
       }
       const r = Str(replacement);
-      // Each match adds at most r.length characters, and each $ pattern
-      // in r at most s.length more; there are at most s.length+1 matches.
-      const dollars = r.split('$').length - 1;
-      if (s.length + (s.length + 1) * (r.length + dollars * s.length) > MAXS) {
-        let matches = 0;
-        apply(f, s, [pattern, () => { matches++; return ''; }]);
-        checkString(s.length + matches * (r.length + dollars * s.length));
+      if (replaceBound(s, r, name === 'replace' ? 1 : s.length + 1) > MAXS) {
+        if (n < 0) n = name === 'replace' ? 1 : p === '' ? s.length + 1 : count(s, p);
+        checkString(replaceBound(s, r, n));
       }
-      return apply(f, s, [pattern, r]);
+      return apply(f, s, [p, r]);
     });
   }
+  // goja's global match, replace and split collect every match in Go
+  // before anything else: about 150 bytes of garbage per character of a
+  // long string, in one uninterruptible call. On long strings, count the
+  // matches first with exec, one JavaScript call per match.
+  const RP = RegExp.prototype, exec = RP.exec, NativeRegExp = RegExp;
+  const countMatches = (re, s) => {
+    const flags = Str(re.flags);
+    const r = new NativeRegExp(re.source, flags.indexOf('g') < 0 ? flags + 'g' : flags);
+    let n = 0;
+    for (let m = apply(exec, r, [s]); m !== null; m = apply(exec, r, [s])) {
+      if (++n > MAXA) throw tooLong('the number of matches', MAXA);
+      if (m[0] === '') r.lastIndex++;
+    }
+    return n;
+  };
+  wrap(RP, replaceSym, (f) => function (str, replacement) {
+    const s = Str(str), global = !!this.global;
+    let n = global && s.length > LONG ? countMatches(this, s) : -1;
+    if (typeof replacement === 'function') return apply(f, this, [s, countingReplacer(s, replacement)]);
+    const r = Str(replacement);
+    if (replaceBound(s, r, global ? s.length + 1 : 1) > MAXS) {
+      if (n < 0) n = global ? countMatches(this, s) : 1;
+      checkString(replaceBound(s, r, n));
+    }
+    return apply(f, this, [s, r]);
+  });
+  wrap(RP, matchSym, (f) => function (str) {
+    const s = Str(str);
+    if (this.global && s.length > LONG) countMatches(this, s);
+    return apply(f, this, [s]);
+  });
+  // Splitting asks for at most one piece more than allowed.
+  const splitLimit = (limit) => (limit === undefined ? MAXA + 1 : Math.min(limit >>> 0, MAXA + 1));
+  const checkPieces = (a) => {
+    if (a.length > MAXA) throw tooLong('an array length', MAXA);
+    return a;
+  };
+  wrap(RP, splitSym, (f) => function (str, limit) {
+    const s = Str(str);
+    if (s.length > LONG) countMatches(this, s);
+    return checkPieces(apply(f, this, [s, splitLimit(limit)]));
+  });
+  wrap(SP, 'split', (f) => function (separator, limit) {
+    if (separator !== null && separator !== undefined && typeof separator[splitSym] === 'function') {
+      return checkPieces(apply(f, this, [separator, splitLimit(limit)]));
+    }
+    const s = Str(this), sep = separator === undefined ? undefined : Str(separator);
+    if (s.length > LONG && sep !== undefined && (sep === '' ? s.length : count(s, sep)) > MAXA) {
+      throw tooLong('an array length', MAXA);
+    }
+    return checkPieces(apply(f, s, [sep, splitLimit(limit)]));
+  });
+  // matchAll's iterator steps in Go; one JavaScript call per step makes
+  // the loops that consume it interruptible.
+  wrap(getPrototypeOf(''.matchAll(/x/g)), 'next', (f) => function () { return apply(f, this, []); });
   wrap(String, 'raw', (f) => function (template, ...subs) {
     if (template !== null && template !== undefined) checkLength(template.raw);
     return apply(f, this, [template, ...subs]);
