@@ -53,6 +53,9 @@
 // object and every object reachable from it (the builtins, their
 // prototypes) are frozen before any user code runs. No call can leave
 // state that a later call, of the same endpoint or another, could see.
+// Symbol.for and Symbol.keyFor are removed (the symbol registry would
+// outlive calls), and a VM is retired after 10,000 runs in case some state
+// inside goja does.
 // The price is JavaScript's "override mistake": assigning a property that
 // a frozen prototype has (obj.toString = ...) fails silently, or throws in
 // strict mode; defining it with Object.defineProperty works.

@@ -13,6 +13,7 @@ type sandbox struct {
 	vm                       *goja.Runtime
 	cfg                      Config
 	parse, extract, describe goja.Callable
+	runs                     int // completed, for maxRunsPerVM
 }
 
 func newSandbox(cfg Config) (*sandbox, error) {

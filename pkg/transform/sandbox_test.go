@@ -70,6 +70,7 @@ func TestSandboxLimits(t *testing.T) {
 		{"ArrayBuffer", `new ArrayBuffer(2 ** 31)`, "ArrayBuffer is not defined"},
 		{"typed array", `new Uint8Array(2 ** 31)`, "Uint8Array is not defined"},
 		{"Proxy", `new Proxy({}, {})`, "Proxy is not defined"},
+		{"Symbol.for", `for (let i = 0; ; i++) Symbol.for("k" + i)`, "TypeError"},
 		{"SharedArrayBuffer", `new SharedArrayBuffer(8)`, "SharedArrayBuffer is not defined"},
 	}
 	for _, tt := range tests {
@@ -345,5 +346,27 @@ func TestWithVMPanic(t *testing.T) {
 	}
 	if n := len(e.pool); n != 0 {
 		t.Errorf("pool holds %d VMs after a panic, want 0", n)
+	}
+}
+
+// TestSandboxRetired: a VM is not reused after maxRunsPerVM runs.
+func TestSandboxRetired(t *testing.T) {
+	t.Parallel()
+	e := New(Config{Timeout: slowdown * 5 * time.Second, PoolSize: 1})
+	p := compileOK(t, e, `function handler(w) { return w }`)
+	sb := <-e.pool
+	sb.runs = maxRunsPerVM - 1
+	e.pool <- sb
+	if _, err := e.Run(context.Background(), p, testInput); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.pool) != 0 {
+		t.Fatalf("pool holds %d VMs after the last run of its VM, want 0", len(e.pool))
+	}
+	if _, err := e.Run(context.Background(), p, testInput); err != nil {
+		t.Fatalf("run on a new VM: %v", err)
+	}
+	if sb2 := <-e.pool; sb2 == sb || sb2.runs != 1 {
+		t.Errorf("pool holds the retired VM or a VM with %d runs", sb2.runs)
 	}
 }
