@@ -87,8 +87,11 @@
 //   - Array, string and matchAll iterators step through JavaScript, so the
 //     Go loops that consume them (new Set, Object.fromEntries, spread) can
 //     be interrupted.
-//   - Regular expressions that need backtracking (goja's regexp2) give up
-//     after 100 ms and report no match.
+//   - A match by goja's backtracking regular expression engine (regexp2,
+//     used for patterns Go's regexp cannot run and for matches that start
+//     past the beginning of a string) gives up after a second and reports
+//     no match. A shorter limit would make ordinary matches fail on a
+//     busy machine.
 //   - Calls nest at most Config.MaxCallDepth deep.
 //
 // Every refusal is a RangeError (or TypeError) that the code may catch.

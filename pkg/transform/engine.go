@@ -86,12 +86,16 @@ var sandboxSource string
 var sandboxProgram = goja.MustCompile("sandbox.js", sandboxSource, true)
 
 func init() {
-	// goja runs regular expressions that Go's regexp cannot with regexp2,
-	// a backtracking engine that neither the timeout nor anything else
-	// could stop: /(a+)+$/ on a long string of a's runs for ever. With a
-	// match timeout, such a match gives up (goja then reports no match).
-	// Only goja uses regexp2 in hookd.
-	regexp2.DefaultMatchTimeout = 100 * time.Millisecond
+	// goja runs regular expressions that Go's regexp cannot (and every
+	// match that starts past the beginning of a string, as in a global
+	// replace) with regexp2, a backtracking engine that neither the
+	// timeout nor anything else could stop: /^(a+)+(?!x)$/ on a long
+	// string of a's runs for ever. With a match timeout such a match gives
+	// up, and goja reports no match. The timeout is wall-clock time, so it
+	// must be long enough that a busy machine never cuts an ordinary match
+	// short, which would silently give wrong results. Only goja uses
+	// regexp2 in hookd.
+	regexp2.DefaultMatchTimeout = time.Second
 }
 
 // New returns an Engine for cfg.
