@@ -89,9 +89,10 @@
 //     be interrupted.
 //   - A match by goja's backtracking regular expression engine (regexp2,
 //     used for patterns Go's regexp cannot run and for matches that start
-//     past the beginning of a string) gives up after a second and reports
-//     no match. A shorter limit would make ordinary matches fail on a
-//     busy machine.
+//     past the beginning of a string) gives up after two seconds and
+//     reports no match. The limit is wall-clock time: a shorter one made
+//     ordinary matches fail on a busy machine, and a machine that stalls
+//     a process for seconds can still cut one short.
 //   - Calls nest at most Config.MaxCallDepth deep.
 //
 // Every refusal is a RangeError (or TypeError) that the code may catch.

@@ -92,10 +92,11 @@ func init() {
 	// timeout nor anything else could stop: /^(a+)+(?!x)$/ on a long
 	// string of a's runs for ever. With a match timeout such a match gives
 	// up, and goja reports no match. The timeout is wall-clock time, so it
-	// must be long enough that a busy machine never cuts an ordinary match
-	// short, which would silently give wrong results. Only goja uses
-	// regexp2 in hookd.
-	regexp2.DefaultMatchTimeout = time.Second
+	// must be long enough that a busy machine does not cut an ordinary
+	// match short, which would silently give wrong results (at 100 ms,
+	// make test saw it happen; a stall of seconds still could). Only goja
+	// uses regexp2 in hookd.
+	regexp2.DefaultMatchTimeout = 2 * time.Second
 }
 
 // New returns an Engine for cfg.

@@ -36,13 +36,13 @@ func TestSandboxLimits(t *testing.T) {
 		{"join of a shared string", `const big = "x".repeat(1e5); new Array(1000).fill(big).join("")`, "a string length exceeds"},
 		{"join with a long separator", `new Array(1000).join("x".repeat(1e5))`, "a string length exceeds"},
 		{"JSON.stringify of a shared value", `const big = "x".repeat(1e5); JSON.stringify(new Array(1000).fill(big))`, "the JSON text exceeds the sandbox limit"},
-		{"global replace on a long string", `"a".repeat(2e6).replace(/a/g, "b")`, "the number of matches exceeds the sandbox limit of 10000"},
-		{"global match on a long string", `"a".repeat(2e6).match(/a/g)`, "the number of matches exceeds"},
-		{"regexp split of a long string", `"a".repeat(2e6).split(/a/)`, "the number of matches exceeds"},
-		{"Symbol.replace called directly", `RegExp.prototype[Symbol.replace].call(/a/g, "a".repeat(2e6), "b")`, "the number of matches exceeds"},
-		{"replaceAll on a long string", `"a".repeat(2e6).replaceAll("a", "b")`, "the number of matches exceeds"},
-		{"split of a long string", `"a".repeat(2e6).split("a")`, "an array length exceeds"},
-		{"split into characters", `"a".repeat(2e6).split("")`, "an array length exceeds"},
+		{"global replace on a long string", `"a".repeat(70000).replace(/a/g, "b")`, "the number of matches exceeds the sandbox limit of 10000"},
+		{"global match on a long string", `"a".repeat(70000).match(/a/g)`, "the number of matches exceeds"},
+		{"regexp split of a long string", `"a".repeat(70000).split(/a/)`, "the number of matches exceeds"},
+		{"Symbol.replace called directly", `RegExp.prototype[Symbol.replace].call(/a/g, "a".repeat(70000), "b")`, "the number of matches exceeds"},
+		{"replaceAll on a long string", `"a".repeat(70000).replaceAll("a", "b")`, "the number of matches exceeds"},
+		{"split of a long string", `"a".repeat(70000).split("a")`, "an array length exceeds"},
+		{"split into characters", `"a".repeat(70000).split("")`, "an array length exceeds"},
 		{"String.raw", `String.raw({ raw: { length: 2 ** 32 - 1 } })`, "an array length exceeds"},
 
 		// Huge arrays: sparse arrays have any length for free; the builtins loop up to it.
@@ -97,7 +97,8 @@ func TestSandboxLimits(t *testing.T) {
 	}
 }
 
-// TestSandboxLoops: loops that only the timeout ends.
+// TestSandboxLoops: loops that only the timeout ends. (A timeout in the
+// promise job queue has no line.)
 func TestSandboxLoops(t *testing.T) {
 	t.Parallel()
 	e := New(Config{Timeout: 100 * time.Millisecond})
@@ -110,7 +111,7 @@ func TestSandboxLoops(t *testing.T) {
 		p := compileOK(t, e, "function handler(w) {\n"+code+"\n}")
 		start := time.Now()
 		_, err := e.Run(context.Background(), p, testInput)
-		if !matches(err, "transformation failed: timeout at line") {
+		if !matches(err, "transformation failed: timeout") {
 			t.Errorf("%s: Run error = %v, want a timeout", code, err)
 		}
 		if d := time.Since(start); d > 5*time.Second {
