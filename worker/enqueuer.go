@@ -81,7 +81,7 @@ func (e *Enqueuer) Enqueue(ctx context.Context, jobs ...delivery.Job) error {
 // again, unless asynq archived it after too many infrastructure errors:
 // then it is taken out and queued afresh.
 func (e *Enqueuer) enqueue(ctx context.Context, job delivery.Job) error {
-	queue := queueFor(e.queue, job.Ref)
+	queue := queueFor(e.queue, job)
 	task, err := NewAttemptTask(job, queue, e.taskTimeout)
 	if err != nil {
 		return err

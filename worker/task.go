@@ -24,9 +24,10 @@ const DefaultQueue = "deliveries"
 // after the first).
 func RetryQueue(base string) string { return base + "-retries" }
 
-// queueFor returns the queue of job's attempt: retries go to RetryQueue.
-func queueFor(base string, ref delivery.Ref) string {
-	if !ref.IsManual() && ref.Number > 1 {
+// queueFor returns the queue of job's attempt: retries, and the attempts
+// of bulk replays, go to RetryQueue.
+func queueFor(base string, job delivery.Job) string {
+	if job.Bulk || (!job.Ref.IsManual() && job.Ref.Number > 1) {
 		return RetryQueue(base)
 	}
 	return base

@@ -32,6 +32,11 @@ type Progress struct {
 	Data json.RawMessage
 	// Done ends the task: it is finished.
 	Done bool
+	// Wait pauses the task: there is nothing to do for that long (a replay
+	// waits for the workers to send what it queued). The processor saves
+	// the progress and lets the task go, so a paused task holds no
+	// processor; any worker resumes it once Wait has passed.
+	Wait time.Duration
 }
 
 // Store is what the Processor needs of the database.
@@ -110,7 +115,8 @@ func (p *Processor) Run(ctx context.Context) {
 }
 
 // RunOnce claims one runnable task and runs it until it finishes, fails,
-// pauses after an infrastructure error or is lost to another worker. It
+// pauses (after an infrastructure error, or when its Runner asks to wait)
+// or is lost to another worker. It
 // reports whether it claimed a task; the error is the claim's.
 func (p *Processor) RunOnce(ctx context.Context) (bool, error) {
 	p.defaults()
@@ -153,8 +159,11 @@ func (p *Processor) run(ctx context.Context, t *webhook.BackgroundTask) {
 			if prog.Done {
 				t.Status = webhook.TaskFinished
 			}
+			if prog.Wait > 0 {
+				lease = prog.Wait // any worker may go on after the pause
+			}
 		}
-		if !p.save(log, t, lease) || t.Status != webhook.TaskRunning || err != nil {
+		if !p.save(log, t, lease) || t.Status != webhook.TaskRunning || err != nil || prog.Wait > 0 {
 			if t.Status != webhook.TaskRunning {
 				log.InfoContext(ctx, "background task "+string(t.Status), slog.String("data", string(t.Data)))
 			}

@@ -188,8 +188,9 @@ const endpointCacheSize = 10000
 
 // load returns what job's attempt needs. The fresh first attempt of a
 // just-published delivery carries its message and takes the endpoint from a
-// short-lived cache, so it reads nothing else; any other attempt reads the
-// delivery, its message and its endpoint afresh.
+// short-lived cache, so it reads nothing else, unless cancel-msgs was asked
+// for the endpoint since the message was published; any other attempt reads
+// the delivery, its message and its endpoint afresh.
 func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 	f := job.Fresh
 	if f == nil || job.Ref.IsManual() || job.Ref.Round != 0 || job.Ref.Number != 1 {
@@ -215,6 +216,12 @@ func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ep.CancelledAt != nil && f.MessageID < webhook.TimeID(webhook.PrefixMessage, ep.CancelledAt.Add(time.Second)) {
+		// cancel-msgs was asked after this message was published: its
+		// delivery may be cancelled, which only the stored state tells. (A
+		// second of margin covers clocks of different processes.)
+		return a.load(ctx, Job{Ref: job.Ref})
 	}
 	msg := webhook.Message{
 		ID: f.MessageID, OrgID: f.OrgID, AppID: f.AppID, EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,

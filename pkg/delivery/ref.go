@@ -70,6 +70,10 @@ type Job struct {
 	// Fresh is set on the first attempt of a delivery just published with a
 	// payload small enough to travel in the queue.
 	Fresh *Fresh
+	// Bulk is set on the attempts a bulk operation queues (bulk replay,
+	// replay-missing): the queue serves them behind new messages, with the
+	// retries, so that a big replay does not hold up other endpoints.
+	Bulk bool
 }
 
 // Fresh is a just-published delivery's message, carried by its first job.

@@ -16,7 +16,7 @@ import (
 
 // endpointSelect are the columns of an endpointRow.
 const endpointSelect = `id, org_id, app_id, uid, url, description, version, disabled, filter_types,
-	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, created_at, updated_at`
+	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, cancelled_at, created_at, updated_at`
 
 type endpointRow struct {
 	ID           string
@@ -35,6 +35,7 @@ type endpointRow struct {
 	Secret       string // sealed
 	OldSecrets   string // JSON array of webhook.ExpiringSecret, sealed
 	Ordering     string
+	CancelledAt  *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -78,7 +79,8 @@ func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
 		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, UID: r.UID, URL: r.URL,
 		Description: r.Description, Version: r.Version, Disabled: r.Disabled,
 		FilterTypes: r.FilterTypes, Channels: r.Channels, Metadata: nonNilMap(r.Metadata),
-		ThrottleRate: r.ThrottleRate, Ordering: r.Ordering, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		ThrottleRate: r.ThrottleRate, Ordering: r.Ordering, CancelledAt: r.CancelledAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	var err error
 	if ep.Secret, err = db.box.Open(r.Secret); err != nil {
@@ -221,6 +223,8 @@ func (db *DB) EndpointStats(ctx context.Context, ep *webhook.Endpoint, since, un
 			st.Sending = r.Count
 		case webhook.StatusFail:
 			st.Fail = r.Count
+		case webhook.StatusCanceled:
+			st.Canceled = r.Count
 		}
 	}
 	return st, err
