@@ -43,7 +43,7 @@ func (s *Server) broadcast(c *gin.Context) {
 	}
 	p := principal(c)
 	params := background.BroadcastParams{
-		EventType: msg.EventType, Payload: msg.Payload, Channels: msg.Channels, RetentionDays: msg.RetentionDays,
+		EventType: msg.EventType, Payload: string(msg.Payload), Channels: msg.Channels, RetentionDays: msg.RetentionDays,
 	}
 	task, err := webhook.NewBackgroundTask(p.OrgID, "", webhook.TaskMessageBroadcast, params)
 	if err == nil {

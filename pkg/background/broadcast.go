@@ -10,13 +10,15 @@ import (
 
 // BroadcastParams are the parameters of a message.broadcast task: the
 // message (MessageBroadcastIn) and the eventId every application's copy
-// gets, the one given or one hookd chose.
+// gets, the one given or one hookd chose. The payload is kept as a string
+// of its bytes: the parameters are stored as jsonb, which would reorder
+// an object's keys.
 type BroadcastParams struct {
-	EventType     string          `json:"eventType"`
-	EventID       string          `json:"eventId"`
-	Payload       json.RawMessage `json:"payload"`
-	Channels      []string        `json:"channels,omitempty"`
-	RetentionDays int             `json:"retentionDays"`
+	EventType     string   `json:"eventType"`
+	EventID       string   `json:"eventId"`
+	Payload       string   `json:"payload"`
+	Channels      []string `json:"channels,omitempty"`
+	RetentionDays int      `json:"retentionDays"`
 }
 
 // BroadcastData is what a message.broadcast task reports in its data.
@@ -111,7 +113,7 @@ func (b *Broadcast) publish(ctx context.Context, orgID, appID string, p *Broadca
 	eventID := p.EventID
 	msg := &webhook.Message{
 		OrgID: orgID, AppID: appID, EventType: p.EventType, EventID: &eventID, Channels: p.Channels,
-		Payload: p.Payload, RetentionDays: p.RetentionDays,
+		Payload: json.RawMessage(p.Payload), RetentionDays: p.RetentionDays,
 	}
 	_, err := b.Publisher.Publish(ctx, msg, "")
 	switch webhook.ErrorCode(err) {
