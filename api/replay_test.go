@@ -384,4 +384,3 @@ func TestReplayRoutesForPortalTokens(t *testing.T) {
 	mustError(t, b.doWith(token, http.MethodPost, "/api/v1/msg/broadcast", map[string]any{"eventType": "a", "payload": map[string]any{}}, nil),
 		http.StatusForbidden, webhook.EFORBIDDEN)
 }
-
