@@ -78,7 +78,8 @@ func newServer(cfg Config, concurrency int) *asynq.Server {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		// Fresh attempts and retries have their own queues, fresh ones
 		// served three times as often, so a backlog of retries (a receiver
-		// back from an outage) never starves new messages.
+		// back from an outage), or of a bulk replay (delivery.Job.Bulk),
+		// never starves new messages.
 		Queues: map[string]int{cfg.Queue: 3, RetryQueue(cfg.Queue): 1},
 		// Fresh attempts are enqueued for immediate processing; an idle
 		// worker checks for them this often.
