@@ -101,7 +101,11 @@ func statusInts(list []webhook.MessageStatus) []int {
 // ListMessages implements webhook.MessageStore (see listMessagesSQL).
 func (db *DB) ListMessages(ctx context.Context, app *webhook.Application, f webhook.MessageFilter, opt webhook.ListOptions) (webhook.Page[webhook.Message], error) {
 	query, args := listMessagesSQL(app.ID, f, opt)
-	rows, _ := db.pool.Query(ctx, query, args)
+	// Planned for its arguments every time (an unnamed statement, its
+	// description cached): a plan made once for any application would
+	// walk the whole primary key for a small application when another
+	// holds most of the messages.
+	rows, _ := db.pool.Query(ctx, query, pgx.QueryExecModeCacheDescribe, args)
 	found, err := pgx.CollectRows(rows, pgx.RowToStructByName[messageRow])
 	if err != nil {
 		return webhook.Page[webhook.Message]{}, fmt.Errorf("listing messages: %w", err)

@@ -46,7 +46,10 @@ func TestSearchAtScale(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	app := loadSearchFixture(t, db, rows)
+	app := loadSearchFixture(t, db, "search", rows)
+	// A small application beside the big one: its searches must not walk
+	// the big one's rows.
+	small := loadSearchFixture(t, db, "small", 2000)
 	var report strings.Builder
 	fmt.Fprintf(&report, "%d messages, %d deliveries\n\n", rows, count(t, db, "deliveries"))
 	mid := time.Now().Add(-40 * 24 * time.Hour)
@@ -55,32 +58,50 @@ func TestSearchAtScale(t *testing.T) {
 		name string
 		f    webhook.MessageFilter
 		opt  webhook.ListOptions
+		app  *webhook.Application // nil: the big one
 	}{
-		{"newest page", webhook.MessageFilter{}, webhook.ListOptions{}},
-		{"a page 40 days back (after=, ascending)", webhook.MessageFilter{After: &mid}, webhook.ListOptions{Ascending: true}},
-		{"event type, 40 % of messages", webhook.MessageFilter{EventTypes: []string{"order.created"}}, webhook.ListOptions{}},
-		{"event type, 0.01 %", webhook.MessageFilter{EventTypes: []string{"account.closed"}}, webhook.ListOptions{}},
-		{"two event types", webhook.MessageFilter{EventTypes: []string{"account.closed", "invoice.voided"}}, webhook.ListOptions{}},
-		{"channel, 50 %", webhook.MessageFilter{Channel: "eu"}, webhook.ListOptions{}},
-		{"channel, 0.1 %", webhook.MessageFilter{Channel: "project-7"}, webhook.ListOptions{}},
-		{"tag, 0.1 %", webhook.MessageFilter{Tag: "tag-7"}, webhook.ListOptions{}},
-		{"eventId prefix, 11 messages", webhook.MessageFilter{EventIDPrefix: "order-123456"}, webhook.ListOptions{}},
-		{"eventId prefix, 5 million", webhook.MessageFilter{EventIDPrefix: "order-"}, webhook.ListOptions{}},
-		{"status fail (1.5 %)", webhook.MessageFilter{Status: st(webhook.StatusFail)}, webhook.ListOptions{}},
-		{"status sending (0.5 %)", webhook.MessageFilter{Status: st(webhook.StatusSending)}, webhook.ListOptions{}},
-		{"status pending (0.5 %)", webhook.MessageFilter{Status: st(webhook.StatusPending)}, webhook.ListOptions{}},
-		{"status canceled (0.5 %)", webhook.MessageFilter{Status: st(webhook.StatusCanceled)}, webhook.ListOptions{}},
-		{"status success (97 %)", webhook.MessageFilter{Status: st(webhook.StatusSuccess)}, webhook.ListOptions{}},
-		{"status fail and an event type", webhook.MessageFilter{Status: st(webhook.StatusFail), EventTypes: []string{"invoice.paid"}}, webhook.ListOptions{}},
-		{"status fail, 40 days back", webhook.MessageFilter{Status: st(webhook.StatusFail), Before: &mid}, webhook.ListOptions{}},
+		{"newest page", webhook.MessageFilter{}, webhook.ListOptions{}, nil},
+		{"a page 40 days back (after=, ascending)", webhook.MessageFilter{After: &mid}, webhook.ListOptions{Ascending: true}, nil},
+		{"event type, 40 % of messages", webhook.MessageFilter{EventTypes: []string{"order.created"}}, webhook.ListOptions{}, nil},
+		{"event type, 0.01 %", webhook.MessageFilter{EventTypes: []string{"account.closed"}}, webhook.ListOptions{}, nil},
+		{"two event types", webhook.MessageFilter{EventTypes: []string{"account.closed", "invoice.voided"}}, webhook.ListOptions{}, nil},
+		{"channel, 50 %", webhook.MessageFilter{Channel: "eu"}, webhook.ListOptions{}, nil},
+		{"channel, 5 %", webhook.MessageFilter{Channel: "c5pct"}, webhook.ListOptions{}, nil},
+		{"channel, 1 %", webhook.MessageFilter{Channel: "c1pct"}, webhook.ListOptions{}, nil},
+		{"channel, 0.1 %", webhook.MessageFilter{Channel: "project-7"}, webhook.ListOptions{}, nil},
+		{"tag, 0.1 %", webhook.MessageFilter{Tag: "tag-7"}, webhook.ListOptions{}, nil},
+		{"eventId prefix, 6 messages", webhook.MessageFilter{EventIDPrefix: "order-123456"}, webhook.ListOptions{}, nil},
+		{"eventId prefix, 5 million", webhook.MessageFilter{EventIDPrefix: "order-"}, webhook.ListOptions{}, nil},
+		{"status fail (1.5 %)", webhook.MessageFilter{Status: st(webhook.StatusFail)}, webhook.ListOptions{}, nil},
+		{"status sending (0.5 %)", webhook.MessageFilter{Status: st(webhook.StatusSending)}, webhook.ListOptions{}, nil},
+		{"status pending (0.5 %)", webhook.MessageFilter{Status: st(webhook.StatusPending)}, webhook.ListOptions{}, nil},
+		{"status canceled (0.5 %)", webhook.MessageFilter{Status: st(webhook.StatusCanceled)}, webhook.ListOptions{}, nil},
+		{"status success (97 %)", webhook.MessageFilter{Status: st(webhook.StatusSuccess)}, webhook.ListOptions{}, nil},
+		{"status fail and an event type", webhook.MessageFilter{Status: st(webhook.StatusFail), EventTypes: []string{"invoice.paid"}}, webhook.ListOptions{}, nil},
+		{"status fail, 40 days back", webhook.MessageFilter{Status: st(webhook.StatusFail), Before: &mid}, webhook.ListOptions{}, nil},
+		{"status sending and an event type of 0.01 % (none match)", webhook.MessageFilter{Status: st(webhook.StatusSending), EventTypes: []string{"account.closed"}}, webhook.ListOptions{}, nil},
+		// Filters nothing matches: an index walk must not read every message.
+		{"no such channel", webhook.MessageFilter{Channel: "project-none"}, webhook.ListOptions{}, nil},
+		{"no such tag", webhook.MessageFilter{Tag: "tag-none"}, webhook.ListOptions{}, nil},
+		{"no such event type", webhook.MessageFilter{EventTypes: []string{"none.such"}}, webhook.ListOptions{}, nil},
+		{"no such eventId prefix", webhook.MessageFilter{EventIDPrefix: "refund-"}, webhook.ListOptions{}, nil},
+		// The small application, beside the big one.
+		{"small app: newest page", webhook.MessageFilter{}, webhook.ListOptions{}, small},
+		{"small app: channel", webhook.MessageFilter{Channel: "project-7"}, webhook.ListOptions{}, small},
+		{"small app: status fail", webhook.MessageFilter{Status: st(webhook.StatusFail)}, webhook.ListOptions{}, small},
+		{"small app: event type", webhook.MessageFilter{EventTypes: []string{"order.created"}}, webhook.ListOptions{}, small},
 	} {
+		target := app
+		if s.app != nil {
+			target = s.app
+		}
 		s.opt.Limit = webhook.DefaultLimit
 		s.f.OmitPayload = true // search's default (with_content=false)
 		var times []time.Duration
 		var found int
 		for range 5 {
 			start := time.Now()
-			page, err := db.ListMessages(ctx, app, s.f, s.opt)
+			page, err := db.ListMessages(ctx, target, s.f, s.opt)
 			if err != nil {
 				t.Fatalf("%s: %v", s.name, err)
 			}
@@ -90,12 +111,13 @@ func TestSearchAtScale(t *testing.T) {
 			times = append(times, time.Since(start))
 			found = len(page.Items)
 		}
+		first := times[0]
 		slices.Sort(times)
 		median := times[len(times)/2]
-		query, args := listMessagesSQL(app.ID, s.f, s.opt)
+		query, args := listMessagesSQL(target.ID, s.f, s.opt)
 		plan := explain(t, db, query, args)
-		fmt.Fprintf(&report, "### %s: %d found, %.1f ms (median of 5, with the status counts of the page)\n\n```\n%s\n```\n\n",
-			s.name, found, float64(median.Microseconds())/1000, plan)
+		fmt.Fprintf(&report, "### %s: %d found, %.1f ms (median of 5; first run %.1f ms)\n\n```\n%s\n```\n\n",
+			s.name, found, ms(median), ms(first), plan)
 		if median >= 100*time.Millisecond {
 			t.Errorf("%s: %v, want under 100 ms", s.name, median)
 		}
@@ -107,6 +129,8 @@ func TestSearchAtScale(t *testing.T) {
 		}
 	}
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func idsOf(msgs []webhook.Message) []string {
 	out := make([]string, len(msgs))
@@ -150,33 +174,37 @@ var searchEventTypes = []struct {
 	{"user.created", 80}, {"user.updated", 70},
 }
 
-// loadSearchFixture fills the fixture's application with n messages over
+// loadSearchFixture fills the fixture's application uid with n messages over
 // the last 80 days (if it does not hold them yet) and returns it. Every
 // message has a delivery to one endpoint, every tenth one to a second:
 // 97 % succeeded, 1.5 % failed, 0.5 % each pending, sending and canceled.
-// Channels: "project-<i mod 1000>" and "eu" or "us"; every tenth message
+// Channels: "project-<i mod 1000>" and "eu" or "us", and "c5pct" on every
+// 20th message, "c1pct" on every 100th; every tenth message
 // has a tag "tag-<i/10 mod 100>"; every other an eventId "order-<i>".
 // Rows are written with COPY, ids made from their times.
-func loadSearchFixture(t *testing.T, db *DB, n int) *webhook.Application {
+func loadSearchFixture(t *testing.T, db *DB, uid string, n int) *webhook.Application {
 	t.Helper()
 	ctx := context.Background()
 	org, err := db.EnsureOrg(ctx, "search")
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := db.FindApp(ctx, org.ID, "search")
+	app, err := db.FindApp(ctx, org.ID, uid)
 	if webhook.ErrorCode(err) == webhook.ENOTFOUND {
-		uid := "search"
-		app = &webhook.Application{OrgID: org.ID, Name: "search", UID: &uid}
+		app = &webhook.Application{OrgID: org.ID, Name: uid, UID: &uid}
 		err = db.CreateApp(ctx, app)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if have := count(t, db, "messages"); have >= n {
+	var have int
+	if err := db.pool.QueryRow(ctx, "SELECT count(*) FROM messages WHERE app_id = $1", app.ID).Scan(&have); err != nil {
+		t.Fatal(err)
+	}
+	if have >= n {
 		return app
 	} else if have > 0 {
-		t.Fatalf("hookd_bench_search holds %d messages, not %d: drop it first", have, n)
+		t.Fatalf("application %s holds %d messages, not %d: drop hookd_bench_search first", uid, have, n)
 	}
 	var eps []*webhook.Endpoint
 	for i := range 2 {
@@ -218,13 +246,19 @@ func loadSearchFixture(t *testing.T, db *DB, n int) *webhook.Application {
 			if i%10 == 0 {
 				tags = fmt.Sprintf(`["tag-%d"]`, i/10%100)
 			}
-			region := "eu"
+			region := `"eu"`
 			if i%2 == 1 {
-				region = "us"
+				region = `"us"`
+			}
+			if i%20 == 0 {
+				region += `, "c5pct"`
+			}
+			if i%100 == 0 {
+				region += `, "c1pct"`
 			}
 			return []any{
 				webhook.TimeID(webhook.PrefixMessage, at), org.ID, app.ID, eventType, eventID,
-				fmt.Sprintf(`["project-%d", %q]`, i%1000, region), tags,
+				fmt.Sprintf(`["project-%d", %s]`, i%1000, region), tags,
 				fmt.Sprintf(`{"id":%d,"type":%q,"amount":%d,"currency":"eur"}`, i, eventType, i%10000), 90, at,
 			}, nil
 		}))
