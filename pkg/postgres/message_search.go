@@ -28,22 +28,39 @@ const messageSelect = `m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.cha
 //   - the status filter keeps the messages with a delivery of that status
 //     and none of a worse one (webhook.WorseThan), both probes of
 //     deliveries_app_status (deliveries that did not succeed), or of the
-//     unique (msg_id, endpoint_id) index for success.
+//     unique (msg_id, endpoint_id) index for success; the planner may
+//     instead walk deliveries_app_status for the status, in message order,
+//     merged with the messages (the page's id range is repeated on it, so
+//     that walk starts where the page does).
 func listMessagesSQL(appID string, f webhook.MessageFilter, opt webhook.ListOptions) (string, pgx.NamedArgs) {
 	args := pgx.NamedArgs{"app_id": appID, "with_content": !f.OmitPayload, "limit": opt.Limit + 1}
 	where := []string{"m.app_id = @app_id"}
+	// bounds are the message id range, written for a column: the status
+	// probe repeats them on the delivery's msg_id, so that its index walk
+	// starts where the page does.
+	var bounds []string
 	asc := opt.Ascending != opt.Backward // walking backward flips the scan
 	if opt.Cursor != "" {
 		args["cursor"] = opt.Cursor
-		where = append(where, map[bool]string{true: "m.id > @cursor", false: "m.id < @cursor"}[asc])
+		bounds = append(bounds, map[bool]string{true: "%s > @cursor", false: "%s < @cursor"}[asc])
 	}
 	if f.Before != nil {
 		args["before_id"] = webhook.TimeID(webhook.PrefixMessage, *f.Before)
-		where = append(where, "m.id < @before_id")
+		bounds = append(bounds, "%s < @before_id")
 	}
 	if f.After != nil {
 		args["after_id"] = webhook.TimeID(webhook.PrefixMessage, *f.After)
-		where = append(where, "m.id > @after_id")
+		bounds = append(bounds, "%s > @after_id")
+	}
+	inRange := func(col string) string {
+		var out []string
+		for _, b := range bounds {
+			out = append(out, " AND "+fmt.Sprintf(b, col))
+		}
+		return strings.Join(out, "")
+	}
+	if len(bounds) > 0 {
+		where = append(where, strings.TrimPrefix(inRange("m.id"), " AND "))
 	}
 	if len(f.EventTypes) > 0 {
 		args["event_types"] = f.EventTypes
@@ -70,7 +87,8 @@ func listMessagesSQL(appID string, f webhook.MessageFilter, opt webhook.ListOpti
 		if *s == webhook.StatusSuccess {
 			where = append(where, "EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status = 0)")
 		} else {
-			where = append(where, "EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = @app_id AND d.status = @status AND d.msg_id = m.id)")
+			where = append(where, "EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = @app_id AND d.status = @status AND d.msg_id = m.id"+
+				inRange("d.msg_id")+")")
 		}
 		if len(worse) > 0 {
 			where = append(where, "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.app_id = @app_id AND d.status = ANY(@worse) AND d.msg_id = m.id)")
