@@ -68,6 +68,7 @@ func TestSearchAtScale(t *testing.T) {
 		{"channel, 50 %", webhook.MessageFilter{Channel: "eu"}, webhook.ListOptions{}, nil},
 		{"channel, 5 %", webhook.MessageFilter{Channel: "c5pct"}, webhook.ListOptions{}, nil},
 		{"channel, 1 %", webhook.MessageFilter{Channel: "c1pct"}, webhook.ListOptions{}, nil},
+		{"channel, 0.5 %", webhook.MessageFilter{Channel: "c05pct"}, webhook.ListOptions{}, nil},
 		{"channel, 0.1 %", webhook.MessageFilter{Channel: "project-7"}, webhook.ListOptions{}, nil},
 		{"tag, 0.1 %", webhook.MessageFilter{Tag: "tag-7"}, webhook.ListOptions{}, nil},
 		{"eventId prefix, 6 messages", webhook.MessageFilter{EventIDPrefix: "order-123456"}, webhook.ListOptions{}, nil},
@@ -179,7 +180,8 @@ var searchEventTypes = []struct {
 // message has a delivery to one endpoint, every tenth one to a second:
 // 97 % succeeded, 1.5 % failed, 0.5 % each pending, sending and canceled.
 // Channels: "project-<i mod 1000>" and "eu" or "us", and "c5pct" on every
-// 20th message, "c1pct" on every 100th; every tenth message
+// 20th message, "c1pct" on every 100th, "c05pct" on every 200th; every
+// tenth message
 // has a tag "tag-<i/10 mod 100>"; every other an eventId "order-<i>".
 // Rows are written with COPY, ids made from their times.
 func loadSearchFixture(t *testing.T, db *DB, uid string, n int) *webhook.Application {
@@ -255,6 +257,9 @@ func loadSearchFixture(t *testing.T, db *DB, uid string, n int) *webhook.Applica
 			}
 			if i%100 == 0 {
 				region += `, "c1pct"`
+			}
+			if i%200 == 7 {
+				region += `, "c05pct"`
 			}
 			return []any{
 				webhook.TimeID(webhook.PrefixMessage, at), org.ID, app.ID, eventType, eventID,
