@@ -19,6 +19,9 @@ type secretOut struct {
 type secretRotateIn struct {
 	Key                Opt[string] `json:"key"`
 	GracePeriodSeconds Opt[int64]  `json:"gracePeriodSeconds"`
+	// SignatureType (a hookd extension) is the type of the key generated
+	// when none is given; by default the current key's type.
+	SignatureType Opt[string] `json:"signatureType"`
 }
 
 // defaultGracePeriod is how long a rotated-out secret stays valid by default.
@@ -54,7 +57,9 @@ func (s *Server) getSecret(c *gin.Context) {
 }
 
 // rotateSecret makes a new (given or generated) secret current; the old one
-// keeps signing for gracePeriodSeconds (default 24 h, at most 7 days).
+// keeps signing for gracePeriodSeconds (default 24 h, at most 7 days). The
+// new key may be of the other type: during the grace period both sign,
+// "v1" and "v1a" entries in one header.
 func (s *Server) rotateSecret(c *gin.Context) {
 	var in secretRotateIn
 	if c.Request.ContentLength != 0 {
@@ -72,14 +77,12 @@ func (s *Server) rotateSecret(c *gin.Context) {
 		}
 		grace = time.Duration(g.V) * time.Second
 	}
-	next := &webhook.Endpoint{}
-	if err := s.setSecret(next, in.Key, "key"); err != nil {
-		fail(c, err)
-		return
-	}
 	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), pathEndpoint(c), func(ep *webhook.Endpoint) error {
-		ep.RotateSecret(next.Secret, grace, s.cfg.Now())
-		return nil
+		key, err := s.newKey(in.Key, in.SignatureType, signatureTypeOf(ep.Secret), "key")
+		if err == nil {
+			ep.RotateSecret(key, grace, s.cfg.Now())
+		}
+		return err
 	})
 	if err != nil {
 		fail(c, err)

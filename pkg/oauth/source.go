@@ -50,12 +50,13 @@ type Options struct {
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 
-	// OnRefreshToken, when set, is called with the new refresh token when
-	// the authorization server rotates it (refreshToken grant), so that it
-	// can be stored in place of Config.RefreshToken: the old one may no
-	// longer work. It runs on the fetching goroutine, after the new token
-	// is in use, and must not block for long.
-	OnRefreshToken func(refreshToken string)
+	// OnRefreshToken, when set, is called with the refresh token a fetch
+	// used and the new one when the authorization server rotates it
+	// (refreshToken grant), so that the new one can be stored in place of
+	// Config.RefreshToken: the old one may no longer work. It runs on the
+	// fetching goroutine, after the new token is in use, and must not
+	// block for long.
+	OnRefreshToken func(old, new string)
 }
 
 func (o Options) withDefaults() Options {
@@ -208,6 +209,15 @@ func (s *Source) send(ctx context.Context, req *http.Request, tok *oauth2.Token,
 	return s.doer.DoWith(ctx, r, opts...)
 }
 
+// knowsRefreshToken reports whether rt is the refresh token the Source
+// was made with or the one it rotated to: a configuration read back after
+// a rotation was stored names the latter.
+func (s *Source) knowsRefreshToken(rt string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return rt == s.cfg.RefreshToken || rt == s.refreshToken
+}
+
 // cached returns the token while it may be handed out.
 func (s *Source) cached() *oauth2.Token {
 	s.mu.Lock()
@@ -271,7 +281,7 @@ func (s *Source) fetch(ctx context.Context) (*oauth2.Token, error) {
 	}
 	s.mu.Unlock()
 	if rotated && s.opts.OnRefreshToken != nil {
-		s.opts.OnRefreshToken(tok.RefreshToken)
+		s.opts.OnRefreshToken(refreshToken, tok.RefreshToken)
 	}
 	return tok, nil
 }

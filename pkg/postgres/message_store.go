@@ -70,7 +70,9 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 // createMessageSQL inserts a message and one pending delivery per matching
 // endpoint in a single statement (one round trip, atomic). The matching is
 // webhook.Endpoint.Matches in SQL: enabled, no filter or the event type in
-// it, no channels or one shared; with @only set, that endpoint alone.
+// it, no channels or one shared; with @only set, that endpoint alone. An
+// endpoint pending verification gets its challenge alone (a
+// webhook.verification message sent to it only).
 // A delivery's id is derived from its message and endpoint ids.
 const createMessageSQL = `
 WITH msg AS (
@@ -82,6 +84,7 @@ WITH msg AS (
 INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, next_attempt_at, reconcile_at, created_at, updated_at)
 SELECT 'dlv_' || substr(msg.id, 5) || substr(e.id, 4), @org_id, @app_id, msg.id, e.id, @pending, @now, @reconcile_at, @now, @now
 FROM msg JOIN endpoints e ON e.app_id = @app_id AND NOT e.disabled
+	AND (e.verification <> @pending_verification OR (@only <> '' AND @event_type = @verification_event))
 WHERE CASE WHEN @only = '' THEN
 	(coalesce(jsonb_typeof(e.filter_types), 'null') <> 'array' OR jsonb_array_length(e.filter_types) = 0
 		OR jsonb_exists(e.filter_types, @event_type))
@@ -105,6 +108,7 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 		"channels": jsonOrNull(msg.Channels), "tags": jsonOrNull(msg.Tags), "payload": string(msg.Payload),
 		"retention_days": msg.RetentionDays, "now": now, "pending": int(webhook.StatusPending),
 		"reconcile_at": now.Add(db.reconcileGrace), "only": onlyEndpoint, "channel_list": chans,
+		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
 	})
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")
