@@ -158,6 +158,9 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 		out = checkChallengeAnswer(at, res, out)
 	}
 	dec := Decide(out, at.ref, a.Schedule, a.now(), nil)
+	if err := a.verified(ctx, at, dec.Transition); err != nil {
+		return Result{}, err
+	}
 	rec := a.recordOf(at, out, res, dec)
 	recorded, err := a.save(ctx, rec)
 	if err != nil {
@@ -172,7 +175,6 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	}
 	a.observer().AttemptDone(outcomeName(dec.Transition), out.StatusCode, time.Duration(rec.Attempt.DurationMs)*time.Millisecond)
 	a.tell(ctx, at, rec)
-	a.verified(ctx, at, dec.Transition)
 	if dec.Transition == webhook.Retry {
 		next := Job{Ref: at.ref.Next(), At: dec.NextAttemptAt}
 		if err := a.Queue.Enqueue(ctx, next); err != nil {

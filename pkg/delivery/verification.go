@@ -2,7 +2,9 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/webhook"
@@ -32,7 +34,7 @@ const (
 	notSentPending = "not attempted: the endpoint is pending verification of its URL; " +
 		"recover the delivery once the endpoint is verified"
 	notSentStaleChallenge = "not attempted: this verification challenge is no longer current " +
-		"(a newer one was sent, or the endpoint is verified)"
+		"(a newer one was sent, or the endpoint no longer verifies)"
 )
 
 // challengeOf returns the challenge at's message carries, "" for any
@@ -46,26 +48,37 @@ func (at *attempt) challengeOf() string {
 
 // holdForVerification sets at.held when the endpoint's verification keeps
 // the attempt from being sent: any message but the current challenge while
-// the endpoint is pending, and a challenge that is no longer current. An
-// endpoint that the fresh-attempt cache shows pending is read again first:
-// it may have been verified within the cache's lifetime.
+// the endpoint is pending, and a challenge that is no longer current (the
+// challenge that verified an endpoint stays current until its URL
+// changes, so that an attempt run again after a crash is still sent). An
+// endpoint from the fresh-attempt cache that would hold the attempt back
+// is read again first: it may have changed within the cache's lifetime.
 func (a *Attempter) holdForVerification(ctx context.Context, at *attempt) error {
-	challenge := at.challengeOf()
-	if challenge == "" && at.ep.PendingVerification() && at.delivery == nil {
+	held := heldBy(at)
+	if held != "" && at.delivery == nil {
 		ep, err := a.Store.FindEndpointByID(ctx, at.ep.ID)
 		if err != nil {
 			return err
 		}
 		at.ep = *ep
 		a.forgetEndpoint(ep.ID)
+		held = heldBy(at)
 	}
-	switch {
-	case challenge != "" && (!at.ep.PendingVerification() || challenge != at.ep.Verification.Challenge):
-		at.held = notSentStaleChallenge
-	case challenge == "" && at.ep.PendingVerification():
-		at.held = notSentPending
-	}
+	at.held = held
 	return nil
+}
+
+// heldBy returns why the endpoint's verification holds at back, "" when
+// it does not.
+func heldBy(at *attempt) string {
+	challenge := at.challengeOf()
+	switch {
+	case challenge != "" && challenge != at.ep.Verification.Challenge:
+		return notSentStaleChallenge
+	case challenge == "" && at.ep.PendingVerification():
+		return notSentPending
+	}
+	return ""
 }
 
 // checkChallengeAnswer turns a 2xx answer to a challenge into a failure
@@ -81,22 +94,44 @@ func checkChallengeAnswer(at *attempt, res *egress.Response, out Outcome) Outcom
 	return out
 }
 
-// verified marks the endpoint verified after its challenge was answered
-// (the recorded attempt succeeded). A failure is logged: the endpoint stays
-// pending, and POST .../verify sends a new challenge.
-func (a *Attempter) verified(ctx context.Context, at *attempt, t webhook.Transition) {
+// verified marks the endpoint verified when the attempt answered its
+// current challenge (t is Succeeded). It runs before the attempt is
+// recorded, so that a recorded success always means a verified endpoint.
+// A failing store is retried, with back-off, for RecordTimeout; past it
+// the error goes back to the queue, which runs the attempt again: the
+// endpoint keeps its challenge once verified, so asking the receiver again
+// is harmless.
+func (a *Attempter) verified(ctx context.Context, at *attempt, t webhook.Transition) error {
 	challenge := at.challengeOf()
 	if challenge == "" || t != webhook.Succeeded {
-		return
+		return nil
 	}
-	ok, err := a.Store.VerifyEndpoint(ctx, at.ep.ID, challenge)
-	if err != nil {
-		a.log().WarnContext(ctx, "marking an endpoint verified failed", slog.String("endpoint_id", at.ep.ID), slog.String("error", err.Error()))
-		return
+	timeout := a.RecordTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Minute
 	}
-	a.forgetEndpoint(at.ep.ID)
-	if ok {
-		a.log().InfoContext(ctx, "endpoint verified", slog.String("endpoint_id", at.ep.ID), slog.String("msg_id", at.msg.ID))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		ok, err := a.Store.VerifyEndpoint(ctx, at.ep.ID, challenge)
+		if err == nil {
+			a.forgetEndpoint(at.ep.ID)
+			if ok {
+				a.log().InfoContext(ctx, "endpoint verified", slog.String("endpoint_id", at.ep.ID), slog.String("msg_id", at.msg.ID))
+			}
+			return nil
+		}
+		if try == 1 || try%20 == 0 {
+			a.log().WarnContext(ctx, "marking an endpoint verified failed; retrying",
+				slog.String("endpoint_id", at.ep.ID), slog.Int("tries", try), slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("verifying endpoint %s: gave up after %d tries: %w", at.ep.ID, try, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 

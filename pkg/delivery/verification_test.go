@@ -95,6 +95,25 @@ func TestVerificationChallengeAnswered(t *testing.T) {
 	if seen := strings.Join(v.got.all(), ","); seen != "webhook.verification,user.signup" {
 		t.Errorf("the receiver got %q, want the challenge, then the message published after verification", seen)
 	}
+
+	// Moved at once, while this process still has the verified endpoint in
+	// its cache: the new challenge is sent, and verifies it again.
+	err = b.db.UpdateEndpoint(b.ctx, ep, func(e *webhook.Endpoint) error {
+		e.URL = v.URL + "/moved"
+		e.StartVerification()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge, err = b.publisher.Challenge(b.ctx, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.waitStatus(challenge, ep, webhook.StatusSuccess)
+	if got := b.endpointNow(ep); got.Verification.Status != webhook.VerificationVerified {
+		t.Errorf("after the second answer: %+v", got.Verification)
+	}
 }
 
 // An answer that is not the challenge, or that echoes the whole request,

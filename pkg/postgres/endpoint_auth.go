@@ -125,10 +125,11 @@ func joinUserinfo(rest, userinfo string) string {
 }
 
 // VerifyEndpoint implements delivery.AttemptStore: the endpoint becomes
-// verified if it is pending verification with challenge.
+// verified if it is pending verification with challenge. The challenge is
+// kept: it stays the current one until the URL changes.
 func (db *DB) VerifyEndpoint(ctx context.Context, id, challenge string) (bool, error) {
 	tag, err := db.pool.Exec(ctx, `
-		UPDATE endpoints SET verification = @verified, verification_challenge = '', verified_at = @now, updated_at = @now
+		UPDATE endpoints SET verification = @verified, verified_at = @now, updated_at = @now
 		WHERE id = @id AND verification = @pending AND verification_challenge = @challenge AND @challenge <> ''`,
 		pgx.NamedArgs{
 			"id": id, "challenge": challenge, "now": time.Now().UTC().Truncate(time.Microsecond),

@@ -219,7 +219,7 @@ func TestVerifyEndpointAndPublishing(t *testing.T) {
 		}
 	}
 	got, _ := f.db.FindEndpointByID(f.ctx, ep.ID)
-	if got.Verification.Status != webhook.VerificationVerified || got.Verification.VerifiedAt == nil || got.Verification.Challenge != "" {
+	if got.Verification.Status != webhook.VerificationVerified || got.Verification.VerifiedAt == nil || got.Verification.Challenge != challenge {
 		t.Errorf("after verification: %+v", got.Verification)
 	}
 	if to := publish("user.created", `{}`, ""); len(to) != 2 {

@@ -58,7 +58,8 @@ const (
 type Verification struct {
 	Status VerificationStatus
 	// Challenge is the value the receiver must answer with while Status is
-	// pending; "" otherwise. It is never shown by the API.
+	// pending, and the one it answered once verified; "" when the endpoint
+	// does not verify. It is never shown by the API.
 	Challenge string
 	// VerifiedAt is when the receiver answered, for VerificationVerified.
 	VerifiedAt *time.Time
