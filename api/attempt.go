@@ -2,11 +2,13 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -45,14 +47,54 @@ type endpointMessageOut struct {
 	Status      int        `json:"status"`
 	StatusText  string     `json:"statusText"`
 	NextAttempt *time.Time `json:"nextAttempt"`
+	// WaitingFor is a hookd extension, set while the delivery is held
+	// behind an earlier message of its ordering key.
+	WaitingFor *waitingForOut `json:"waitingFor,omitempty"`
+}
+
+// waitingForOut is what a held delivery waits for (a hookd extension):
+// the head of its ordering key, e.g. "waiting for msg_… (attempt 3
+// failed with 500, next at …)".
+type waitingForOut struct {
+	OrderingKey    string     `json:"orderingKey"`
+	MsgID          string     `json:"msgId"`
+	Status         int        `json:"status"`
+	StatusText     string     `json:"statusText"`
+	Attempts       int        `json:"attempts"`
+	LastStatusCode int        `json:"lastStatusCode"`
+	NextAttempt    *time.Time `json:"nextAttempt"`
+	Since          time.Time  `json:"since"`
+	Text           string     `json:"text"`
+}
+
+func waitingForOf(d *webhook.Delivery, b *webhook.Blocker) *waitingForOut {
+	if b == nil || d.OrderingKey == nil {
+		return nil
+	}
+	text := "waiting for " + b.MessageID
+	switch {
+	case b.Attempts > 0 && b.NextAttemptAt != nil:
+		text += fmt.Sprintf(" (attempt %d failed", b.Attempts)
+		if b.LastStatusCode != 0 {
+			text += fmt.Sprintf(" with %d", b.LastStatusCode)
+		}
+		text += ", next at " + b.NextAttemptAt.UTC().Format(time.RFC3339) + ")"
+	case b.NextAttemptAt != nil:
+		text += " (first attempt due)"
+	}
+	return &waitingForOut{
+		OrderingKey: *d.OrderingKey, MsgID: b.MessageID, Status: int(b.Status), StatusText: b.Status.String(),
+		Attempts: b.Attempts, LastStatusCode: b.LastStatusCode, NextAttempt: b.NextAttemptAt, Since: b.Since, Text: text,
+	}
 }
 
 // messageEndpointOut is the contract's MessageEndpointOut.
 type messageEndpointOut struct {
 	endpointOut
-	Status      int        `json:"status"`
-	StatusText  string     `json:"statusText"`
-	NextAttempt *time.Time `json:"nextAttempt"`
+	Status      int            `json:"status"`
+	StatusText  string         `json:"statusText"`
+	NextAttempt *time.Time     `json:"nextAttempt"`
+	WaitingFor  *waitingForOut `json:"waitingFor,omitempty"` // hookd extension
 }
 
 // recoverIn is the contract's RecoverIn. The times are parsed by hand so
@@ -168,7 +210,7 @@ func (s *Server) listEndpointMessages(c *gin.Context) {
 		return endpointMessageOut{
 			messageOut: messageOutOf(&em.Message, withContent),
 			Status:     int(em.Delivery.Status), StatusText: em.Delivery.Status.String(),
-			NextAttempt: em.Delivery.NextAttemptAt,
+			NextAttempt: em.Delivery.NextAttemptAt, WaitingFor: waitingForOf(&em.Delivery, em.WaitingFor),
 		}
 	}
 	c.PureJSON(http.StatusOK, newList(page, opt, out, func(em *webhook.EndpointMessage) string { return em.Message.ID }))
@@ -190,7 +232,7 @@ func (s *Server) listMessageEndpoints(c *gin.Context) {
 		return messageEndpointOut{
 			endpointOut: endpointOutOf(&me.Endpoint),
 			Status:      int(me.Delivery.Status), StatusText: me.Delivery.Status.String(),
-			NextAttempt: me.Delivery.NextAttemptAt,
+			NextAttempt: me.Delivery.NextAttemptAt, WaitingFor: waitingForOf(&me.Delivery, me.WaitingFor),
 		}
 	}
 	c.PureJSON(http.StatusOK, newList(page, opt, out, func(me *webhook.MessageEndpoint) string { return me.Delivery.EndpointID }))
@@ -215,8 +257,10 @@ func (s *Server) resend(c *gin.Context) {
 	c.PureJSON(http.StatusAccepted, struct{}{})
 }
 
-// recoverEndpoint restarts the schedule of every failed delivery of the
-// endpoint whose message was created in [since, until).
+// recoverEndpoint starts a background task (endpoint.recover) that restarts
+// the schedule of every failed delivery of the endpoint whose message was
+// created in [since, until), and answers it, running, with 202. The task's
+// progress and outcome are read at /api/v1/background-task/{task_id}.
 func (s *Server) recoverEndpoint(c *gin.Context) {
 	var in recoverIn
 	if err := bind(c, &in); err != nil {
@@ -240,12 +284,18 @@ func (s *Server) recoverEndpoint(c *gin.Context) {
 	if refusePending(c, pathEndpoint(c)) {
 		return
 	}
-	if _, err := s.cfg.Replayer.Recover(c.Request.Context(), pathEndpoint(c), *since, *until); err != nil {
+	ep := pathEndpoint(c)
+	params := background.RecoverParams{EndpointID: ep.ID, Since: since.UTC(), Until: until.UTC()}
+	task, err := webhook.NewBackgroundTask(ep.OrgID, ep.AppID, webhook.TaskEndpointRecover, params)
+	if err == nil {
+		err = s.cfg.Store.CreateBackgroundTask(c.Request.Context(), task)
+	}
+	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.PureJSON(http.StatusAccepted, recoverOut{
-		ID: webhook.NewID(webhook.PrefixTask), Status: "running", Task: "endpoint.recover", UpdatedAt: now,
+		ID: task.ID, Status: string(task.Status), Task: string(task.Kind), UpdatedAt: task.UpdatedAt,
 	})
 }
 
@@ -258,6 +308,9 @@ func (s *Server) sendExample(c *gin.Context) {
 	}
 	v := &webhook.ValidationError{}
 	required(v, in.EventType != nil, "body", "eventType")
+	if in.EventType != nil && !webhook.ValidName(*in.EventType) {
+		v.Add(`must match ^[a-zA-Z0-9\-_.]+$`, "body", "eventType")
+	}
 	if err := v.Err(); err != nil {
 		fail(c, err)
 		return
@@ -268,6 +321,9 @@ func (s *Server) sendExample(c *gin.Context) {
 	}
 	payload := json.RawMessage(`{"type":"hookd.example","eventType":` + quote(*in.EventType) + `}`)
 	et, err := s.cfg.Store.FindEventType(c.Request.Context(), ep.OrgID, *in.EventType)
+	if err == nil && !principal(c).SeesEventType(et) {
+		err = webhook.Errorf(webhook.ENOTFOUND, "event type not found") // gated by a flag the portal token lacks
+	}
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
 		fail(c, webhook.Invalid("event type does not exist", "body", "eventType"))

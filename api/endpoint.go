@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -32,6 +33,8 @@ type endpointIn struct {
 	Version      Opt[int]          `json:"version"`
 	Secret       Opt[string]       `json:"secret"`
 	Headers      map[string]string `json:"headers"`
+	// Ordering is a hookd extension: "none" or "strict" (kept when absent).
+	Ordering Opt[string] `json:"ordering"`
 
 	// hookd extensions (docs/api.md): the type of a generated key, and
 	// whether the endpoint proves control of its URL.
@@ -54,6 +57,7 @@ type endpointPatch struct {
 	UID          Opt[string]            `json:"uid"`
 	Version      Opt[int]               `json:"version"`
 	Secret       Opt[string]            `json:"secret"`
+	Ordering     Opt[string]            `json:"ordering"`
 
 	// hookd extensions, as in endpointIn.
 	SignatureType Opt[string] `json:"signatureType"`
@@ -73,6 +77,7 @@ type endpointOut struct {
 	Metadata     map[string]string `json:"metadata"`
 	ThrottleRate *int              `json:"throttleRate"`
 	RateLimit    *int              `json:"rateLimit"`
+	Ordering     string            `json:"ordering"`
 	CreatedAt    time.Time         `json:"createdAt"`
 	UpdatedAt    time.Time         `json:"updatedAt"`
 
@@ -87,9 +92,19 @@ func endpointOutOf(ep *webhook.Endpoint) endpointOut {
 		ID: ep.ID, UID: ep.UID, URL: egress.MaskUserinfo(ep.URL), Description: ep.Description, Version: ep.Version,
 		Disabled: ep.Disabled, FilterTypes: ep.FilterTypes, EventTypes: ep.FilterTypes,
 		Channels: ep.Channels, Metadata: orEmpty(ep.Metadata),
-		ThrottleRate: ep.ThrottleRate, RateLimit: ep.ThrottleRate,
+		ThrottleRate: ep.ThrottleRate, RateLimit: ep.ThrottleRate, Ordering: cmp.Or(ep.Ordering, webhook.OrderingNone),
 		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
 		SignatureType: signatureTypeOf(ep.Secret), Verification: verificationOutOf(ep),
+	}
+}
+
+// ordering applies an ordering field: absent keeps it, null is "none".
+func ordering(ep *webhook.Endpoint, o Opt[string]) {
+	switch {
+	case o.Set && o.Null:
+		ep.Ordering = webhook.OrderingNone
+	case o.Set:
+		ep.Ordering = o.V
 	}
 }
 
@@ -119,6 +134,7 @@ func (in *endpointIn) apply(ep *webhook.Endpoint) {
 	if in.Version.Set && !in.Version.Null {
 		ep.Version = in.Version.V
 	}
+	ordering(ep, in.Ordering)
 }
 
 func (s *Server) withEndpoint(h gin.HandlerFunc) gin.HandlerFunc {
@@ -168,6 +184,9 @@ func (s *Server) createEndpoint(c *gin.Context) {
 		err = s.applyVerification(c, nil, ep, in.Verify)
 	}
 	if err == nil {
+		err = s.checkVisibleFilter(c, nil, ep)
+	}
+	if err == nil {
 		err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
 	}
 	if err != nil {
@@ -187,6 +206,9 @@ func bindEndpointIn(c *gin.Context) (*endpointIn, error) {
 	}
 	if in.URL == nil {
 		return nil, missing("body", "url")
+	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
+		return nil, err
 	}
 	return &in, nil
 }
@@ -287,6 +309,9 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		if err := s.validateEndpoint(c, ep); err != nil {
 			return err
 		}
+		if err := s.checkVisibleFilter(c, prev.FilterTypes, ep); err != nil {
+			return err
+		}
 		return s.applyVerification(c, before, ep, in.Verify)
 	}
 	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, c.Param("endpoint_id"))
@@ -303,6 +328,9 @@ func (s *Server) putEndpoint(c *gin.Context) {
 				ep.UID = &uid
 			}
 			err = s.validateEndpoint(c, ep)
+		}
+		if err == nil {
+			err = s.checkVisibleFilter(c, nil, ep)
 		}
 		if err == nil {
 			err = s.applyVerification(c, nil, ep, in.Verify)
@@ -380,6 +408,9 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, before, ep *webho
 	if err := v.Err(); err != nil {
 		return err
 	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
+		return err
+	}
 	if in.URL.Set {
 		ep.URL = unmaskURL(in.URL.V, ep.URL)
 	}
@@ -407,6 +438,7 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, before, ep *webho
 	if in.Version.Set {
 		ep.Version = in.Version.V
 	}
+	ordering(ep, in.Ordering)
 	var err error
 	if in.Secret.Set {
 		err = s.setSecret(ep, in.Secret, in.SignatureType, "secret")
@@ -415,6 +447,9 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, before, ep *webho
 	}
 	if err == nil {
 		err = s.validateEndpoint(c, ep)
+	}
+	if err == nil {
+		err = s.checkVisibleFilter(c, before.FilterTypes, ep)
 	}
 	if err == nil {
 		err = s.applyVerification(c, before, ep, in.Verify)

@@ -24,9 +24,6 @@ type secretRotateIn struct {
 	SignatureType Opt[string] `json:"signatureType"`
 }
 
-// defaultGracePeriod is how long a rotated-out secret stays valid by default.
-const defaultGracePeriod = 24 * time.Hour
-
 type headersIn struct {
 	Headers map[string]string `json:"headers"`
 }
@@ -57,9 +54,11 @@ func (s *Server) getSecret(c *gin.Context) {
 }
 
 // rotateSecret makes a new (given or generated) secret current; the old one
-// keeps signing for gracePeriodSeconds (default 24 h, at most 7 days). The
-// new key may be of the other type: during the grace period both sign,
-// "v1" and "v1a" entries in one header.
+// keeps signing for gracePeriodSeconds (default 24 h, at most 7 days), and
+// so do the ones rotated out before it, each until its own expiry. A 400
+// limit_reached when MaxOldSecrets are still valid. The new key may be of
+// the other type: during the grace period both sign, "v1" and "v1a"
+// entries in one header.
 func (s *Server) rotateSecret(c *gin.Context) {
 	var in secretRotateIn
 	if c.Request.ContentLength != 0 {
@@ -68,7 +67,7 @@ func (s *Server) rotateSecret(c *gin.Context) {
 			return
 		}
 	}
-	grace := defaultGracePeriod
+	grace := webhook.DefaultGracePeriod
 	if g := in.GracePeriodSeconds; g.Set && !g.Null {
 		// Compared in seconds: converting first would overflow for huge values.
 		if g.V < 0 || g.V > int64(webhook.MaxGracePeriod/time.Second) {
@@ -79,10 +78,10 @@ func (s *Server) rotateSecret(c *gin.Context) {
 	}
 	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), pathEndpoint(c), func(ep *webhook.Endpoint) error {
 		key, err := s.newKey(in.Key, in.SignatureType, signatureTypeOf(ep.Secret), "key")
-		if err == nil {
-			ep.RotateSecret(key, grace, s.cfg.Now())
+		if err != nil {
+			return err
 		}
-		return err
+		return ep.RotateSecret(key, grace, s.cfg.Now())
 	})
 	if err != nil {
 		fail(c, err)

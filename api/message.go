@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,8 @@ type messageIn struct {
 	PayloadRetentionPeriod Opt[int]        `json:"payloadRetentionPeriod"`
 	PayloadRetentionHours  Opt[int]        `json:"payloadRetentionHours"`
 	DeliverAt              Opt[string]     `json:"deliverAt"`
+	// OrderingKey is a hookd extension; a tag "ordering:<key>" sets it too.
+	OrderingKey Opt[string] `json:"orderingKey"`
 }
 
 // messageOut is the contract's MessageOut. Answers that carry one are
@@ -39,6 +42,8 @@ type messageOut struct {
 	Channels  []string        `json:"channels"`
 	Tags      []string        `json:"tags,omitempty"`
 	Timestamp time.Time       `json:"timestamp"`
+	// OrderingKey is a hookd extension, absent for unordered messages.
+	OrderingKey *string `json:"orderingKey,omitempty"`
 }
 
 // emptyPayload is what an expunged, expired or not requested payload reads as.
@@ -47,7 +52,7 @@ var emptyPayload = json.RawMessage("{}")
 func messageOutOf(m *webhook.Message, withContent bool) messageOut {
 	out := messageOut{
 		ID: m.ID, EventType: m.EventType, EventID: m.EventID, Payload: m.Payload,
-		Channels: m.Channels, Tags: m.Tags, Timestamp: m.CreatedAt,
+		Channels: m.Channels, Tags: m.Tags, Timestamp: m.CreatedAt, OrderingKey: m.OrderingKey,
 	}
 	if !withContent || len(out.Payload) == 0 {
 		out.Payload = emptyPayload
@@ -74,16 +79,25 @@ func (in *messageIn) message(defaultDays int) (*webhook.Message, error) {
 	if err := json.Compact(&payload, in.Payload); err != nil {
 		return nil, webhook.Invalid("must be a JSON object", "body", "payload")
 	}
+	key, err := webhook.OrderingKeyOf(in.OrderingKey.Ptr(), in.Tags)
+	if err != nil {
+		return nil, err
+	}
 	m := &webhook.Message{
 		EventType: *in.EventType, EventID: in.EventID.Ptr(),
 		Channels: in.Channels, Tags: in.Tags, Payload: payload.Bytes(),
-		RetentionDays: defaultDays,
+		RetentionDays: defaultDays, OrderingKey: key,
 	}
 	switch {
 	case in.PayloadRetentionPeriod.Set && !in.PayloadRetentionPeriod.Null:
 		m.RetentionDays = in.PayloadRetentionPeriod.V
 	case in.PayloadRetentionHours.Set && !in.PayloadRetentionHours.Null:
-		m.RetentionDays = max(webhook.MinRetentionDays, (in.PayloadRetentionHours.V+23)/24)
+		hours := in.PayloadRetentionHours.V
+		if hours < webhook.MinRetentionHours || hours > webhook.MaxRetentionHours {
+			return nil, webhook.Invalid(fmt.Sprintf("must be between %d and %d",
+				webhook.MinRetentionHours, webhook.MaxRetentionHours), "body", "payloadRetentionHours")
+		}
+		m.RetentionDays = max(webhook.MinRetentionDays, (hours+23)/24)
 	}
 	return m, m.Validate()
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// process, so a slow endpoint cannot hold every worker slot; 0 means a
 	// quarter of HOOKD_WORKER_CONCURRENCY (at least 4); -1: no cap.
 	EndpointMaxInFlight int `env:"HOOKD_ENDPOINT_MAX_IN_FLIGHT" envDefault:"0"`
+	// OrderingBlockedAlert is how long an ordering key may wait behind its
+	// head before message.ordering.blocked is sent.
+	OrderingBlockedAlert time.Duration `env:"HOOKD_ORDERING_BLOCKED_ALERT" envDefault:"10m"`
 	// EndpointHealthInterval is how often failing endpoints are checked.
 	EndpointHealthInterval time.Duration `env:"HOOKD_ENDPOINT_HEALTH_INTERVAL" envDefault:"10s"`
 	// WhitelistSubnets are CIDRs the SSRF guard lets through; empty: none.
@@ -93,6 +96,9 @@ type Config struct {
 	// APIRateBurst is how many requests a key may send at once; 0: twice
 	// APIRateLimit.
 	APIRateBurst int `env:"HOOKD_API_RATE_LIMIT_BURST" envDefault:"0"`
+	// TrustedProxies are CIDRs of the reverse proxies in front of the API,
+	// whose X-Forwarded-For names the client; empty: none, the peer is.
+	TrustedProxies []netip.Prefix `env:"HOOKD_TRUSTED_PROXIES" envSeparator:","`
 	// MigrateOnStart applies pending migrations when serve, api or worker start.
 	MigrateOnStart bool `env:"HOOKD_MIGRATE_ON_START" envDefault:"true"`
 	// LogFormat is "json" or "text"; empty: text on a terminal, JSON otherwise.
@@ -229,7 +235,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HOOKD_RECONCILER_INTERVAL": c.ReconcilerInterval, "HOOKD_RECONCILER_GRACE": c.ReconcilerGrace,
 		"HOOKD_RETENTION_PERIOD": c.RetentionPeriod, "HOOKD_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
-		"HOOKD_RETENTION_INTERVAL": c.RetentionInterval,
+		"HOOKD_RETENTION_INTERVAL": c.RetentionInterval, "HOOKD_ORDERING_BLOCKED_ALERT": c.OrderingBlockedAlert,
 	} {
 		if d <= 0 {
 			bad(name, "must be a positive duration")

@@ -140,7 +140,7 @@ func TestEndpointAuthenticationThroughProxy(t *testing.T) {
 			t.Errorf("the receivers saw %q, want %q", got.all(), want)
 		}
 	}
-	if a := attempts[epBlocked]; !strings.Contains(a.Response, "egress: refusing to connect to 169.254.169.254") {
+	if a := attempts[epBlocked]; !strings.Contains(a.Response, "blocked: address 169.254.169.254 is not allowed") {
 		t.Errorf("the blocked endpoint's attempt says %q", a.Response)
 	}
 	if u := attempts[epBasic].URL; strings.Contains(u, "pw") || !strings.Contains(u, "hook:****@") {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,12 +21,12 @@ import (
 // -status, and answers the challenge of endpoint verification
 // (webhook.verification) with the challenge, so that it can be verified.
 func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("receive", "hookd receive [-addr HOST:PORT] [-secret whsec_...|whsk_...|whpk_...] [-status CODE]",
+		"Prints every webhook sent to a local address and, given the endpoint's secret or public key,\nwhether its signature is valid; answers endpoint verification's challenge. For trying hookd out.", stderr)
 	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on")
 	secret := fs.String("secret", "", "the endpoint's signing secret (whsec_... or whsk_...) or public key (whpk_...), to verify signatures")
 	status := fs.Int("status", http.StatusNoContent, "HTTP status to answer with")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	verify, err := verifierFor(*secret)
@@ -39,6 +38,10 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "receiving webhooks on http://%s/ (answering %d)\n", ln.Addr(), *status)
+	if verify == nil {
+		fmt.Fprintln(stderr, "warning: no -secret given: signatures are not checked. Pass the endpoint's secret "+
+			"(GET .../endpoint/{id}/secret) as -secret whsec_... (or its public key, whpk_...) to verify them.")
+	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: receiver(stdout, verify, *status)}
 	go func() {
 		<-ctx.Done()

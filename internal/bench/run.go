@@ -28,6 +28,9 @@ type Scenario struct {
 	// Settle is how long to keep counting arrivals once every delivery
 	// arrived, so that a late duplicate is seen; 0: stop at once.
 	Settle time.Duration
+	// OrderingKeys, when set, gives message i the ordering key
+	// "k<i mod OrderingKeys>".
+	OrderingKeys int
 }
 
 // Result is what one scenario measured.
@@ -36,6 +39,7 @@ type Result struct {
 	Endpoints     int            `json:"endpoints"`
 	Messages      int            `json:"messages"`
 	Concurrency   int            `json:"concurrency"`
+	OrderingKeys  int            `json:"orderingKeys,omitempty"`
 	OfferedRate   float64        `json:"offeredRate,omitempty"`
 	SinkDelayMs   int64          `json:"sinkDelayMs"`
 	Accepted      int            `json:"accepted"`
@@ -121,7 +125,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (Result, error) {
 	r.Sink.SetDelay(sc.SinkDelay)
 	res := Result{
 		Scenario: sc.Name, Endpoints: sc.Endpoints, Messages: sc.Messages, Concurrency: sc.Concurrency,
-		OfferedRate: sc.Rate, SinkDelayMs: sc.SinkDelay.Milliseconds(),
+		OrderingKeys: sc.OrderingKeys, OfferedRate: sc.Rate, SinkDelayMs: sc.SinkDelay.Milliseconds(),
 	}
 	r.Meter.Start()
 	start := time.Now()
@@ -190,7 +194,11 @@ func (r *Runner) publish(ctx context.Context, uid string, sc Scenario) ([]time.D
 			for i := range jobs {
 				t0 := time.Now()
 				payload := map[string]any{"seq": i, "sentAt": t0.UnixNano(), "data": map[string]any{"user": "u_" + strconv.Itoa(i), "plan": "pro"}}
-				code, _, err := r.call(ctx, http.MethodPost, "/api/v1/app/"+uid+"/msg", map[string]any{"eventType": "bench.event", "payload": payload})
+				msg := map[string]any{"eventType": "bench.event", "payload": payload}
+				if sc.OrderingKeys > 0 {
+					msg["orderingKey"] = "k" + strconv.Itoa(i%sc.OrderingKeys)
+				}
+				code, _, err := r.call(ctx, http.MethodPost, "/api/v1/app/"+uid+"/msg", msg)
 				d := time.Since(t0)
 				mu.Lock()
 				switch {

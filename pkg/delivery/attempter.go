@@ -39,6 +39,9 @@ type AttemptStore interface {
 // limits; options carry an endpoint's TLS settings (egress.WithTLS).
 type Sender interface {
 	DoWith(ctx context.Context, req *http.Request, opts ...egress.Option) (*egress.Response, error)
+	// Reason is what a failed request's error is recorded as: a stable
+	// sentence that leaks nothing of hookd's internals (egress.Client.Reason).
+	Reason(err error) string
 }
 
 // Result is what became of a job that did not fail.
@@ -175,10 +178,21 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	}
 	a.observer().AttemptDone(outcomeName(dec.Transition), out.StatusCode, time.Duration(rec.Attempt.DurationMs)*time.Millisecond)
 	a.tell(ctx, at, rec)
+	var next []Job
 	if dec.Transition == webhook.Retry {
-		next := Job{Ref: at.ref.Next(), At: dec.NextAttemptAt}
-		if err := a.Queue.Enqueue(ctx, next); err != nil {
-			// Recorded: the reconciler queues it once it is overdue.
+		next = append(next, Job{Ref: at.ref.Next(), At: dec.NextAttemptAt})
+	}
+	if r := rec.Released; r != nil {
+		// The next delivery of the ordering key this one headed, with its
+		// message when the store gave it.
+		next = append(next, JobsFor(&r.Message, []webhook.Delivery{r.Delivery})...)
+		if r.Message.Payload == nil {
+			next[len(next)-1].Fresh = nil
+		}
+	}
+	if len(next) > 0 {
+		if err := a.Queue.Enqueue(ctx, next...); err != nil {
+			// Recorded: the reconciler queues them once they are overdue.
 			a.log().WarnContext(ctx, "queueing the next attempt failed; the reconciler will retry",
 				slog.String("msg_id", at.msg.ID), slog.String("endpoint_id", at.ep.ID),
 				slog.String("delivery_id", at.ref.DeliveryID), slog.String("error", err.Error()))
@@ -280,7 +294,11 @@ func (a *Attempter) recordOf(at *attempt, out Outcome, res *egress.Response, dec
 		rec.Attempt.DurationMs = res.Duration.Milliseconds()
 	}
 	if out.Err != nil {
-		rec.Attempt.Response = out.Err.Error()
+		// Customers see a stable reason; the full error is for the operator.
+		rec.Attempt.Response = a.reason(out.Err)
+		a.log().LogAttrs(context.Background(), slog.LevelInfo, "attempt failed",
+			slog.String("delivery_id", at.ref.DeliveryID), slog.String("endpoint_id", at.ep.ID),
+			slog.String("error", out.Err.Error()))
 	}
 	return rec
 }

@@ -3,8 +3,8 @@ package delivery
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/hookd/hookd/pkg/egress"
@@ -25,15 +25,52 @@ type TokenSender interface {
 	// Bearer", through the same egress client as the Attempter's Sender
 	// (guard, proxy, limits) with opts. The token is fetched when none is
 	// cached; when the receiver answers 401, it is fetched again and req
-	// is sent once more. A failure to get a token is an error that says
-	// why (e.g. "oauth: token endpoint answered 400 invalid_client"), and
-	// nothing is sent to ep.
+	// is sent once more. A failure to get a token sends nothing to ep; its
+	// error has an AttemptReason method that says why, for the attempt's
+	// record (e.g. "oauth: token endpoint answered 400 invalid_client").
+	// Other errors are the egress client's.
 	SendWithToken(ctx context.Context, ep *webhook.Endpoint, req *http.Request, opts ...egress.Option) (*egress.Response, error)
 }
 
 // errNoTokenSender fails attempts to OAuth endpoints in an Attempter
 // without a TokenSender.
-var errNoTokenSender = errors.New("oauth: this worker has no OAuth2 client configured")
+var errNoTokenSender = &failure{reason: "oauth: this worker has no OAuth2 client configured"}
+
+// reasoned is a failure that gives its own reason for the attempt's record:
+// failures of endpoint authentication and verification, which the Sender's
+// Reason does not know. The reason is a stable sentence of hookd's, with
+// nothing the receiver chose.
+type reasoned interface {
+	AttemptReason() string
+}
+
+// failure is a failure of this package, recorded as reason.
+type failure struct {
+	reason string
+	err    error // the cause, for the operator's log; nil: reason says all
+}
+
+func (f *failure) Error() string {
+	if f.err == nil {
+		return f.reason
+	}
+	return f.reason + ": " + f.err.Error()
+}
+
+func (f *failure) Unwrap() error { return f.err }
+
+// AttemptReason implements reasoned.
+func (f *failure) AttemptReason() string { return f.reason }
+
+// reason is what a failed attempt records for err: its own reason when it
+// has one, else the Sender's.
+func (a *Attempter) reason(err error) string {
+	var r reasoned
+	if errors.As(err, &r) {
+		return r.AttemptReason()
+	}
+	return a.Send.Reason(err)
+}
 
 // sendAs sends req to ep with ep's authentication: its TLS options, and
 // its OAuth2 token when it has an OAuth configuration.
@@ -82,7 +119,9 @@ func (c *tlsCache) options(ep *webhook.Endpoint) (*egress.TLSOptions, error) {
 	}
 	opts, err := egress.ParseTLSOptions(ep.MTLS.Identity, ep.MTLS.ServerCACert)
 	if err != nil {
-		return nil, fmt.Errorf("mtls: endpoint %s: %w", ep.ID, err)
+		// The message is the parser's own, and never holds key material.
+		return nil, &failure{reason: "mTLS configuration unusable: " +
+			strings.TrimPrefix(err.Error(), egress.ErrInvalidTLSOptions.Error()+": ")}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -87,23 +87,25 @@ type Fresh struct {
 // the queue once per endpoint. Larger ones are read from the store.
 const MaxInlinePayload = 16 << 10
 
-// JobsFor returns the next scheduled attempt of each delivery. msg, when
-// given, is the message the deliveries were just created for: a small
-// enough payload then travels with each first attempt.
+// JobsFor returns the next scheduled attempt of each delivery that has one
+// (held deliveries have none). msg, when given, is the message the
+// deliveries were just created for: a small enough payload then travels
+// with each first attempt.
 func JobsFor(msg *webhook.Message, deliveries []webhook.Delivery) []Job {
-	jobs := make([]Job, len(deliveries))
+	jobs := make([]Job, 0, len(deliveries))
 	for i := range deliveries {
 		d := &deliveries[i]
-		jobs[i].Ref = FirstRef(d)
-		if d.NextAttemptAt != nil {
-			jobs[i].At = *d.NextAttemptAt
+		if d.NextAttemptAt == nil {
+			continue
 		}
+		job := Job{Ref: FirstRef(d), At: *d.NextAttemptAt}
 		if msg != nil && d.Round == 0 && d.RoundAttempts == 0 && len(msg.Payload) <= MaxInlinePayload {
-			jobs[i].Fresh = &Fresh{
+			job.Fresh = &Fresh{
 				OrgID: d.OrgID, AppID: d.AppID, MessageID: d.MessageID, EndpointID: d.EndpointID,
 				EventType: msg.EventType, EventID: msg.EventID, Payload: msg.Payload,
 			}
 		}
+		jobs = append(jobs, job)
 	}
 	return jobs
 }

@@ -89,7 +89,7 @@ func checkChallengeAnswer(at *attempt, res *egress.Response, out Outcome) Outcom
 		return out
 	}
 	if err := webhook.ChallengeAnswer(challenge, at.msg.Payload, res.Body); err != nil {
-		out.Err = err
+		out.Err = &failure{reason: err.Error()} // hookd's own sentence
 	}
 	return out
 }

@@ -2,8 +2,10 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/hookd/hookd/pkg/egress"
@@ -40,6 +42,7 @@ func ConfigOf(o *webhook.EndpointOAuth) Config {
 // attempts to one endpoint in a process share its token.
 type Endpoints struct {
 	pool *Pool
+	doer Doer
 }
 
 // NewEndpoints returns Endpoints whose token requests and deliveries go
@@ -47,20 +50,76 @@ type Endpoints struct {
 // called with the endpoint's id as key: it should store the rotated
 // refresh token (see Options.OnRefreshToken).
 func NewEndpoints(doer Doer, cfg PoolConfig) *Endpoints {
-	return &Endpoints{pool: NewPool(doer, cfg)}
+	return &Endpoints{pool: NewPool(doer, cfg), doer: doer}
 }
 
 // SendWithToken implements delivery.TokenSender: req goes to ep with ep's
 // bearer token (Source.Do), with opts (e.g. the endpoint's TLS options).
-// An endpoint without OAuth configuration, or with one that does not
-// validate, fails without sending anything.
+// When no token can be had (the authorization server refuses, cannot be
+// reached, or the endpoint's configuration does not validate), nothing is
+// sent and the error is a *TokenFailure.
 func (e *Endpoints) SendWithToken(ctx context.Context, ep *webhook.Endpoint, req *http.Request, opts ...egress.Option) (*egress.Response, error) {
 	if ep.OAuth == nil {
-		return nil, fmt.Errorf("oauth: endpoint %s has no OAuth configuration", ep.ID)
+		return nil, &TokenFailure{Reason: "oauth: the endpoint has no OAuth configuration"}
 	}
 	src, err := e.pool.Source(ep.ID, ConfigOf(ep.OAuth))
 	if err != nil {
-		return nil, fmt.Errorf("oauth: endpoint %s: %w", ep.ID, err)
+		var fe *FieldError
+		reason := "oauth: the endpoint's OAuth configuration is invalid"
+		if errors.As(err, &fe) {
+			reason += ": " + fe.Field + " " + fe.Message
+		}
+		return nil, &TokenFailure{Reason: reason, Err: err}
 	}
-	return src.Do(ctx, req, opts...)
+	res, err := src.Do(ctx, req, opts...)
+	var noToken *NoTokenError
+	if errors.As(err, &noToken) {
+		return nil, &TokenFailure{Reason: e.reasonOf(noToken.Err), Err: err}
+	}
+	return res, err
 }
+
+// TokenFailure is the error of Endpoints.SendWithToken when no token could
+// be had: nothing was sent to the endpoint. Reason is what the attempt
+// records, a stable sentence without secrets or the authorization
+// server's own words (its error code only when it is a plain RFC 6749
+// code); Err, for the operator's log, says more.
+type TokenFailure struct {
+	Reason string
+	Err    error
+}
+
+func (f *TokenFailure) Error() string {
+	if f.Err == nil {
+		return f.Reason
+	}
+	return f.Err.Error()
+}
+
+func (f *TokenFailure) Unwrap() error { return f.Err }
+
+// AttemptReason is Reason (delivery records it for the attempt).
+func (f *TokenFailure) AttemptReason() string { return f.Reason }
+
+// reasonOf returns the reason of Token's error err: the authorization
+// server's status and error code, or why the token request failed, in the
+// egress client's words when it has them.
+func (e *Endpoints) reasonOf(err error) string {
+	var te *TokenError
+	if errors.As(err, &te) {
+		reason := fmt.Sprintf("oauth: token endpoint answered %d", te.StatusCode)
+		if plainCode.MatchString(te.Code) {
+			reason += " " + te.Code
+		}
+		return reason
+	}
+	detail := "the token request failed"
+	if r, ok := e.doer.(interface{ Reason(error) string }); ok {
+		detail = "the token request failed: " + r.Reason(err)
+	}
+	return "oauth: no token: " + detail
+}
+
+// plainCode matches the error codes of RFC 6749 and its extensions
+// (invalid_client, invalid_grant, ...).
+var plainCode = regexp.MustCompile(`^[a-z][a-z_]{0,63}$`)

@@ -174,12 +174,12 @@ func (s *Source) Invalidate(tok *oauth2.Token) bool {
 // *bytes.Buffer or *strings.Reader body); without it the 401 is returned.
 // req itself is not modified.
 //
-// A failure to get a token is returned as Token returns it, and nothing is
-// sent.
+// A failure to get a token is a *NoTokenError wrapping Token's error, and
+// nothing is sent.
 func (s *Source) Do(ctx context.Context, req *http.Request, opts ...egress.Option) (*egress.Response, error) {
 	tok, err := s.Token(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &NoTokenError{Err: err}
 	}
 	res, err := s.send(ctx, req, tok, opts)
 	if err != nil || res.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.GetBody == nil) {
@@ -188,7 +188,7 @@ func (s *Source) Do(ctx context.Context, req *http.Request, opts ...egress.Optio
 	s.Invalidate(tok)
 	fresh, err := s.Token(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &NoTokenError{Err: err}
 	}
 	if fresh.AccessToken == tok.AccessToken {
 		return res, nil // the server gave the same token again: no point

@@ -128,6 +128,8 @@ func aboutApp(data any) string {
 		if d != nil {
 			return d.AppID
 		}
+	case webhook.OrderingBlockedEventData:
+		return d.AppID
 	}
 	return ""
 }
@@ -145,6 +147,9 @@ func (e *Emitter) resolve(ctx context.Context, orgID string, data any) (any, err
 		}
 	case webhook.AttemptEventData:
 		err := e.resolveUIDs(ctx, orgID, d.AppID, &d.AppUID, "", nil)
+		return d, err
+	case webhook.OrderingBlockedEventData:
+		err := e.resolveUIDs(ctx, orgID, d.AppID, &d.AppUID, d.EndpointID, &d.EndpointUID)
 		return d, err
 	case *webhook.AttemptEventData:
 		if d != nil {

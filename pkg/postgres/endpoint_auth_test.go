@@ -49,7 +49,7 @@ func newAuthFixture(t *testing.T) *authFixture {
 func (f *authFixture) endpoint(t *testing.T, url string, edit ...func(*webhook.Endpoint)) *webhook.Endpoint {
 	t.Helper()
 	ep := &webhook.Endpoint{
-		OrgID: f.app.OrgID, AppID: f.app.ID, URL: url, Version: 1, Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+		OrgID: f.app.OrgID, AppID: f.app.ID, URL: url, Version: 1, Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", Ordering: webhook.OrderingNone,
 		Metadata: map[string]string{}, Headers: map[string]string{}, OldSecrets: []webhook.ExpiringSecret{},
 	}
 	for _, e := range edit {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +16,7 @@ import (
 
 // endpointSelect are the columns of an endpointRow.
 const endpointSelect = `id, org_id, app_id, uid, url, description, version, disabled, filter_types,
-	channels, metadata, throttle_rate, headers, secret, old_secrets, created_at, updated_at,
+	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, created_at, updated_at,
 	url_userinfo, mtls, oauth, verification, verification_challenge, verified_at`
 
 type endpointRow struct {
@@ -34,6 +35,7 @@ type endpointRow struct {
 	Headers      string // JSON object, sealed
 	Secret       string // sealed
 	OldSecrets   string // JSON array of webhook.ExpiringSecret, sealed
+	Ordering     string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 
@@ -51,7 +53,7 @@ func (endpointRow) TableName() string { return "endpoints" }
 // endpointColumns are the columns an update writes.
 var endpointColumns = []string{
 	"uid", "url", "description", "version", "disabled", "filter_types", "channels",
-	"metadata", "throttle_rate", "headers", "secret", "old_secrets", "updated_at",
+	"metadata", "throttle_rate", "headers", "secret", "old_secrets", "ordering", "updated_at",
 	"url_userinfo", "mtls", "oauth", "verification", "verification_challenge", "verified_at",
 }
 
@@ -76,6 +78,7 @@ func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
 		Headers:      db.box.Seal(string(headers)),
 		Secret:       db.box.Seal(ep.Secret),
 		OldSecrets:   db.box.Seal(string(oldJSON)),
+		Ordering:     cmp.Or(ep.Ordering, webhook.OrderingNone),
 		CreatedAt:    ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
 	}
 	return row, db.authRowOf(ep, &row)
@@ -86,7 +89,7 @@ func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
 		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, UID: r.UID, URL: r.URL,
 		Description: r.Description, Version: r.Version, Disabled: r.Disabled,
 		FilterTypes: r.FilterTypes, Channels: r.Channels, Metadata: nonNilMap(r.Metadata),
-		ThrottleRate: r.ThrottleRate, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		ThrottleRate: r.ThrottleRate, Ordering: r.Ordering, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	var err error
 	if ep.Secret, err = db.box.Open(r.Secret); err != nil {

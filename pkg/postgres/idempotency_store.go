@@ -12,15 +12,15 @@ const staleClaim = "1 minute"
 
 // BeginIdempotent implements webhook.IdempotencyStore in one round trip when
 // the key is new.
-func (db *DB) BeginIdempotent(ctx context.Context, orgID, key, request string) (*webhook.IdempotentResponse, error) {
+func (db *DB) BeginIdempotent(ctx context.Context, scope webhook.IdempotencyScope, key, request string) (*webhook.IdempotentResponse, error) {
 	var claimed []string
 	err := db.gorm.WithContext(ctx).Raw(`
-		INSERT INTO idempotency_keys (org_id, key, request) VALUES (?, ?, ?)
-		ON CONFLICT (org_id, key) DO UPDATE SET request = excluded.request, created_at = now()
+		INSERT INTO idempotency_keys (org_id, principal, key, request) VALUES (?, ?, ?, ?)
+		ON CONFLICT (org_id, principal, key) DO UPDATE SET request = excluded.request, created_at = now()
 		WHERE idempotency_keys.status_code IS NULL
 		  AND idempotency_keys.created_at < now() - interval '`+staleClaim+`'
 		   OR idempotency_keys.created_at < now() - make_interval(secs => ?)
-		RETURNING key`, orgID, key, request, webhook.IdempotencyTTL.Seconds()).Scan(&claimed).Error
+		RETURNING key`, scope.OrgID, scope.Principal, key, request, webhook.IdempotencyTTL.Seconds()).Scan(&claimed).Error
 	if err != nil {
 		return nil, err
 	}
@@ -33,8 +33,8 @@ func (db *DB) BeginIdempotent(ctx context.Context, orgID, key, request string) (
 		Body       []byte
 	}
 	err = db.gorm.WithContext(ctx).Raw(
-		`SELECT request, status_code, body FROM idempotency_keys WHERE org_id = ? AND key = ?`,
-		orgID, key).Scan(&prev).Error
+		`SELECT request, status_code, body FROM idempotency_keys WHERE org_id = ? AND principal = ? AND key = ?`,
+		scope.OrgID, scope.Principal, key).Scan(&prev).Error
 	if err != nil {
 		return nil, err
 	}
@@ -46,17 +46,17 @@ func (db *DB) BeginIdempotent(ctx context.Context, orgID, key, request string) (
 }
 
 // FinishIdempotent implements webhook.IdempotencyStore.
-func (db *DB) FinishIdempotent(ctx context.Context, orgID, key string, status int, body []byte) error {
+func (db *DB) FinishIdempotent(ctx context.Context, scope webhook.IdempotencyScope, key string, status int, body []byte) error {
 	return db.gorm.WithContext(ctx).Exec(
-		`UPDATE idempotency_keys SET status_code = ?, body = ? WHERE org_id = ? AND key = ?`,
-		status, body, orgID, key).Error
+		`UPDATE idempotency_keys SET status_code = ?, body = ? WHERE org_id = ? AND principal = ? AND key = ?`,
+		status, body, scope.OrgID, scope.Principal, key).Error
 }
 
 // AbandonIdempotent implements webhook.IdempotencyStore.
-func (db *DB) AbandonIdempotent(ctx context.Context, orgID, key string) error {
+func (db *DB) AbandonIdempotent(ctx context.Context, scope webhook.IdempotencyScope, key string) error {
 	return db.gorm.WithContext(ctx).Exec(
-		`DELETE FROM idempotency_keys WHERE org_id = ? AND key = ? AND status_code IS NULL`,
-		orgID, key).Error
+		`DELETE FROM idempotency_keys WHERE org_id = ? AND principal = ? AND key = ? AND status_code IS NULL`,
+		scope.OrgID, scope.Principal, key).Error
 }
 
 // DeleteExpiredIdempotencyKeys removes up to limit records older than the

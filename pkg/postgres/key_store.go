@@ -53,15 +53,16 @@ func (db *DB) CreateKey(ctx context.Context, key *webhook.APIKey) error {
 // tokens, in one round trip.
 func (db *DB) FindKeyByHash(ctx context.Context, hash []byte) (*webhook.Principal, error) {
 	var rows []struct {
-		ID        string
-		OrgID     string
-		AppID     string
-		ExpiresAt *time.Time
+		ID           string
+		OrgID        string
+		AppID        string
+		ExpiresAt    *time.Time
+		FeatureFlags []string `gorm:"serializer:json"`
 	}
 	err := db.gorm.WithContext(ctx).Raw(`
-		SELECT id, org_id, '' AS app_id, NULL::timestamptz AS expires_at FROM api_keys WHERE hash = ?
+		SELECT id, org_id, '' AS app_id, NULL::timestamptz AS expires_at, '[]'::jsonb AS feature_flags FROM api_keys WHERE hash = ?
 		UNION ALL
-		SELECT id, org_id, app_id, expires_at FROM portal_tokens WHERE hash = ? AND expires_at > now()`,
+		SELECT id, org_id, app_id, expires_at, feature_flags FROM portal_tokens WHERE hash = ? AND expires_at > now()`,
 		hash, hash).Scan(&rows).Error
 	if err != nil {
 		return nil, err
@@ -69,7 +70,7 @@ func (db *DB) FindKeyByHash(ctx context.Context, hash []byte) (*webhook.Principa
 	if len(rows) == 0 {
 		return nil, webhook.Errorf(webhook.EUNAUTHORIZED, "invalid or expired token")
 	}
-	p := &webhook.Principal{OrgID: rows[0].OrgID, KeyID: rows[0].ID, AppID: rows[0].AppID}
+	p := &webhook.Principal{OrgID: rows[0].OrgID, KeyID: rows[0].ID, AppID: rows[0].AppID, FeatureFlags: rows[0].FeatureFlags}
 	if rows[0].ExpiresAt != nil {
 		p.ExpiresAt = *rows[0].ExpiresAt
 	}
@@ -77,18 +78,23 @@ func (db *DB) FindKeyByHash(ctx context.Context, hash []byte) (*webhook.Principa
 }
 
 type portalTokenRow struct {
-	ID        string
-	OrgID     string
-	AppID     string
-	Hash      []byte
-	ExpiresAt time.Time
+	ID           string
+	OrgID        string
+	AppID        string
+	Hash         []byte
+	ExpiresAt    time.Time
+	FeatureFlags []string `gorm:"serializer:json"`
 }
 
 func (portalTokenRow) TableName() string { return "portal_tokens" }
 
 // CreatePortalToken implements webhook.KeyStore.
 func (db *DB) CreatePortalToken(ctx context.Context, pt *webhook.PortalToken) error {
-	row := portalTokenRow{ID: pt.ID, OrgID: pt.OrgID, AppID: pt.AppID, Hash: pt.Hash, ExpiresAt: pt.ExpiresAt}
+	flags := pt.FeatureFlags
+	if flags == nil {
+		flags = []string{}
+	}
+	row := portalTokenRow{ID: pt.ID, OrgID: pt.OrgID, AppID: pt.AppID, Hash: pt.Hash, ExpiresAt: pt.ExpiresAt, FeatureFlags: flags}
 	return db.gorm.WithContext(ctx).Create(&row).Error
 }
 

@@ -3,8 +3,12 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -170,8 +174,12 @@ func (db *DB) ListEndpointMessages(ctx context.Context, ep *webhook.Endpoint, f 
 	for i := range msgs {
 		byID[msgs[i].ID] = &msgs[i]
 	}
+	blockers, err := db.blockers(ctx, rows)
+	if err != nil {
+		return webhook.Page[webhook.EndpointMessage]{}, err
+	}
 	return pageOf(rows, opt, func(d *deliveryRow) (webhook.EndpointMessage, error) {
-		em := webhook.EndpointMessage{Delivery: d.delivery()}
+		em := webhook.EndpointMessage{Delivery: d.delivery(), WaitingFor: blockers[d.ID]}
 		if m, ok := byID[d.MsgID]; ok {
 			em.Message, _ = m.message()
 		}
@@ -198,8 +206,12 @@ func (db *DB) ListMessageEndpoints(ctx context.Context, msg *webhook.Message, op
 	for i := range eps {
 		byID[eps[i].ID] = &eps[i]
 	}
+	blockers, err := db.blockers(ctx, rows)
+	if err != nil {
+		return webhook.Page[webhook.MessageEndpoint]{}, err
+	}
 	return pageOf(rows, opt, func(d *deliveryRow) (webhook.MessageEndpoint, error) {
-		me := webhook.MessageEndpoint{Delivery: d.delivery()}
+		me := webhook.MessageEndpoint{Delivery: d.delivery(), WaitingFor: blockers[d.ID]}
 		var err error
 		if e, ok := byID[d.EndpointID]; ok {
 			me.Endpoint, err = db.endpointOf(e)
@@ -229,16 +241,22 @@ func (db *DB) EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webh
 	return &d, nil
 }
 
-// RecoverDeliveries implements webhook.MessageStore.
-func (db *DB) RecoverDeliveries(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) ([]webhook.Delivery, error) {
+// RecoverDeliveries implements webhook.MessageStore. The outer WHERE checks
+// the status again, so a delivery that moved on (a resend succeeded) while
+// the batch was being picked is left alone.
+func (db *DB) RecoverDeliveries(ctx context.Context, endpointID string, since, until time.Time, after string, limit int) ([]webhook.Delivery, error) {
 	var rows []deliveryRow
 	err := db.gorm.WithContext(ctx).Raw(`
 		UPDATE deliveries SET status = ?, round = round + 1, round_attempts = 0,
 			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => ?), updated_at = now()
-		WHERE endpoint_id = ? AND status = ? AND msg_id >= ? AND msg_id < ?
+		WHERE status = ? AND id IN (
+			SELECT id FROM deliveries
+			WHERE endpoint_id = ? AND status = ? AND msg_id >= ? AND msg_id < ? AND msg_id > ?
+			ORDER BY msg_id LIMIT ?
+			FOR UPDATE)
 		RETURNING *`,
-		int(webhook.StatusPending), db.reconcileGrace.Seconds(), ep.ID, int(webhook.StatusFail),
-		webhook.TimeID(webhook.PrefixMessage, since), webhook.TimeID(webhook.PrefixMessage, until),
+		int(webhook.StatusPending), db.reconcileGrace.Seconds(), int(webhook.StatusFail), endpointID, int(webhook.StatusFail),
+		webhook.TimeID(webhook.PrefixMessage, since), webhook.TimeID(webhook.PrefixMessage, until), after, limit,
 	).Scan(&rows).Error
 	if err != nil {
 		return nil, err
@@ -246,6 +264,50 @@ func (db *DB) RecoverDeliveries(ctx context.Context, ep *webhook.Endpoint, since
 	out := make([]webhook.Delivery, len(rows))
 	for i := range rows {
 		out[i] = rows[i].delivery()
+	}
+	slices.SortFunc(out, func(a, b webhook.Delivery) int { return strings.Compare(a.MessageID, b.MessageID) })
+	return out, nil
+}
+
+// blockersSQL reads the heads of ordering keys, (endpoint, key) pairs given
+// as two arrays, with their last attempt's response status.
+const blockersSQL = `
+SELECT k.endpoint_id, k.key, k.head_since, d.msg_id, d.status, d.round_attempts, d.next_attempt_at,
+	coalesce((SELECT a.response_status_code FROM attempts a WHERE a.delivery_id = d.id
+		ORDER BY a.id DESC LIMIT 1), 0) AS last_status_code
+FROM unnest(CAST(@endpoints AS text[]), CAST(@keys AS text[])) AS want(endpoint_id, key)
+JOIN ordering_keys k ON k.endpoint_id = want.endpoint_id AND k.key = want.key
+JOIN deliveries d ON d.id = k.head_delivery_id`
+
+// blockers returns, by delivery id, what each held delivery of rows waits
+// for: its ordering key's head.
+func (db *DB) blockers(ctx context.Context, rows []deliveryRow) (map[string]*webhook.Blocker, error) {
+	var eps, keys []string
+	for _, r := range rows {
+		if r.Held && r.OrderingKey != nil {
+			eps, keys = append(eps, r.EndpointID), append(keys, *r.OrderingKey)
+		}
+	}
+	if len(eps) == 0 {
+		return nil, nil
+	}
+	found, _ := db.pool.Query(ctx, blockersSQL, pgx.NamedArgs{"endpoints": eps, "keys": keys})
+	heads := map[[2]string]*webhook.Blocker{}
+	var endpointID, key string
+	var b webhook.Blocker
+	_, err := pgx.ForEachRow(found, []any{&endpointID, &key, &b.Since, &b.MessageID, &b.Status, &b.Attempts, &b.NextAttemptAt, &b.LastStatusCode}, func() error {
+		head := b
+		heads[[2]string{endpointID, key}] = &head
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading ordering keys: %w", err)
+	}
+	out := make(map[string]*webhook.Blocker, len(eps))
+	for _, r := range rows {
+		if r.Held && r.OrderingKey != nil {
+			out[r.ID] = heads[[2]string{r.EndpointID, *r.OrderingKey}]
+		}
 	}
 	return out, nil
 }

@@ -22,6 +22,7 @@ type messageRow struct {
 	Tags          []string `gorm:"serializer:json"`
 	Payload       *string
 	RetentionDays int
+	OrderingKey   *string
 	CreatedAt     time.Time
 }
 
@@ -30,7 +31,8 @@ func (messageRow) TableName() string { return "messages" }
 func (r *messageRow) message() (webhook.Message, error) {
 	m := webhook.Message{
 		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, EventType: r.EventType, EventID: r.EventID,
-		Channels: r.Channels, Tags: r.Tags, RetentionDays: r.RetentionDays, CreatedAt: r.CreatedAt,
+		Channels: r.Channels, Tags: r.Tags, RetentionDays: r.RetentionDays, OrderingKey: r.OrderingKey,
+		CreatedAt: r.CreatedAt,
 	}
 	if r.Payload != nil {
 		m.Payload = json.RawMessage(*r.Payload)
@@ -40,7 +42,7 @@ func (r *messageRow) message() (webhook.Message, error) {
 
 // deliveryColumns are the columns of a deliveryRow.
 const deliveryColumns = `id, org_id, app_id, msg_id, endpoint_id, status, round, round_attempts,
-	next_attempt_at, reconcile_at, created_at, updated_at`
+	next_attempt_at, reconcile_at, ordering_key, ordering_seq, held, created_at, updated_at`
 
 type deliveryRow struct {
 	ID            string
@@ -53,6 +55,9 @@ type deliveryRow struct {
 	RoundAttempts int
 	NextAttemptAt *time.Time
 	ReconcileAt   *time.Time
+	OrderingKey   *string
+	OrderingSeq   *int64
+	Held          bool
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -63,38 +68,73 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 	return webhook.Delivery{
 		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, MessageID: r.MsgID, EndpointID: r.EndpointID,
 		Status: webhook.MessageStatus(r.Status), Round: r.Round, RoundAttempts: r.RoundAttempts,
-		NextAttemptAt: r.NextAttemptAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		NextAttemptAt: r.NextAttemptAt, OrderingKey: r.OrderingKey, Held: r.Held,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
 
-// createMessageSQL inserts a message and one pending delivery per matching
-// endpoint in a single statement (one round trip, atomic). The matching is
-// webhook.Endpoint.Matches in SQL: enabled, no filter or the event type in
-// it, no channels or one shared; with @only set, that endpoint alone. An
-// endpoint pending verification gets its challenge alone (a
-// webhook.verification message sent to it only).
+// createMessageSQL inserts a message and one delivery per matching
+// endpoint in a single statement (one round trip, atomic):
+//
+//   - msg: the message.
+//   - matched: the endpoints it goes to: webhook.Endpoint.Matches in SQL
+//     (enabled, no filter or the event type in it, no channels or one
+//     shared), or with @only set that endpoint alone; and the ordering key
+//     of each delivery (webhook.Endpoint.OrderingKeyFor).
+//   - keys: for each ordered delivery, its key's row is taken (its lock
+//     serialises the key's publishes with the release of its head), its
+//     number in the key is counted, and it becomes the key's head unless
+//     the key has one already.
+//   - the deliveries: due now (pending), or held behind their key's head.
+//
+// An endpoint pending verification gets its challenge alone (a
+// webhook.verification message sent to it only, outside any ordering).
 // A delivery's id is derived from its message and endpoint ids.
 const createMessageSQL = `
 WITH msg AS (
-	INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload, retention_days, created_at)
+	INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload, retention_days,
+		ordering_key, created_at)
 	VALUES (@id, @org_id, @app_id, @event_type, @event_id, CAST(@channels AS jsonb), CAST(@tags AS jsonb),
-		@payload, @retention_days, @now)
+		@payload, @retention_days, @ordering_key, @now)
 	RETURNING id
+), matched AS (
+	SELECT e.id AS endpoint_id, 'dlv_' || substr(@id, 5) || substr(e.id, 4) AS delivery_id,
+		CASE WHEN @event_type = @verification_event THEN NULL
+			WHEN e.ordering = 'strict' THEN '' ELSE CAST(@ordering_key AS text) END AS ordering_key
+	FROM endpoints e
+	WHERE e.app_id = @app_id AND NOT e.disabled
+		AND (e.verification <> @pending_verification OR (@only <> '' AND @event_type = @verification_event))
+		AND CASE WHEN @only = '' THEN
+		(coalesce(jsonb_typeof(e.filter_types), 'null') <> 'array' OR jsonb_array_length(e.filter_types) = 0
+			OR jsonb_exists(e.filter_types, @event_type))
+		AND (coalesce(jsonb_typeof(e.channels), 'null') <> 'array' OR jsonb_array_length(e.channels) = 0
+			OR jsonb_exists_any(e.channels, CAST(@channel_list AS text[])))
+	ELSE e.id = @only END
+), keys AS (
+	INSERT INTO ordering_keys AS k (endpoint_id, key, last_seq, head_delivery_id, head_since)
+	SELECT endpoint_id, ordering_key, 1, delivery_id, @now FROM matched
+	WHERE ordering_key IS NOT NULL
+	ORDER BY endpoint_id -- one lock order for every publish
+	ON CONFLICT (endpoint_id, key) DO UPDATE SET
+		last_seq = k.last_seq + 1,
+		head_delivery_id = coalesce(k.head_delivery_id, excluded.head_delivery_id),
+		head_since = CASE WHEN k.head_delivery_id IS NULL THEN excluded.head_since ELSE k.head_since END,
+		alerted = k.alerted AND k.head_delivery_id IS NOT NULL
+	RETURNING endpoint_id, last_seq, head_delivery_id
 )
-INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, next_attempt_at, reconcile_at, created_at, updated_at)
-SELECT 'dlv_' || substr(msg.id, 5) || substr(e.id, 4), @org_id, @app_id, msg.id, e.id, @pending, @now, @reconcile_at, @now, @now
-FROM msg JOIN endpoints e ON e.app_id = @app_id AND NOT e.disabled
-	AND (e.verification <> @pending_verification OR (@only <> '' AND @event_type = @verification_event))
-WHERE CASE WHEN @only = '' THEN
-	(coalesce(jsonb_typeof(e.filter_types), 'null') <> 'array' OR jsonb_array_length(e.filter_types) = 0
-		OR jsonb_exists(e.filter_types, @event_type))
-	AND (coalesce(jsonb_typeof(e.channels), 'null') <> 'array' OR jsonb_array_length(e.channels) = 0
-		OR jsonb_exists_any(e.channels, CAST(@channel_list AS text[])))
-ELSE e.id = @only END
-RETURNING id, endpoint_id`
+INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, next_attempt_at, reconcile_at,
+	ordering_key, ordering_seq, held, created_at, updated_at)
+SELECT m.delivery_id, @org_id, @app_id, msg.id, m.endpoint_id, @pending,
+	CASE WHEN held THEN NULL ELSE CAST(@now AS timestamptz) END,
+	CASE WHEN held THEN NULL ELSE CAST(@reconcile_at AS timestamptz) END,
+	m.ordering_key, k.last_seq, held, @now, @now
+FROM msg, matched m
+LEFT JOIN keys k ON k.endpoint_id = m.endpoint_id
+CROSS JOIN LATERAL (SELECT coalesce(k.head_delivery_id <> m.delivery_id, false) AS held) h
+RETURNING id, endpoint_id, ordering_key, held`
 
-// CreateMessage implements webhook.MessageStore: the message and one pending
-// delivery per matching endpoint are written by one statement.
+// CreateMessage implements delivery.PublishStore: the message and its
+// deliveries are written by one statement.
 func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpoint string) ([]webhook.Delivery, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	msg.ID = webhook.NewID(webhook.PrefixMessage)
@@ -106,8 +146,9 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 	rows, err := db.pool.Query(ctx, createMessageSQL, pgx.NamedArgs{
 		"id": msg.ID, "org_id": msg.OrgID, "app_id": msg.AppID, "event_type": msg.EventType, "event_id": msg.EventID,
 		"channels": jsonOrNull(msg.Channels), "tags": jsonOrNull(msg.Tags), "payload": string(msg.Payload),
-		"retention_days": msg.RetentionDays, "now": now, "pending": int(webhook.StatusPending),
-		"reconcile_at": now.Add(db.reconcileGrace), "only": onlyEndpoint, "channel_list": chans,
+		"retention_days": msg.RetentionDays, "ordering_key": msg.OrderingKey, "now": now,
+		"pending": int(webhook.StatusPending), "reconcile_at": now.Add(db.reconcileGrace),
+		"only": onlyEndpoint, "channel_list": chans,
 		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
 	})
 	if err != nil {
@@ -116,9 +157,15 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 	deliveries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Delivery, error) {
 		d := webhook.Delivery{
 			OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
-			Status: webhook.StatusPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
+			Status: webhook.StatusPending, CreatedAt: now, UpdatedAt: now,
 		}
-		return d, row.Scan(&d.ID, &d.EndpointID)
+		if err := row.Scan(&d.ID, &d.EndpointID, &d.OrderingKey, &d.Held); err != nil {
+			return d, err
+		}
+		if !d.Held {
+			d.NextAttemptAt = &now
+		}
+		return d, nil
 	})
 	if isForeignKeyViolation(err) {
 		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
@@ -157,6 +204,8 @@ type jobRow struct {
 	DRound         int
 	DRoundAttempts int
 	DNextAttemptAt *time.Time
+	DOrderingKey   *string
+	DHeld          bool
 	DCreatedAt     time.Time
 	DUpdatedAt     time.Time
 	MID            string
@@ -173,7 +222,8 @@ type jobRow struct {
 var loadDeliverySQL = `
 SELECT ` + prefixed("e.", "", endpointSelect) + `,
 	d.id AS d_id, d.status AS d_status, d.round AS d_round, d.round_attempts AS d_round_attempts,
-	d.next_attempt_at AS d_next_attempt_at, d.created_at AS d_created_at, d.updated_at AS d_updated_at,
+	d.next_attempt_at AS d_next_attempt_at, d.ordering_key AS d_ordering_key, d.held AS d_held,
+	d.created_at AS d_created_at, d.updated_at AS d_updated_at,
 	m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.channels AS m_channels,
 	m.tags AS m_tags, m.payload AS m_payload, m.retention_days AS m_retention_days, m.created_at AS m_created_at
 FROM deliveries d
@@ -194,7 +244,7 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob
 	d := deliveryRow{
 		ID: r.DID, OrgID: r.OrgID, AppID: r.AppID, MsgID: r.MID, EndpointID: r.ID, Status: r.DStatus,
 		Round: r.DRound, RoundAttempts: r.DRoundAttempts, NextAttemptAt: r.DNextAttemptAt,
-		CreatedAt: r.DCreatedAt, UpdatedAt: r.DUpdatedAt,
+		OrderingKey: r.DOrderingKey, Held: r.DHeld, CreatedAt: r.DCreatedAt, UpdatedAt: r.DUpdatedAt,
 	}
 	m := messageRow{
 		ID: r.MID, OrgID: r.OrgID, AppID: r.AppID, EventType: r.MEventType, EventID: r.MEventID,
@@ -220,7 +270,18 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		t := rec.NextAttemptAt.Add(db.reconcileGrace)
 		reconcileAt = &t
 	}
-	var inserted int
+	var (
+		inserted int
+		released *string
+		next     struct {
+			ID, EventType *string
+			EventID       *string
+			Payload       *string
+		}
+	)
+	// What came from a receiver must never fail the write (NUL, invalid
+	// UTF-8): an unrecorded attempt would be sent again.
+	a.URL, a.Response = webhook.StorableString(a.URL), webhook.StorableString(a.Response)
 	err := db.pool.QueryRow(ctx, recordAttemptSQL, pgx.NamedArgs{
 		"id": a.ID, "delivery_id": a.DeliveryID, "org_id": a.OrgID, "app_id": a.AppID, "msg_id": a.MessageID,
 		"endpoint_id": a.EndpointID, "task_key": rec.TaskKey, "url": a.URL, "status": int(a.Status),
@@ -228,17 +289,29 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"trigger_type": int(a.TriggerType), "created_at": a.CreatedAt,
 		"transition": rec.Transition.String(), "next_attempt_at": rec.NextAttemptAt, "reconcile_at": reconcileAt,
 		"scheduled": a.TriggerType == webhook.TriggerScheduled, "round": rec.Round, "made_before": rec.Number - 1,
-	}).Scan(&inserted)
+		"release_reconcile_at": a.CreatedAt.Add(db.reconcileGrace),
+	}).Scan(&inserted, &released, &next.ID, &next.EventType, &next.EventID, &next.Payload)
 	if isDataException(err) {
 		return false, webhook.Errorf(webhook.EINVALID, "attempt of delivery %s: %v", a.DeliveryID, err)
 	}
 	if err != nil {
 		return false, fmt.Errorf("recording attempt of delivery %s: %w", a.DeliveryID, err)
 	}
+	if released != nil {
+		due := a.CreatedAt
+		job := &webhook.DeliveryJob{Delivery: webhook.Delivery{ID: *released, OrgID: a.OrgID, AppID: a.AppID,
+			EndpointID: a.EndpointID, Status: webhook.StatusPending, NextAttemptAt: &due}}
+		if next.ID != nil && next.Payload != nil {
+			job.Delivery.MessageID = *next.ID
+			job.Message = webhook.Message{ID: *next.ID, OrgID: a.OrgID, AppID: a.AppID, EventType: *next.EventType,
+				EventID: next.EventID, Payload: json.RawMessage(*next.Payload)}
+		}
+		rec.Released = job
+	}
 	return inserted == 1, nil
 }
 
-// recordAttemptSQL records one attempt and applies its transition, in three
+// recordAttemptSQL records one attempt and applies its transition, in
 // steps that all depend on the first:
 //
 //   - attempt: the attempt is inserted, unless one with its task key was
@@ -246,14 +319,21 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 //   - endpoint_health: the endpoint's run of failures starts at a failed
 //     attempt and ends at a successful one.
 //   - transition: the delivery takes the transition @transition: succeeded
-//     (status success, nothing scheduled), retry (status sending, the next
-//     attempt at @next_attempt_at), exhausted and endpoint_gone (status
-//     fail, nothing scheduled), manual_failed (unchanged). A scheduled
-//     attempt applies it only while the delivery still waits for exactly
-//     that attempt: not finished meanwhile (by a resend), not recovered
-//     into another round, not past it.
+//     (status success, nothing scheduled, no longer held), retry (status
+//     sending, the next attempt at @next_attempt_at), exhausted and
+//     endpoint_gone (status fail, nothing scheduled), manual_failed
+//     (unchanged). A scheduled attempt applies it only while the delivery
+//     still waits for exactly that attempt: not finished meanwhile (by a
+//     resend), not recovered into another round, not past it.
+//   - released: a transition that ended the delivery hands its ordering
+//     key, if it is the key's head, to the next held delivery in the key's
+//     order, which becomes due now; with none held the key goes idle
+//     (hookd_release_ordering_key, which waits for the key's publishes in
+//     flight).
 //
-// Its one row counts the attempts inserted (0 or 1).
+// Its one row counts the attempts inserted (0 or 1) and names the released
+// delivery, if any, with its message when it was published before the
+// statement began (else NULLs: the caller reads it).
 const recordAttemptSQL = `
 WITH attempt AS (
 	INSERT INTO attempts (id, delivery_id, org_id, app_id, msg_id, endpoint_id, task_key, url, status,
@@ -271,23 +351,37 @@ WITH attempt AS (
 		status = CASE @transition WHEN 'succeeded' THEN 0 WHEN 'retry' THEN 3 ELSE 2 END,
 		next_attempt_at = CASE WHEN @transition = 'retry' THEN CAST(@next_attempt_at AS timestamptz) END,
 		reconcile_at = CASE WHEN @transition = 'retry' THEN CAST(@reconcile_at AS timestamptz) END,
+		held = held AND @transition <> 'succeeded',
 		updated_at = @created_at,
 		round_attempts = round_attempts + CASE WHEN @scheduled THEN 1 ELSE 0 END
 	WHERE id = @delivery_id AND EXISTS (SELECT 1 FROM attempt) AND @transition <> 'manual_failed'
 	  AND (NOT @scheduled OR (round = @round AND round_attempts = @made_before AND next_attempt_at IS NOT NULL))
+	RETURNING ordering_key
+), released AS (
+	SELECT hookd_release_ordering_key(@endpoint_id, t.ordering_key, @delivery_id, @created_at,
+		CAST(@release_reconcile_at AS timestamptz)) AS id
+	FROM transition t
+	WHERE @transition IN ('succeeded', 'exhausted', 'endpoint_gone') AND t.ordering_key IS NOT NULL
 )
-SELECT count(*) FROM attempt`
+SELECT (SELECT count(*) FROM attempt), r.id, m.id, m.event_type, m.event_id, m.payload
+FROM (SELECT 1) AS one
+LEFT JOIN released r ON r.id IS NOT NULL
+LEFT JOIN deliveries d ON d.id = r.id
+LEFT JOIN messages m ON m.id = d.msg_id`
 
 // disabledEndpointColumns are what a disable statement returns.
 const disabledEndpointColumns = `id, org_id, app_id, uid, failing_since`
 
-// failScheduledSQL fails the scheduled deliveries of disabled endpoints
-// (the CTE "disabled" must give their ids), so they show as failed and can
-// be recovered once the endpoint is enabled again.
+// failScheduledSQL fails the scheduled and held deliveries of disabled
+// endpoints (the CTE "disabled" must give their ids), so they show as
+// failed and can be recovered once the endpoint is enabled again, and
+// forgets their ordering keys.
 const failScheduledSQL = `
 , failed AS (
-	UPDATE deliveries SET status = 2, next_attempt_at = NULL, reconcile_at = NULL, updated_at = now()
-	WHERE endpoint_id IN (SELECT id FROM disabled) AND next_attempt_at IS NOT NULL
+	UPDATE deliveries SET status = 2, next_attempt_at = NULL, reconcile_at = NULL, held = false, updated_at = now()
+	WHERE endpoint_id IN (SELECT id FROM disabled) AND (next_attempt_at IS NOT NULL OR held)
+), keys_idle AS (
+	DELETE FROM ordering_keys WHERE endpoint_id IN (SELECT id FROM disabled)
 )
 SELECT ` + disabledEndpointColumns + ` FROM disabled`
 
@@ -333,4 +427,58 @@ func (db *DB) DueDeliveries(ctx context.Context, limit int) ([]webhook.Delivery,
 		r, err := pgx.RowToStructByName[deliveryRow](row)
 		return r.delivery(), err
 	})
+}
+
+// BlockedKeys implements delivery.OrderingStore.
+func (db *DB) BlockedKeys(ctx context.Context, blockedBefore time.Time, limit int) ([]webhook.BlockedKey, error) {
+	rows, _ := db.pool.Query(ctx, `
+		WITH blocked AS (
+			UPDATE ordering_keys k SET alerted = true
+			WHERE (k.endpoint_id, k.key) IN (
+				SELECT endpoint_id, key FROM ordering_keys
+				WHERE head_since < @before AND NOT alerted AND head_delivery_id IS NOT NULL
+				ORDER BY head_since LIMIT @limit FOR UPDATE SKIP LOCKED)
+			  AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = k.endpoint_id AND d.ordering_key = k.key AND d.held)
+			RETURNING k.endpoint_id, k.key, k.head_delivery_id, k.head_since
+		)
+		SELECT h.org_id, h.app_id, b.endpoint_id, b.key, h.msg_id, b.head_since,
+			(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = b.endpoint_id AND d.ordering_key = b.key AND d.held)
+		FROM blocked b JOIN deliveries h ON h.id = b.head_delivery_id`,
+		pgx.NamedArgs{"before": blockedBefore, "limit": limit})
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.BlockedKey, error) {
+		var k webhook.BlockedKey
+		return k, row.Scan(&k.OrgID, &k.AppID, &k.EndpointID, &k.Key, &k.HeadMessageID, &k.Since, &k.Waiting)
+	})
+}
+
+// TidyOrderingKeys implements delivery.OrderingStore.
+func (db *DB) TidyOrderingKeys(ctx context.Context, idleBefore time.Time, limit int) ([]webhook.Delivery, error) {
+	_, err := db.pool.Exec(ctx, `
+		DELETE FROM ordering_keys WHERE (endpoint_id, key) IN (
+			SELECT endpoint_id, key FROM ordering_keys
+			WHERE head_delivery_id IS NULL AND head_since < @before
+			LIMIT @limit FOR UPDATE SKIP LOCKED)
+		  AND head_delivery_id IS NULL`, pgx.NamedArgs{"before": idleBefore, "limit": limit})
+	if err != nil {
+		return nil, fmt.Errorf("forgetting idle ordering keys: %w", err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	rows, _ := db.pool.Query(ctx, `
+		SELECT released FROM (
+			SELECT hookd_release_ordering_key(k.endpoint_id, k.key, k.head_delivery_id, @now, CAST(@reconcile_at AS timestamptz)) AS released
+			FROM ordering_keys k
+			WHERE k.head_delivery_id IS NOT NULL
+			  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = k.head_delivery_id)
+			LIMIT @limit) r
+		WHERE released IS NOT NULL`,
+		pgx.NamedArgs{"now": now, "reconcile_at": now.Add(db.reconcileGrace), "limit": limit})
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("handing on ordering keys whose head is gone: %w", err)
+	}
+	out := make([]webhook.Delivery, len(ids))
+	for i, id := range ids {
+		out[i] = webhook.Delivery{ID: id, Status: webhook.StatusPending, NextAttemptAt: &now}
+	}
+	return out, nil
 }

@@ -73,6 +73,10 @@ type AttemptRecord struct {
 	Transition Transition
 	// NextAttemptAt is when the next attempt is due, for Retry.
 	NextAttemptAt *time.Time
+	// Released is set by RecordAttempt when the transition ended the head
+	// of an ordering key: the key's next delivery, made due now, with its
+	// message when the store had it at hand (its Endpoint is not set).
+	Released *DeliveryJob
 }
 
 // DisabledEndpoint is an endpoint hookd disabled, for the endpoint.disabled event.

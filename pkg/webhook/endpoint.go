@@ -10,8 +10,14 @@ import (
 )
 
 // MaxOldSecrets is how many rotated-out secrets an endpoint keeps signing
-// with during their grace periods; rotating again drops the oldest.
+// with during their grace periods, as in Svix's server: a rotation that
+// would keep more is refused (ELIMITREACHED) rather than dropping a secret
+// a receiver may still use.
 const MaxOldSecrets = 10
+
+// DefaultGracePeriod is how long a rotated-out secret stays valid unless
+// the rotation says otherwise (Svix: 24 hours).
+const DefaultGracePeriod = 24 * time.Hour
 
 // MaxGracePeriod is the longest a rotated-out secret stays valid.
 const MaxGracePeriod = 7 * 24 * time.Hour
@@ -34,6 +40,8 @@ type Endpoint struct {
 	ThrottleRate *int // messages per second; nil: unlimited
 	// Headers are sent with every delivery; they never override hookd's own.
 	Headers map[string]string
+	// Ordering is OrderingNone ("" reads as it) or OrderingStrict.
+	Ordering string
 	// Secret is the current signing key in the text form of package
 	// signature: an HMAC secret "whsec_<base64>" or an Ed25519 private key
 	// "whsk_<base64>", as signature.NormalizeKey returns it. The API checks
@@ -52,6 +60,26 @@ type Endpoint struct {
 	Verification Verification
 }
 
+// Endpoint orderings.
+const (
+	// OrderingNone orders only the messages that carry an ordering key,
+	// each key on its own.
+	OrderingNone = "none"
+	// OrderingStrict orders all the endpoint's messages, as one key: first
+	// in, first out.
+	OrderingStrict = "strict"
+)
+
+// OrderingKeyFor returns the ordering key a message with key gets at ep:
+// "" for every message at a strict endpoint, key otherwise (nil: unordered).
+func (e *Endpoint) OrderingKeyFor(key *string) *string {
+	if e.Ordering == OrderingStrict {
+		all := ""
+		return &all
+	}
+	return key
+}
+
 // ExpiringSecret is a rotated-out signing secret and the end of its grace period.
 type ExpiringSecret struct {
 	Key       string    `json:"key"`
@@ -66,7 +94,9 @@ func (e *Endpoint) Validate(httpsOnly bool) error {
 		v.Add(msg, "body", "url")
 	}
 	checkUID(v, e.UID, "body", "uid")
-	checkThrottle(v, e.ThrottleRate, 0, "body", "throttleRate")
+	checkText(v, e.Description, "body", "description")
+	checkMetadata(v, e.Metadata, "body", "metadata")
+	checkThrottle(v, e.ThrottleRate, 1, "body", "throttleRate")
 	if e.Version < 1 || e.Version > 65535 {
 		v.Add("must be between 1 and 65535", "body", "version")
 	}
@@ -80,22 +110,44 @@ func (e *Endpoint) Validate(httpsOnly bool) error {
 		v.Add("must not be empty", "body", "secret")
 	}
 	CheckHeaders(v, e.Headers, "body", "headers")
+	if e.Ordering != "" && e.Ordering != OrderingNone && e.Ordering != OrderingStrict {
+		v.Add(`must be "none" or "strict"`, "body", "ordering")
+	}
 	return v.Err()
 }
 
 // RotateSecret makes newSecret (a key as signature.NormalizeKey returns
 // it) current and keeps the previous one valid for grace (0: not at all).
-// Expired secrets are dropped and at most MaxOldSecrets are kept.
-func (e *Endpoint) RotateSecret(newSecret string, grace time.Duration, now time.Time) {
+// Expired secrets are dropped; the others keep their own expiry. The
+// rotated-out secrets are kept newest first, so a delivery is signed with
+// the current secret, then the most recent old ones.
+//
+// A rotation that would keep more than MaxOldSecrets valid old secrets is
+// refused with ELIMITREACHED and changes nothing: every rotated-out secret
+// stays valid for its whole grace period.
+func (e *Endpoint) RotateSecret(newSecret string, grace time.Duration, now time.Time) error {
 	old := e.ValidOldSecrets(now)
 	if grace > 0 {
-		old = append(old, ExpiringSecret{Key: e.Secret, ExpiresAt: now.Add(grace)})
-	}
-	if len(old) > MaxOldSecrets {
-		old = old[len(old)-MaxOldSecrets:]
+		if len(old) >= MaxOldSecrets {
+			return Errorf(ELIMITREACHED, "an endpoint keeps at most %d rotated-out secrets within their grace periods: "+
+				"rotate again once the oldest expires (%s), or rotate with gracePeriodSeconds 0", MaxOldSecrets,
+				oldestExpiry(old).Format(time.RFC3339))
+		}
+		old = append([]ExpiringSecret{{Key: e.Secret, ExpiresAt: now.Add(grace)}}, old...)
 	}
 	e.OldSecrets = old
 	e.Secret = newSecret
+	return nil
+}
+
+func oldestExpiry(secrets []ExpiringSecret) time.Time {
+	first := secrets[0].ExpiresAt
+	for _, s := range secrets[1:] {
+		if s.ExpiresAt.Before(first) {
+			first = s.ExpiresAt
+		}
+	}
+	return first
 }
 
 // ValidOldSecrets returns the rotated-out secrets still valid at now.

@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Message limits from the contract.
@@ -14,6 +19,10 @@ const (
 	MinRetentionDays     = 5
 	MaxRetentionDays     = 90
 	DefaultRetentionDays = 90
+	// payloadRetentionHours, from the SDKs' document; it is rounded up to
+	// whole days, at least MinRetentionDays.
+	MinRetentionHours = 1
+	MaxRetentionHours = 2160
 )
 
 // Message is one event published to an application. Its payload is kept as
@@ -31,7 +40,80 @@ type Message struct {
 	Payload json.RawMessage
 	// RetentionDays is how long the payload is kept.
 	RetentionDays int
-	CreatedAt     time.Time
+	// OrderingKey, when set, orders the message's deliveries: to each
+	// endpoint, the messages of one key are attempted in publish order
+	// (docs/delivery.md, "Ordering").
+	OrderingKey *string
+	CreatedAt   time.Time
+}
+
+// Ordering keys.
+const (
+	// MaxOrderingKeyLength bounds an ordering key.
+	MaxOrderingKeyLength = 256
+	// OrderingTagPrefix starts a tag that sets the ordering key, for
+	// clients that can only send tags (the Svix SDKs): "ordering:<key>".
+	OrderingTagPrefix = "ordering:"
+)
+
+// OrderingKeyOf returns the ordering key a message names: key when it is
+// set, else the first tag "ordering:<key>", else nil. Both given and
+// different is an error.
+func OrderingKeyOf(key *string, tags []string) (*string, error) {
+	for i, t := range tags {
+		k, ok := strings.CutPrefix(t, OrderingTagPrefix)
+		if !ok {
+			continue
+		}
+		if key != nil && *key != k {
+			return nil, Invalid("names another ordering key than orderingKey", "body", "tags", strconv.Itoa(i))
+		}
+		return &k, nil
+	}
+	return key, nil
+}
+
+// MaxTags bounds a message's tags.
+const MaxTags = 5
+
+// tagPattern is a tag's form in the Svix API.
+var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_./\\#]+$`)
+
+// checkTags validates a message's tags: at most MaxTags, unique, each at
+// most 128 characters of tagPattern, or "ordering:<key>" with a valid
+// ordering key.
+func checkTags(v *ValidationError, tags []string, loc ...string) {
+	if len(tags) > MaxTags {
+		v.Add(fmt.Sprintf("must have at most %d items", MaxTags), loc...)
+	}
+	seen := make(map[string]bool, len(tags))
+	for i, t := range tags {
+		l := append(append([]string(nil), loc...), strconv.Itoa(i))
+		switch key, ordering := strings.CutPrefix(t, OrderingTagPrefix); {
+		case len(t) > MaxChannelLength:
+			v.Add(fmt.Sprintf("must be at most %d characters", MaxChannelLength), l...)
+		case ordering:
+			checkOrderingKey(v, &key, l...)
+		case !tagPattern.MatchString(t):
+			v.Add(`must match ^[a-zA-Z0-9\-_./\\#]+$, or be "ordering:<key>"`, l...)
+		}
+		if seen[t] {
+			v.Add(fmt.Sprintf("duplicate item %q", t), l...)
+		}
+		seen[t] = true
+	}
+}
+
+// checkOrderingKey validates an ordering key: 1 to MaxOrderingKeyLength
+// characters of valid UTF-8, no control characters.
+func checkOrderingKey(v *ValidationError, key *string, loc ...string) {
+	switch {
+	case key == nil:
+	case *key == "" || len(*key) > MaxOrderingKeyLength:
+		v.Add(fmt.Sprintf("must be 1 to %d characters", MaxOrderingKeyLength), loc...)
+	case !utf8.ValidString(*key) || strings.ContainsFunc(*key, unicode.IsControl):
+		v.Add("must be valid UTF-8 without control characters", loc...)
+	}
 }
 
 // Validate checks the message against the contract's rules.
@@ -43,8 +125,9 @@ func (m *Message) Validate() error {
 		checkList(v, m.Channels, MaxChannelLength, 1, MaxMessageChannels, "body", "channels")
 	}
 	if m.Tags != nil {
-		checkList(v, m.Tags, MaxChannelLength, 0, 5, "body", "tags")
+		checkTags(v, m.Tags, "body", "tags")
 	}
+	checkOrderingKey(v, m.OrderingKey, "body", "orderingKey")
 	if m.RetentionDays < MinRetentionDays || m.RetentionDays > MaxRetentionDays {
 		v.Add(fmt.Sprintf("must be between %d and %d", MinRetentionDays, MaxRetentionDays), "body", "payloadRetentionPeriod")
 	}
@@ -133,10 +216,16 @@ type Delivery struct {
 	// RoundAttempts is how many scheduled attempts this round made.
 	RoundAttempts int
 	// NextAttemptAt is when the next scheduled attempt is due; nil once
-	// the delivery succeeded or failed for good.
+	// the delivery succeeded or failed for good, and while it is held.
 	NextAttemptAt *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// OrderingKey is the ordering key the delivery is ordered in, if any
+	// ("" for an endpoint that orders all its messages).
+	OrderingKey *string
+	// Held is set while an earlier delivery of its ordering key is not done:
+	// the delivery is pending, with nothing scheduled.
+	Held      bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Attempt is one HTTP request made for a delivery, as recorded.
@@ -177,12 +266,31 @@ type MessageFilter struct {
 type EndpointMessage struct {
 	Message  Message
 	Delivery Delivery
+	// WaitingFor is what a held delivery waits for.
+	WaitingFor *Blocker
 }
 
 // MessageEndpoint is an endpoint a message was attempted towards.
 type MessageEndpoint struct {
 	Endpoint Endpoint
 	Delivery Delivery
+	// WaitingFor is what a held delivery waits for.
+	WaitingFor *Blocker
+}
+
+// Blocker is the delivery a held delivery waits for: the head of its
+// ordering key, the one delivery of the key that may be attempted.
+type Blocker struct {
+	MessageID string
+	Status    MessageStatus
+	// Attempts is how many scheduled attempts the head made in its round.
+	Attempts int
+	// LastStatusCode is the response status of its last attempt (0: none
+	// or no response).
+	LastStatusCode int
+	NextAttemptAt  *time.Time
+	// Since is when it became the head.
+	Since time.Time
 }
 
 // MessageStore persists messages and their deliveries, scoped to one application.
@@ -211,7 +319,10 @@ type MessageStore interface {
 	// EnsureDelivery returns the delivery of msg to ep, creating a finished
 	// one (status fail, nothing scheduled) for a manual resend if none exists.
 	EnsureDelivery(ctx context.Context, msg *Message, ep *Endpoint) (*Delivery, error)
-	// RecoverDeliveries restarts the retry schedule of ep's failed
-	// deliveries whose message was created in [since, until), and returns them.
-	RecoverDeliveries(ctx context.Context, ep *Endpoint, since, until time.Time) ([]Delivery, error)
+	// RecoverDeliveries restarts, in a new round, the retry schedule of up
+	// to limit failed deliveries of the endpoint endpointID whose message
+	// was created in [since, until) and whose message id is above after
+	// ("": from the start), lowest message ids first, and returns them. A
+	// batch of fewer than limit is the last.
+	RecoverDeliveries(ctx context.Context, endpointID string, since, until time.Time, after string, limit int) ([]Delivery, error)
 }

@@ -14,6 +14,9 @@ const (
 	EventMessageAttemptFailing   = "message.attempt.failing"
 	EventMessageAttemptExhausted = "message.attempt.exhausted"
 	EventMessageAttemptRecovered = "message.attempt.recovered"
+	// EventMessageOrderingBlocked is hookd's own: an ordering key has been
+	// blocked behind its head for longer than the alert threshold.
+	EventMessageOrderingBlocked = "message.ordering.blocked"
 )
 
 // FailingAfterAttempts is after how many failed attempts in a row of one
@@ -47,6 +50,28 @@ type AttemptEventData struct {
 	MsgEventID  *string     `json:"msgEventId"`
 	EndpointID  string      `json:"endpointId"`
 	LastAttempt LastAttempt `json:"lastAttempt"`
+}
+
+// OrderingBlockedEventData is the data of message.ordering.blocked: the
+// key, its head (the message the others wait for) and how many wait.
+type OrderingBlockedEventData struct {
+	AppID        string    `json:"appId"`
+	AppUID       *string   `json:"appUid"`
+	EndpointID   string    `json:"endpointId"`
+	EndpointUID  *string   `json:"endpointUid"`
+	OrderingKey  string    `json:"orderingKey"`
+	MsgID        string    `json:"msgId"`
+	BlockedSince time.Time `json:"blockedSince"`
+	Waiting      int       `json:"waiting"`
+}
+
+// BlockedKey is an ordering key whose head has been the head for long
+// while later deliveries wait (OrderingBlockedEventData without the uids).
+type BlockedKey struct {
+	OrgID, AppID, EndpointID, Key string
+	HeadMessageID                 string
+	Since                         time.Time
+	Waiting                       int
 }
 
 // LastAttempt summarises the attempt an AttemptEventData is about.

@@ -12,6 +12,7 @@ import (
 var OperationalEventTypes = []string{
 	EventEndpointCreated, EventEndpointUpdated, EventEndpointDeleted, EventEndpointDisabled,
 	EventMessageAttemptFailing, EventMessageAttemptExhausted, EventMessageAttemptRecovered,
+	EventMessageOrderingBlocked,
 }
 
 // ValidateOperational checks an operational-webhook endpoint: the rules of
