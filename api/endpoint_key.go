@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,10 +29,8 @@ type publicKeyOut struct {
 // deliveries at now, newest first: the current key, then the rotated-out
 // ones within their grace period.
 func publicKeys(ep *webhook.Endpoint, now time.Time) []signature.PublicKey {
-	secrets := ep.SigningSecrets(now)
-	slices.Reverse(secrets[1:]) // rotated-out keys are kept oldest first
 	var keys []signature.PublicKey
-	for _, s := range secrets {
+	for _, s := range ep.SigningSecrets(now) { // newest first
 		if k, err := signature.ParsePrivateKey(s); err == nil {
 			keys = append(keys, k.Public())
 		}

@@ -105,6 +105,22 @@ func TestEndpointEd25519Keys(t *testing.T) {
 	if got := b.secret(app, given.ID); !strings.HasPrefix(got, "whsk_") || got == current {
 		t.Errorf("rotated without a type to %q, want a new whsk_ key", got)
 	}
+	// Several rotated-out Ed25519 keys: newest first.
+	seq := b.createEndpoint(app, map[string]any{"secret": testPrivateKey})
+	b.do(http.MethodPost, path(seq.ID)+"/secret/rotate", nil).must(t, http.StatusNoContent)
+	second := b.secret(app, seq.ID)
+	b.do(http.MethodPost, path(seq.ID)+"/secret/rotate", nil).must(t, http.StatusNoContent)
+	third := b.secret(app, seq.ID)
+	pk = decode[publicKeyJSON](t, b.do(http.MethodGet, path(seq.ID)+"/public-key", nil).must(t, http.StatusOK))
+	var order []string
+	for _, k := range []string{third, second} {
+		p, _ := signature.ParsePrivateKey(k)
+		order = append(order, p.Public().String())
+	}
+	keys, _ = signature.ParseJWKSet(mustJSON(t, pk.JWKS))
+	if len(keys) != 3 || keys[0].String() != order[0] || keys[1].String() != order[1] || keys[2].String() != testPublicKey {
+		t.Errorf("the key set after two rotations is not newest first: %+v", pk.JWKS)
+	}
 	mustError(t, b.do(http.MethodGet, path(generated.ID+"x")+"/public-key", nil), http.StatusNotFound, "not_found")
 	plain := b.createEndpoint(app, map[string]any{})
 	mustError(t, b.do(http.MethodGet, path(plain.ID)+"/public-key", nil), http.StatusNotFound, "not_found")
