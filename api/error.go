@@ -44,15 +44,29 @@ type validationBody struct {
 // retryAfterUnavailable is the Retry-After, in seconds, of a 503.
 const retryAfterUnavailable = "5"
 
-// unavailableKey holds Config.IsUnavailable in the request's context.
-const unavailableKey = "hookd.unavailable"
+// Keys of the request's context that fail reads.
+const (
+	unavailableKey = "hookd.unavailable" // Config.IsUnavailable
+	loggerKey      = "hookd.logger"      // Config.Logger
+)
 
-// classifyErrors lets fail tell a dependency that is down from a bug.
+// classifyErrors lets fail tell a dependency that is down from a bug, and
+// log with the server's logger.
 func (s *Server) classifyErrors(c *gin.Context) {
 	if s.cfg.IsUnavailable != nil {
 		c.Set(unavailableKey, s.cfg.IsUnavailable)
 	}
+	c.Set(loggerKey, s.cfg.Logger)
 	c.Next()
+}
+
+// requestLogger returns the server's logger for c (one that discards
+// everything outside a server's request).
+func requestLogger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Value(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // fail writes err as the contract's error body and aborts the request.
@@ -62,7 +76,7 @@ func (s *Server) classifyErrors(c *gin.Context) {
 func fail(c *gin.Context, err error) {
 	code := webhook.ErrorCode(err)
 	if isUnavailable, ok := c.Value(unavailableKey).(func(error) bool); ok && code == webhook.EINTERNAL && isUnavailable(err) {
-		slog.WarnContext(c.Request.Context(), "request failed: a dependency is unavailable", slog.String("error", err.Error()),
+		requestLogger(c).WarnContext(c.Request.Context(), "request failed: a dependency is unavailable", slog.String("error", err.Error()),
 			slog.String("method", c.Request.Method), slog.String("route", c.FullPath()))
 		err = webhook.Errorf(webhook.EUNAVAILABLE, "hookd cannot reach its database right now; retry later")
 		code = webhook.EUNAVAILABLE
@@ -83,7 +97,7 @@ func fail(c *gin.Context, err error) {
 		return
 	}
 	if status == http.StatusInternalServerError {
-		slog.ErrorContext(c.Request.Context(), "request failed", slog.String("error", err.Error()),
+		requestLogger(c).ErrorContext(c.Request.Context(), "request failed", slog.String("error", err.Error()),
 			slog.String("method", c.Request.Method), slog.String("route", c.FullPath()))
 	}
 	c.AbortWithStatusJSON(status, httpError{Code: code, Detail: webhook.ErrorMessage(err)})

@@ -64,7 +64,7 @@ func (s *Server) idempotent(h gin.HandlerFunc) gin.HandlerFunc {
 			err = store.FinishIdempotent(ctx, scope, key, status, rec.body.Bytes())
 		}
 		if err != nil {
-			slog.ErrorContext(ctx, "storing idempotent response", slog.String("error", err.Error()))
+			requestLogger(c).ErrorContext(ctx, "storing idempotent response", slog.String("error", err.Error()))
 		}
 	}
 }

@@ -67,7 +67,7 @@ type Processor struct {
 
 func (p *Processor) defaults() {
 	if p.Logger == nil {
-		p.Logger = slog.Default()
+		p.Logger = slog.New(slog.DiscardHandler)
 	}
 	if p.Interval == 0 {
 		p.Interval = time.Second

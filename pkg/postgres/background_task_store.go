@@ -3,10 +3,17 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/pkg/webhook"
 )
+
+// backgroundTaskColumns are the columns of a backgroundTaskRow.
+const backgroundTaskColumns = `id, org_id, app_id, kind, status, params, data, cursor, errors,
+	lease_owner, lease_until, created_at, updated_at`
 
 type backgroundTaskRow struct {
 	ID         string
@@ -101,19 +108,22 @@ func (db *DB) ClaimBackgroundTask(ctx context.Context, owner string, kinds []web
 	for i, k := range kinds {
 		names[i] = string(k)
 	}
-	var rows []backgroundTaskRow
-	err := db.gorm.WithContext(ctx).Raw(`
-		UPDATE background_tasks SET lease_owner = ?, lease_until = now() + make_interval(secs => ?)
+	found, _ := db.pool.Query(ctx, `
+		UPDATE background_tasks SET lease_owner = @owner, lease_until = now() + make_interval(secs => @lease)
 		WHERE id = (
 			SELECT id FROM background_tasks
-			WHERE status = 'running' AND lease_until <= now() AND kind IN ?
+			WHERE status = 'running' AND lease_until <= now() AND kind = ANY(@kinds)
 			ORDER BY lease_until LIMIT 1
 			FOR UPDATE SKIP LOCKED)
-		RETURNING *`, owner, lease.Seconds(), names).Scan(&rows).Error
-	if err != nil || len(rows) == 0 {
+		RETURNING `+backgroundTaskColumns, pgx.NamedArgs{"owner": owner, "lease": lease.Seconds(), "kinds": names})
+	row, err := pgx.CollectOneRow(found, pgx.RowToStructByName[backgroundTaskRow])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	t, err := rows[0].task()
+	t, err := row.task()
 	return &t, err
 }
 
@@ -122,20 +132,16 @@ func (db *DB) SaveBackgroundTask(ctx context.Context, t *webhook.BackgroundTask,
 	if t.Status != webhook.TaskRunning {
 		lease = 0
 	}
-	var updated []time.Time
-	err := db.gorm.WithContext(ctx).Raw(`
-		UPDATE background_tasks SET status = ?, data = ?, cursor = ?, errors = ?,
-			lease_until = now() + make_interval(secs => ?), updated_at = now()
-		WHERE id = ? AND lease_owner = ? AND status = 'running'
-		RETURNING updated_at`,
-		string(t.Status), jsonObject(t.Data), t.Cursor, t.Errors, lease.Seconds(), t.ID, owner,
-	).Scan(&updated).Error
-	if err != nil {
-		return err
-	}
-	if len(updated) == 0 {
+	err := db.pool.QueryRow(ctx, `
+		UPDATE background_tasks SET status = @status, data = CAST(@data AS jsonb), cursor = @cursor, errors = @errors,
+			lease_until = now() + make_interval(secs => @lease), updated_at = now()
+		WHERE id = @id AND lease_owner = @owner AND status = 'running'
+		RETURNING updated_at`, pgx.NamedArgs{
+		"status": string(t.Status), "data": jsonObject(t.Data), "cursor": t.Cursor, "errors": t.Errors,
+		"lease": lease.Seconds(), "id": t.ID, "owner": owner,
+	}).Scan(&t.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return webhook.Errorf(webhook.ELEASELOST, "background task %s is no longer leased to %s", t.ID, owner)
 	}
-	t.UpdatedAt = updated[0]
-	return nil
+	return err
 }
