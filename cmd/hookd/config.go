@@ -44,6 +44,8 @@ type Config struct {
 	// process, so a slow endpoint cannot hold every worker slot; 0 means a
 	// quarter of HOOKD_WORKER_CONCURRENCY (at least 4); -1: no cap.
 	EndpointMaxInFlight int `env:"HOOKD_ENDPOINT_MAX_IN_FLIGHT" envDefault:"0"`
+	// DBMaxConnections caps this process's connections to PostgreSQL.
+	DBMaxConnections int `env:"HOOKD_DB_MAX_CONNECTIONS" envDefault:"20"`
 	// OrderingBlockedAlert is how long an ordering key may wait behind its
 	// head before message.ordering.blocked is sent.
 	OrderingBlockedAlert time.Duration `env:"HOOKD_ORDERING_BLOCKED_ALERT" envDefault:"10m"`
@@ -250,6 +252,9 @@ func (c *Config) validate() error {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.EndpointMaxInFlight < -1 {
 		bad("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "must be -1 (no cap), 0 (a quarter of the worker concurrency) or a positive integer")
+	}
+	if c.DBMaxConnections < 1 {
+		bad("HOOKD_DB_MAX_CONNECTIONS", "must be a positive integer")
 	}
 	if c.EndpointHealthInterval <= 0 {
 		bad("HOOKD_ENDPOINT_HEALTH_INTERVAL", "must be a positive duration")

@@ -165,6 +165,7 @@ func crashEnv(t *testing.T, key string) map[string]string {
 		"HOOKD_LOG_LEVEL":              "warn",
 		"HOOKD_SHUTDOWN_TIMEOUT":       "10s",
 		"HOOKD_WORKER_REQUEST_TIMEOUT": "5s",
+		"HOOKD_DB_MAX_CONNECTIONS":     "8",
 	}
 }
 

@@ -70,6 +70,8 @@ func setupWith(t *testing.T, opt setupOptions) *testBundle {
 		"HOOKD_QUEUE":          b.queue,
 		"HOOKD_ADMIN_API_KEY":  b.key,
 		"HOOKD_LOG_FORMAT":     "text",
+		// Tests run many servers at once on one PostgreSQL (100 connections).
+		"HOOKD_DB_MAX_CONNECTIONS": "8",
 	}
 	for k, v := range extra {
 		environ[k] = v
