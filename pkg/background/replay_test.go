@@ -135,6 +135,9 @@ func TestBulkReplayFilters(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	f := b.replayFixture()
+	expunged, _ := b.publish("a", nil, nil, nil) // nothing to send: never replayed
+	b.setDelivery(expunged, b.ep, webhook.StatusSuccess, 200)
+	b.exec(`UPDATE messages SET payload = NULL WHERE id = $1`, expunged.ID)
 	until := time.Now()
 	b.publish("a", nil, nil, nil) // after until: never replayed
 	status := func(s webhook.MessageStatus) *webhook.MessageStatus { return &s }

@@ -92,7 +92,10 @@ func replayFilterSQL(f webhook.ReplayFilter, args pgx.NamedArgs) string {
 // replayDeliveriesSQL restarts, in a new round, the deliveries of the
 // batch's range that match the filter (%s), in message order:
 //
-//   - picked: the batch's deliveries that match, locked;
+//   - picked: the batch's deliveries that match, locked; those whose
+//     message's payload was expunged or expired are left as they are
+//     (there is nothing to send, and a replay must not turn a success into
+//     a dead letter);
 //   - numbered: their position, which spaces their due times;
 //   - the update: each becomes pending, due at @start plus its position
 //     times @spacing, in a new round with the whole retry schedule, and no
@@ -104,7 +107,7 @@ WITH picked AS (
 	SELECT d.id, d.msg_id FROM deliveries d
 	JOIN messages m ON m.id = d.msg_id
 	WHERE d.endpoint_id = @endpoint_id AND d.msg_id >= @since_id AND d.msg_id > @after
-	  AND d.msg_id <= @up_to AND d.msg_id < @until_id AND %s
+	  AND d.msg_id <= @up_to AND d.msg_id < @until_id AND m.payload IS NOT NULL AND %s
 	ORDER BY d.msg_id
 	FOR UPDATE OF d
 ), numbered AS (
@@ -267,7 +270,8 @@ func (db *DB) PreviewBulkReplay(ctx context.Context, b webhook.ReplayBatch, limi
 	query := `
 		SELECT d.msg_id, count(*) OVER () AS total FROM deliveries d
 		JOIN messages m ON m.id = d.msg_id
-		WHERE d.endpoint_id = @endpoint_id AND d.msg_id >= @since_id AND d.msg_id < @until_id AND ` +
+		WHERE d.endpoint_id = @endpoint_id AND d.msg_id >= @since_id AND d.msg_id < @until_id
+		  AND m.payload IS NOT NULL AND ` +
 		replayFilterSQL(b.Filter, args) + `
 		ORDER BY d.msg_id LIMIT @limit`
 	return db.preview(ctx, query, args)
