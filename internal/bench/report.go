@@ -29,8 +29,12 @@ func WriteTable(w io.Writer, results []Result) {
 	}
 	for _, r := range results {
 		if r.Replayed > 0 {
-			fmt.Fprintf(w, "%-12s replayed %d deliveries: %.0f/s at the sink, queued by the replay tasks in %.1fs\n",
-				r.Scenario, r.Replayed, r.ReplayPerSec, r.ReplayTaskSeconds)
+			var cpu []string
+			for _, p := range r.ReplayProcs {
+				cpu = append(cpu, fmt.Sprintf("%s %.1fs", p.Name, p.CPUSeconds))
+			}
+			fmt.Fprintf(w, "%-12s replayed %d deliveries: %.0f/s at the sink, queued by the replay tasks in %.1fs; CPU %s\n",
+				r.Scenario, r.Replayed, r.ReplayPerSec, r.ReplayTaskSeconds, strings.Join(cpu, ", "))
 		}
 	}
 	fmt.Fprintln(w)

@@ -61,9 +61,10 @@ type Result struct {
 	// replays (Scenario.Replay); ReplayPerSec is their rate at the sink,
 	// from the replay calls to the last arrival, and ReplayTaskSeconds how
 	// long the replay tasks took to queue them all.
-	Replayed          int     `json:"replayed,omitempty"`
-	ReplayPerSec      float64 `json:"replayPerSec,omitempty"`
-	ReplayTaskSeconds float64 `json:"replayTaskSeconds,omitempty"`
+	Replayed          int         `json:"replayed,omitempty"`
+	ReplayPerSec      float64     `json:"replayPerSec,omitempty"`
+	ReplayTaskSeconds float64     `json:"replayTaskSeconds,omitempty"`
+	ReplayProcs       []ProcUsage `json:"replayProcesses,omitempty"`
 }
 
 // Runner runs scenarios against one hookd.
@@ -182,6 +183,7 @@ func (r *Runner) replay(ctx context.Context, uid string, since time.Time, res *R
 	if err != nil || code != http.StatusOK || json.Unmarshal(body, &eps) != nil {
 		return fmt.Errorf("listing endpoints: %d %s %v", code, body, err)
 	}
+	r.Meter.Start()
 	start := time.Now()
 	var tasks []string
 	for _, ep := range eps.Data {
@@ -204,6 +206,7 @@ func (r *Runner) replay(ctx context.Context, uid string, since time.Time, res *R
 		st := r.Sink.Stats(prefix)
 		done := st.Duplicates >= res.Expected && !queued.IsZero()
 		if done || time.Now().After(deadline) || ctx.Err() != nil {
+			res.ReplayProcs = r.Meter.Stop()
 			res.Replayed = min(st.Duplicates, res.Expected)
 			res.Missing += res.Expected - res.Replayed
 			res.Duplicates = st.Duplicates - res.Replayed

@@ -223,13 +223,15 @@ func (r *Replay) batch(ctx context.Context, ep *webhook.Endpoint, b webhook.Repl
 }
 
 // room returns how many more deliveries the replay may make due now (0:
-// none), waiting up to MaxWait for the workers to make some, and moves the
-// cursor's Low up to the lowest delivery still waiting.
+// none), waiting up to MaxWait for the workers to make room for half a
+// batch at least (so that batches stay large), and moves the cursor's Low
+// up to the lowest delivery still waiting.
 func (r *Replay) room(ctx context.Context, ep *webhook.Endpoint, cur *replayCursor) (int, error) {
 	window := r.window(ep)
 	if cur.After == "" {
 		return window, nil
 	}
+	need := max(1, min(r.batchSize(), window)/2)
 	maxWait := r.MaxWait
 	if maxWait == 0 {
 		maxWait = replayMaxWait
@@ -244,7 +246,7 @@ func (r *Replay) room(ctx context.Context, ep *webhook.Endpoint, cur *replayCurs
 		if lowest == "" {
 			cur.Low = cur.After
 		}
-		if n < window {
+		if window-n >= need {
 			return window - n, nil
 		}
 		if time.Now().After(deadline) {
