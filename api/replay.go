@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -235,11 +236,12 @@ func (s *Server) cancelMsgs(c *gin.Context) {
 func checkNames(v *webhook.ValidationError, names []string, loc ...string) {
 	seen := map[string]bool{}
 	for i, n := range names {
+		at := append(slices.Clip(loc), strconv.Itoa(i))
 		if !webhook.ValidName(n) || len(n) > webhook.MaxEventTypeLength {
-			v.Add("must be an event type name", append(loc, strconv.Itoa(i))...)
+			v.Add("must be an event type name", at...)
 		}
 		if seen[n] {
-			v.Add("duplicate item", append(loc, strconv.Itoa(i))...)
+			v.Add("duplicate item", at...)
 		}
 		seen[n] = true
 	}

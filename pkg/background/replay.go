@@ -196,7 +196,16 @@ func (r *Replay) batch(ctx context.Context, ep *webhook.Endpoint, b webhook.Repl
 		if err != nil {
 			return step, nil, err
 		}
-		return step, bulkJobs(delivery.JobsFor(nil, step.Queued)), nil
+		var jobs []delivery.Job
+		for i, d := range step.Queued {
+			// With its message: the first attempt need not read it back.
+			var msg *webhook.Message
+			if i < len(step.Messages) && step.Messages[i].ID == d.MessageID && step.Messages[i].Payload != nil {
+				msg = &step.Messages[i]
+			}
+			jobs = append(jobs, delivery.JobsFor(msg, []webhook.Delivery{d})...)
+		}
+		return step, bulkJobs(jobs), nil
 	}
 	msgs, step, err := r.Store.MissingMessages(ctx, ep, b)
 	if err != nil {

@@ -218,6 +218,9 @@ func TestBulkReplayRestartsDeliveries(t *testing.T) {
 		if !j.Bulk || j.Ref.Round != 1 || j.Ref.Number != 1 || j.Ref.IsManual() {
 			t.Errorf("job %+v, want the first scheduled attempt of round 1, bulk", j)
 		}
+		if j.Fresh == nil || string(j.Fresh.Payload) != `{"n":1}` || j.Fresh.EventType != "a" || j.Fresh.EndpointID != b.ep.ID {
+			t.Errorf("job %+v, want it to carry its message", j)
+		}
 	}
 	for _, d := range b.deliveries(other) {
 		if d.Round != 0 {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -101,7 +102,8 @@ func replayFilterSQL(f webhook.ReplayFilter, args pgx.NamedArgs) string {
 //     times @spacing, in a new round with the whole retry schedule, and no
 //     longer held (a replay is sent now, outside its ordering key's order:
 //     the key's release passes over it). The attempt already queued for
-//     its old round finds itself stale and does nothing.
+//     its old round finds itself stale and does nothing. Each comes back
+//     with its message, which its first attempt carries.
 var replayDeliveriesSQL = `
 WITH picked AS (
 	SELECT d.id, d.msg_id FROM deliveries d
@@ -117,9 +119,18 @@ UPDATE deliveries d SET status = 1, round = d.round + 1, round_attempts = 0, hel
 	next_attempt_at = CAST(@start AS timestamptz) + n.n * make_interval(secs => @spacing),
 	reconcile_at = CAST(@start AS timestamptz) + n.n * make_interval(secs => @spacing) + make_interval(secs => @grace),
 	updated_at = @now
-FROM numbered n
-WHERE d.id = n.id
-RETURNING ` + deliveryColumnsOf("d.")
+FROM numbered n, messages m
+WHERE d.id = n.id AND m.id = d.msg_id
+RETURNING ` + deliveryColumnsOf("d.") + `, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload`
+
+// replayedRow is a row of replayDeliveriesSQL: a delivery and what its
+// first attempt needs of its message.
+type replayedRow struct {
+	deliveryRow
+	MEventType string
+	MEventID   *string
+	MPayload   *string
+}
 
 // deliveryColumnsOf is deliveryColumns of the table alias t ("d.").
 func deliveryColumnsOf(t string) string { return prefixed(t, "", deliveryColumns) }
@@ -136,9 +147,19 @@ func (db *DB) ReplayDeliveries(ctx context.Context, b webhook.ReplayBatch) (webh
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	args["start"], args["spacing"], args["grace"], args["now"] = b.Start.UTC(), b.Spacing.Seconds(), db.reconcileGrace.Seconds(), now
 	rows, _ := db.pool.Query(ctx, fmt.Sprintf(replayDeliveriesSQL, replayFilterSQL(b.Filter, args)), args)
-	step.Queued, err = collectDeliveries(rows)
+	replayed, err := pgx.CollectRows(rows, pgx.RowToStructByName[replayedRow])
 	if err != nil {
 		return step, fmt.Errorf("replaying deliveries of %s: %w", b.EndpointID, err)
+	}
+	slices.SortFunc(replayed, func(x, y replayedRow) int { return strings.Compare(x.MsgID, y.MsgID) })
+	for _, r := range replayed {
+		d := r.delivery()
+		step.Queued = append(step.Queued, d)
+		m := webhook.Message{ID: d.MessageID, OrgID: d.OrgID, AppID: d.AppID, EventType: r.MEventType, EventID: r.MEventID}
+		if r.MPayload != nil {
+			m.Payload = json.RawMessage(*r.MPayload)
+		}
+		step.Messages = append(step.Messages, m)
 	}
 	return step, nil
 }

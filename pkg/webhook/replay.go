@@ -44,8 +44,11 @@ type ReplayFilter struct {
 // ReplayStep is what one batch of a replay did.
 type ReplayStep struct {
 	// Queued are the deliveries made due: restarted in a new round (bulk
-	// replay) or created (replay-missing).
+	// replay) or created (replay-missing), in message order.
 	Queued []Delivery
+	// Messages are the messages of Queued, one each in the same order,
+	// with their payloads (bulk replay; replay-missing reads them first).
+	Messages []Message
 	// ScannedTo is the last message id the batch looked at: the next
 	// batch's After.
 	ScannedTo string
