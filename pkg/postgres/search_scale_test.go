@@ -29,23 +29,7 @@ func TestSearchAtScale(t *testing.T) {
 		t.Skip("HOOKD_SEARCH_ROWS is not set")
 	}
 	ctx := context.Background()
-	server := os.Getenv("HOOKD_TEST_DB_DSN") // as postgrestest, which imports this package
-	if server == "" {
-		server = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	dsn, err := url.Parse(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn.Path = "/hookd_bench_search"
-	db, err := Open(ctx, dsn.String(), Options{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openScratch(t, "hookd_bench_search", false)
 	app := loadSearchFixture(t, db, "search", rows)
 	// A small application beside the big one: its searches must not walk
 	// the big one's rows.
@@ -129,6 +113,44 @@ func TestSearchAtScale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// openScratch opens (creating it, or dropping it first when fresh) the
+// migrated database name on the test server, for the measurements that
+// keep their data: it is not a postgrestest database, which imports this
+// package.
+func openScratch(t *testing.T, name string, fresh bool) *DB {
+	t.Helper()
+	ctx := context.Background()
+	server := os.Getenv("HOOKD_TEST_DB_DSN")
+	if server == "" {
+		server = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	if fresh {
+		conn, err := pgx.Connect(ctx, server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		_ = conn.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dsn, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn.Path = "/" + name
+	db, err := Open(ctx, dsn.String(), Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
