@@ -22,16 +22,21 @@ const messageSelect = `m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.cha
 // index condition or a cheap check of the rows an index walk yields:
 //
 //   - the page walks messages_app_id (app_id, id) from the cursor, or the
-//     index of a selective filter (messages_app_event_type, the GIN indexes
-//     on channels and tags, the unique index on (app_id, event_id) for an
-//     eventId prefix) when the planner finds it cheaper;
+//     index of a selective filter (messages_app_event_type, the unique
+//     index on (app_id, event_id) for an eventId prefix) when the planner
+//     finds it cheaper;
+//   - a channel or tag is a probe of message_channels or message_tags
+//     (app_id, channel or tag, msg_id), which the planner may also walk in
+//     message order, merged with the messages;
 //   - the status filter keeps the messages with a delivery of that status
 //     and none of a worse one (webhook.WorseThan), both probes of
 //     deliveries_app_status (deliveries that did not succeed), or of the
 //     unique (msg_id, endpoint_id) index for success; the planner may
 //     instead walk deliveries_app_status for the status, in message order,
-//     merged with the messages (the page's id range is repeated on it, so
-//     that walk starts where the page does).
+//     merged with the messages.
+//
+// The page's id range is repeated on every walk that may be merged with
+// the messages, so that it starts where the page does.
 func listMessagesSQL(appID string, f webhook.MessageFilter, opt webhook.ListOptions) (string, pgx.NamedArgs) {
 	args := pgx.NamedArgs{"app_id": appID, "with_content": !f.OmitPayload, "limit": opt.Limit + 1}
 	where := []string{"m.app_id = @app_id"}
@@ -67,12 +72,14 @@ func listMessagesSQL(appID string, f webhook.MessageFilter, opt webhook.ListOpti
 		where = append(where, "m.event_type = ANY(@event_types)")
 	}
 	if f.Channel != "" {
-		args["channel"] = jsonArray(f.Channel)
-		where = append(where, "m.channels @> CAST(@channel AS jsonb)")
+		args["channel"] = f.Channel
+		where = append(where, "EXISTS (SELECT 1 FROM message_channels c WHERE c.app_id = @app_id AND c.channel = @channel AND c.msg_id = m.id"+
+			inRange("c.msg_id")+")")
 	}
 	if f.Tag != "" {
-		args["tag"] = jsonArray(f.Tag)
-		where = append(where, "m.tags @> CAST(@tag AS jsonb)")
+		args["tag"] = f.Tag
+		where = append(where, "EXISTS (SELECT 1 FROM message_tags t WHERE t.app_id = @app_id AND t.tag = @tag AND t.msg_id = m.id"+
+			inRange("t.msg_id")+")")
 	}
 	if p := f.EventIDPrefix; p != "" {
 		// A range of the C collation: every string starting with p sorts in

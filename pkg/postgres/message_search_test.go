@@ -163,3 +163,53 @@ func openDSN(t *testing.T, dsn string) *postgres.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+// A message's channels and tags are filed with it, and go with it: when it
+// is deleted past retention, and with its application.
+func TestMessageFilesGoWithTheMessage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := postgrestest.NewDSN(t)
+	db := openDSN(t, dsn)
+	org, _ := db.EnsureOrg(ctx, "acme")
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	filed := func() (n int) {
+		t.Helper()
+		if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM message_channels) + (SELECT count(*) FROM message_tags)`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var apps []*webhook.Application
+	for range 2 {
+		app := &webhook.Application{OrgID: org.ID, Name: "a"}
+		if err := db.CreateApp(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		msg := &webhook.Message{OrgID: org.ID, AppID: app.ID, EventType: "a", Channels: []string{"eu", "b2b"},
+			Tags: []string{"vip"}, Payload: json.RawMessage(`{}`), RetentionDays: 90}
+		if _, err := db.CreateMessage(ctx, msg, ""); err != nil {
+			t.Fatal(err)
+		}
+		apps = append(apps, app)
+	}
+	if n := filed(); n != 6 {
+		t.Fatalf("%d channel and tag rows, want 6", n)
+	}
+	if err := db.DeleteApp(ctx, org.ID, apps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := filed(); n != 3 {
+		t.Fatalf("%d rows after deleting an application, want 3", n)
+	}
+	if _, err := db.DeleteOldMessages(ctx, time.Now().Add(time.Minute), 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := filed(); n != 0 {
+		t.Fatalf("%d rows after the messages were deleted, want none", n)
+	}
+}

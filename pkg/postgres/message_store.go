@@ -86,11 +86,14 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 //     number in the key is counted, and it becomes the key's head unless
 //     the key has one already.
 //   - the deliveries: due now (pending), or held behind their key's head.
+//   - channel_rows, tag_rows: the message's channels and tags, one row
+//     each, in message_channels and message_tags, where the message list
+//     finds them in message order (messageFilesSQL).
 //
 // An endpoint pending verification gets its challenge alone (a
 // webhook.verification message sent to it only, outside any ordering).
 // A delivery's id is derived from its message and endpoint ids.
-const createMessageSQL = `
+var createMessageSQL = `
 WITH msg AS (
 	INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload, retention_days,
 		ordering_key, created_at)
@@ -121,7 +124,7 @@ WITH msg AS (
 		head_since = CASE WHEN k.head_delivery_id IS NULL THEN excluded.head_since ELSE k.head_since END,
 		alerted = k.alerted AND k.head_delivery_id IS NOT NULL
 	RETURNING endpoint_id, last_seq, head_delivery_id
-)
+)` + messageFilesSQL + `
 INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, next_attempt_at, reconcile_at,
 	ordering_key, ordering_seq, held, created_at, updated_at)
 SELECT m.delivery_id, @org_id, @app_id, msg.id, m.endpoint_id, @pending,
@@ -133,24 +136,23 @@ LEFT JOIN keys k ON k.endpoint_id = m.endpoint_id
 CROSS JOIN LATERAL (SELECT coalesce(k.head_delivery_id <> m.delivery_id, false) AS held) h
 RETURNING id, endpoint_id, ordering_key, held`
 
+// messageFilesSQL files a message's channels and tags (@channel_list,
+// @tag_list) under its application: steps of createMessageSQL.
+const messageFilesSQL = `, channel_rows AS (
+	INSERT INTO message_channels (app_id, channel, msg_id)
+	SELECT @app_id, c, msg.id FROM msg, unnest(CAST(@channel_list AS text[])) AS c
+), tag_rows AS (
+	INSERT INTO message_tags (app_id, tag, msg_id)
+	SELECT @app_id, t, msg.id FROM msg, unnest(CAST(@tag_list AS text[])) AS t
+)`
+
 // CreateMessage implements delivery.PublishStore: the message and its
 // deliveries are written by one statement.
 func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpoint string) ([]webhook.Delivery, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	msg.ID = webhook.NewID(webhook.PrefixMessage)
 	msg.CreatedAt = now
-	chans := msg.Channels
-	if chans == nil {
-		chans = []string{}
-	}
-	rows, err := db.pool.Query(ctx, createMessageSQL, pgx.NamedArgs{
-		"id": msg.ID, "org_id": msg.OrgID, "app_id": msg.AppID, "event_type": msg.EventType, "event_id": msg.EventID,
-		"channels": jsonOrNull(msg.Channels), "tags": jsonOrNull(msg.Tags), "payload": string(msg.Payload),
-		"retention_days": msg.RetentionDays, "ordering_key": msg.OrderingKey, "now": now,
-		"pending": int(webhook.StatusPending), "reconcile_at": now.Add(db.reconcileGrace),
-		"only": onlyEndpoint, "channel_list": chans,
-		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
-	})
+	rows, err := db.pool.Query(ctx, createMessageSQL, db.createMessageArgs(msg, onlyEndpoint, now))
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")
 	}
@@ -171,6 +173,18 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
 	}
 	return deliveries, translate(err, "a message with this eventId")
+}
+
+// createMessageArgs are the arguments of createMessageSQL for msg.
+func (db *DB) createMessageArgs(msg *webhook.Message, onlyEndpoint string, now time.Time) pgx.NamedArgs {
+	return pgx.NamedArgs{
+		"id": msg.ID, "org_id": msg.OrgID, "app_id": msg.AppID, "event_type": msg.EventType, "event_id": msg.EventID,
+		"channels": jsonOrNull(msg.Channels), "tags": jsonOrNull(msg.Tags), "payload": string(msg.Payload),
+		"retention_days": msg.RetentionDays, "ordering_key": msg.OrderingKey, "now": now,
+		"pending": int(webhook.StatusPending), "reconcile_at": now.Add(db.reconcileGrace),
+		"only": onlyEndpoint, "channel_list": nonNil(msg.Channels), "tag_list": nonNil(msg.Tags),
+		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
+	}
 }
 
 // jsonOrNull returns list as a JSON array, or nil (SQL NULL) for nil.

@@ -19,16 +19,41 @@ ALTER TABLE messages ALTER COLUMN event_id TYPE text COLLATE "C";
 -- where nearly every delivery ends, and leaves this index.
 CREATE INDEX deliveries_app_status ON deliveries (app_id, status, msg_id) WHERE status <> 0;
 
--- The event type, channel and tag filters of message lists and search. A
--- message without channels or tags costs the GIN indexes nothing (a
--- containment test implies NOT NULL, so the planner uses them).
+-- The event type filter of message lists and search.
 CREATE INDEX messages_app_event_type ON messages (app_id, event_type, id);
-CREATE INDEX messages_channels ON messages USING gin (channels jsonb_path_ops) WHERE channels IS NOT NULL;
-CREATE INDEX messages_tags ON messages USING gin (tags jsonb_path_ops) WHERE tags IS NOT NULL;
+
+-- The channel and tag filters: each channel and tag of a message, in
+-- message order under its application, so that a page of a channel is an
+-- index walk however many or few messages carry it (a GIN index on the
+-- jsonb column finds them in no order: a channel on 1 % of 10 million
+-- messages meant sorting 100,000 rows), with statistics of their own.
+-- Written by the statement that stores the message; gone with it.
+CREATE TABLE message_channels (
+    app_id  text COLLATE "C" NOT NULL,
+    channel text NOT NULL,
+    msg_id  text COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    PRIMARY KEY (app_id, channel, msg_id)
+);
+CREATE INDEX message_channels_msg ON message_channels (msg_id);
+CREATE TABLE message_tags (
+    app_id text COLLATE "C" NOT NULL,
+    tag    text NOT NULL,
+    msg_id text COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    PRIMARY KEY (app_id, tag, msg_id)
+);
+CREATE INDEX message_tags_msg ON message_tags (msg_id);
+INSERT INTO message_channels (app_id, channel, msg_id)
+SELECT m.app_id, c, m.id FROM messages m, jsonb_array_elements_text(m.channels) AS c
+WHERE jsonb_typeof(m.channels) = 'array'
+ON CONFLICT DO NOTHING;
+INSERT INTO message_tags (app_id, tag, msg_id)
+SELECT m.app_id, t, m.id FROM messages m, jsonb_array_elements_text(m.tags) AS t
+WHERE jsonb_typeof(m.tags) = 'array'
+ON CONFLICT DO NOTHING;
 
 -- +goose Down
-DROP INDEX messages_tags;
-DROP INDEX messages_channels;
+DROP TABLE message_tags;
+DROP TABLE message_channels;
 DROP INDEX messages_app_event_type;
 DROP INDEX deliveries_app_status;
 ALTER TABLE messages ALTER COLUMN event_id TYPE text COLLATE "default";
