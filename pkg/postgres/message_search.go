@@ -67,7 +67,14 @@ func listMessagesSQL(appID string, f webhook.MessageFilter, opt webhook.ListOpti
 	if len(bounds) > 0 {
 		where = append(where, strings.TrimPrefix(inRange("m.id"), " AND "))
 	}
-	if len(f.EventTypes) > 0 {
+	switch len(f.EventTypes) {
+	case 0:
+	case 1:
+		// Equality, not ANY: messages_app_event_type then yields the
+		// type's messages in id order, and the page stops after its limit.
+		args["event_type"] = f.EventTypes[0]
+		where = append(where, "m.event_type = @event_type")
+	default:
 		args["event_types"] = f.EventTypes
 		where = append(where, "m.event_type = ANY(@event_types)")
 	}
