@@ -11,11 +11,12 @@ import (
 )
 
 // QueueDepth returns a metrics.QueueDepthFunc that reads the task counts of
-// the delivery queues of base (fresh attempts and retries) through rdb. A
-// queue that does not exist yet (nothing was ever queued) counts as empty.
-func QueueDepth(rdb redis.UniversalClient, base string) metrics.QueueDepthFunc {
+// every delivery queue of every shard (fresh attempts and retries) through
+// rdb. A queue that does not exist yet (nothing was ever queued) counts as
+// empty.
+func QueueDepth(rdb redis.UniversalClient, q Queues) metrics.QueueDepthFunc {
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	queues := []string{base, RetryQueue(base)}
+	queues := q.All()
 	return func() ([]metrics.QueueDepth, error) {
 		existing, err := insp.Queues()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -37,7 +38,7 @@ type bundle struct {
 	ctx       context.Context
 	db        *postgres.DB
 	redis     asynq.RedisConnOpt
-	queue     string
+	queues    worker.Queues
 	enqueuer  *worker.Enqueuer
 	publisher *delivery.Publisher
 	app       *webhook.Application
@@ -49,6 +50,8 @@ type bundleOptions struct {
 	workers     int
 	newThrottle func() *delivery.Throttle
 	wrapStore   func(delivery.AttemptStore) delivery.AttemptStore
+	// shards is HOOKD_QUEUE_SHARDS (0: 1).
+	shards int
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
@@ -59,9 +62,9 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue := "test-" + randomHex()
-	b := &bundle{t: t, ctx: ctx, db: db, redis: redisOpt, queue: queue,
-		enqueuer: worker.NewEnqueuer(redisOpt, queue, worker.HandlerTimeout(5*time.Second, time.Minute))}
+	queues := worker.NewQueues("test-"+randomHex(), opt.shards)
+	b := &bundle{t: t, ctx: ctx, db: db, redis: redisOpt, queues: queues,
+		enqueuer: worker.NewEnqueuer(redisOpt, queues, worker.HandlerTimeout(5*time.Second, time.Minute))}
 	b.publisher = &delivery.Publisher{Store: db, Queue: b.enqueuer}
 	var store delivery.AttemptStore = db
 	if opt.wrapStore != nil {
@@ -73,7 +76,7 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 		if opt.newThrottle != nil {
 			throttle = opt.newThrottle()
 		}
-		w := worker.New(worker.Config{Redis: redisOpt, Queue: queue, Concurrency: 20,
+		w := worker.New(worker.Config{Redis: redisOpt, Queues: queues, Concurrency: 20,
 			ShutdownTimeout: 5 * time.Second, DelayedCheckInterval: 50 * time.Millisecond})
 		w.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
 			Store: store, Queue: b.enqueuer, Schedule: retry.Schedule{10 * time.Millisecond, 10 * time.Millisecond},
@@ -92,8 +95,9 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 		cancel()
 		wg.Wait()
 		insp := asynq.NewInspector(redisOpt)
-		_ = insp.DeleteQueue(queue, true)
-		_ = insp.DeleteQueue(worker.RetryQueue(queue), true)
+		for _, q := range queues.All() {
+			_ = insp.DeleteQueue(q, true)
+		}
 		_ = insp.Close()
 		_ = b.enqueuer.Close()
 	})
@@ -200,23 +204,84 @@ func (r *receiver) times() []time.Time {
 	return append([]time.Time(nil), r.at...)
 }
 
-// Through asynq: the first attempt on the fresh queue, retries on the
-// retry queue, each recorded once.
+// Through asynq: the first attempt on the fresh queue of the endpoint's
+// shard, retries on that shard's retry queue, each recorded once.
 func TestDeliveryThroughAsynq(t *testing.T) {
 	t.Parallel()
-	b := setup(t, bundleOptions{})
-	rcv := newReceiver(t, func(n int) int {
-		if n <= 2 {
-			return http.StatusInternalServerError
-		}
-		return http.StatusOK
-	})
-	ep := b.endpoint(rcv.URL)
-	msg := b.publish(`{"a":1}`)
-	attempts := b.waitStatus(msg, ep, webhook.StatusSuccess)
-	if len(attempts) != 3 || len(rcv.times()) != 3 {
-		t.Fatalf("%d attempts, %d requests; want 3 and 3", len(attempts), len(rcv.times()))
+	for _, shards := range []int{1, 3} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, bundleOptions{shards: shards})
+			rcv := newReceiver(t, func(n int) int {
+				if n <= 2 {
+					return http.StatusInternalServerError
+				}
+				return http.StatusOK
+			})
+			ep := b.endpoint(rcv.URL)
+			msg := b.publish(`{"a":1}`)
+			attempts := b.waitStatus(msg, ep, webhook.StatusSuccess)
+			if len(attempts) != 3 || len(rcv.times()) != 3 {
+				t.Fatalf("%d attempts, %d requests; want 3 and 3", len(attempts), len(rcv.times()))
+			}
+			// One shard did all the work: one first attempt, two retries.
+			var busy []string
+			for i := range b.queues.Len() {
+				fresh, retries := b.queues.Shard(i)
+				nf, nr := b.processed(fresh), b.processed(retries)
+				if nf+nr == 0 {
+					continue
+				}
+				busy = append(busy, fresh)
+				if nf != 1 || nr != 2 {
+					t.Errorf("shard %s processed %d first attempts and %d retries, want 1 and 2", fresh, nf, nr)
+				}
+			}
+			if len(busy) != 1 {
+				t.Errorf("shards that worked: %v, want one", busy)
+			}
+		})
 	}
+}
+
+// Endpoints spread over the shards, and every shard is served.
+func TestShardsSpreadEndpoints(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{shards: 4})
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	var eps []*webhook.Endpoint
+	for range 16 {
+		eps = append(eps, b.endpoint(rcv.URL))
+	}
+	msg := b.publish(`{}`)
+	for _, ep := range eps {
+		b.waitStatus(msg, ep, webhook.StatusSuccess)
+	}
+	total, used := 0, 0
+	for i := range b.queues.Len() {
+		fresh, _ := b.queues.Shard(i)
+		n := b.processed(fresh)
+		total += n
+		if n > 0 {
+			used++
+		}
+	}
+	if total != len(eps) || used < 3 {
+		t.Fatalf("%d first attempts over %d of 4 shards; want %d over at least 3", total, used, len(eps))
+	}
+}
+
+// processed returns how many tasks queue has processed ("" queues never
+// used count 0).
+func (b *bundle) processed(queue string) int {
+	b.t.Helper()
+	insp := asynq.NewInspector(b.redis)
+	defer insp.Close()
+	info, err := insp.GetQueueInfo(queue)
+	if err != nil {
+		return 0
+	}
+	return info.ProcessedTotal
 }
 
 // failingLoads fails LoadDelivery a number of times, as a database outage
@@ -300,7 +365,7 @@ func TestEnqueueReplacesArchivedTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	queue := "test-" + randomHex()
-	enq := worker.NewEnqueuer(redisOpt, queue, time.Minute)
+	enq := worker.NewEnqueuer(redisOpt, worker.NewQueues(queue, 1), time.Minute)
 	insp := asynq.NewInspector(redisOpt)
 	t.Cleanup(func() {
 		_ = insp.DeleteQueue(queue, true)

@@ -112,11 +112,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("HOOKD_REDIS_DSN: %w", err)
 	}
 	m.redis = worker.NewRedisClient(redisOpt)
+	queues := worker.NewQueues(m.Config.Queue, m.Config.QueueShards)
 	m.metrics = metrics.New(metrics.Config{
-		QueueDepth: worker.QueueDepth(m.redis, m.Config.Queue),
+		QueueDepth: worker.QueueDepth(m.redis, queues),
 		Logger:     m.Logger,
 	})
-	m.enqueuer = worker.NewEnqueuer(redisOpt, m.Config.Queue, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
+	m.enqueuer = worker.NewEnqueuer(redisOpt, queues, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
 	m.publisher = &delivery.Publisher{Store: m.db, Queue: m.enqueuer, Logger: m.Logger}
 	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Publisher: m.publisher})
 	if m.Roles.API {
@@ -125,19 +126,28 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	if m.Roles.Worker {
-		return m.openWorker(redisOpt)
+		return m.openWorker(redisOpt, queues)
 	}
 	return nil
 }
 
-func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
+func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) error {
 	headers, err := signature.HeadersFor(m.Config.HeaderPrefix)
 	if err != nil {
 		return fmt.Errorf("HOOKD_HEADER_PREFIX: %w", err)
 	}
+	if queues.Len() > 1 {
+		// On Redis Cluster, where each queue lives is its hash slot's master.
+		for i := range queues.Len() {
+			fresh, retries := queues.Shard(i)
+			m.Logger.Info("queue shard", slog.Int("shard", i),
+				slog.String("queue", fresh), slog.Int("slot", worker.Slot(fresh)),
+				slog.String("retry_queue", retries), slog.Int("retry_slot", worker.Slot(retries)))
+		}
+	}
 	m.worker = worker.New(worker.Config{
 		Redis:           redisOpt,
-		Queue:           m.Config.Queue,
+		Queues:          queues,
 		Concurrency:     m.Config.WorkerConcurrency,
 		ShutdownTimeout: m.Config.ShutdownTimeout,
 		Logger:          m.Logger,

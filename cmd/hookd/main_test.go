@@ -395,6 +395,8 @@ func TestLoadConfig(t *testing.T) {
 		{"HOOKD_REDIS_DSN", "mysql://localhost"},
 		{"HOOKD_DB_DSN", "mysql://localhost/hookd"},
 		{"HOOKD_LOG_FORMAT", "xml"},
+		{"HOOKD_QUEUE_SHARDS", "0"},
+		{"HOOKD_QUEUE_SHARDS", "257"},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			t.Parallel()
