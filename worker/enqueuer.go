@@ -75,14 +75,15 @@ func (e *Enqueuer) Enqueue(ctx context.Context, jobs ...delivery.Job) error {
 }
 
 // enqueue queues one job on its endpoint's shard. When that shard's Redis
-// refuses (its master is failing over), the job goes to the next shard, so
-// that a failover delays nothing: a job's shard is where its work is spread
-// to, not what keeps it correct (order is kept in Postgres, and in-flight
-// caps per process).
+// refuses (its master is failing over), a new job goes to the next shard,
+// so that a failover does not delay it: a job's shard is where its work is
+// spread to, not what keeps it correct (order is kept in Postgres, and
+// in-flight caps per process). A job that may be queued already
+// (Requeue) stays on its shard, where asynq's duplicate check finds it.
 func (e *Enqueuer) enqueue(ctx context.Context, job delivery.Job) error {
 	home := e.queues.shardOf(job)
 	err := e.enqueueOn(ctx, e.queues.queueOf(home, job), job)
-	if err != nil && e.queues.Len() > 1 && ctx.Err() == nil {
+	if err != nil && !job.Requeue && e.queues.Len() > 1 && ctx.Err() == nil {
 		next := e.queues.queueOf((home+1)%e.queues.Len(), job)
 		if err2 := e.enqueueOn(ctx, next, job); err2 == nil {
 			return nil

@@ -111,20 +111,24 @@ func (q Queues) All() []string {
 	return all
 }
 
-// shardOf returns the shard of job: by its endpoint, or by its delivery
-// when the endpoint is not known.
-func (q Queues) shardOf(job delivery.Job) int {
+// ShardOf returns the shard of the attempts to endpointID.
+func (q Queues) ShardOf(endpointID string) int {
 	n := q.Len()
 	if n == 1 {
 		return 0
 	}
-	key := job.EndpointID
-	if key == "" {
-		key = job.Ref.DeliveryID
-	}
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
+	_, _ = h.Write([]byte(endpointID))
 	return int(h.Sum32() % uint32(n))
+}
+
+// shardOf returns the shard of job: its endpoint's, or by its delivery
+// when the endpoint is not known.
+func (q Queues) shardOf(job delivery.Job) int {
+	if job.EndpointID == "" {
+		return q.ShardOf(job.Ref.DeliveryID)
+	}
+	return q.ShardOf(job.EndpointID)
 }
 
 // queueOf returns the queue of job's attempt in shard i: a scheduled

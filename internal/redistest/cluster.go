@@ -21,6 +21,12 @@ type ClusterOptions struct {
 	// before it is marked failed and its replica takes over; 0 means 2s
 	// (Redis's default is 15s).
 	NodeTimeout time.Duration
+	// PartialCoverage sets cluster-require-full-coverage no: while a
+	// master is down, the other masters keep answering for their slots.
+	// By default, as in Redis, the whole cluster refuses commands
+	// (CLUSTERDOWN) from when the master is marked failed until its
+	// replica has taken over.
+	PartialCoverage bool
 }
 
 // Cluster is a real Redis Cluster of a test: redis-server processes with
@@ -45,12 +51,17 @@ func StartCluster(t testing.TB, opt ClusterOptions) *Cluster {
 	if opt.NodeTimeout == 0 {
 		opt.NodeTimeout = 2 * time.Second
 	}
+	coverage := "yes"
+	if opt.PartialCoverage {
+		coverage = "no"
+	}
 	c := &Cluster{t: t}
 	addrs := make([]string, 0, 2*opt.Masters)
 	for range 2 * opt.Masters {
 		port, bus := freePort(t), freePort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		c.Nodes = append(c.Nodes, startServer(t, addr, []string{
+			"cluster-require-full-coverage " + coverage,
 			"port " + strconv.Itoa(port),
 			"cluster-port " + strconv.Itoa(bus),
 			"bind 127.0.0.1",

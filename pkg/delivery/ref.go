@@ -71,6 +71,10 @@ type Job struct {
 	// queue may keep one endpoint's jobs together by it (the asynq queue
 	// picks its shard by it).
 	EndpointID string
+	// Requeue marks a job that may still be queued from before (the
+	// Reconciler's): a queue must put it where it put it then, so that its
+	// duplicate check sees it, never somewhere else for convenience.
+	Requeue bool
 	// Fresh is set on the first attempt of a delivery just published with a
 	// payload small enough to travel in the queue.
 	Fresh *Fresh
