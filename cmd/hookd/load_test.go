@@ -260,33 +260,47 @@ func waitDelivered(t *testing.T, timeout time.Duration, p *loadPublisher, r *loa
 }
 
 // waitRecorded waits until Postgres holds a successful delivery of every
-// message the publisher stored (one endpoint per message).
+// message the publisher stored (one endpoint per message). Failed queries
+// (the server is out of connections, on a shared machine) are tried again.
 func waitRecorded(t *testing.T, timeout time.Duration, dsn string, p *loadPublisher) {
 	t.Helper()
 	p.mu.Lock()
 	stored := len(p.stored)
 	p.mu.Unlock()
-	waitUntil(t, timeout, fmt.Sprintf("%d successful deliveries in postgres", stored), func() bool {
-		return checkAttempts(t, dsn).succeeded >= stored
-	})
+	var last error
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := queryAttempts(dsn)
+		if err == nil && c.succeeded >= stored {
+			return
+		}
+		if err != nil {
+			last = err
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %d successful deliveries in postgres (%d; last error %v)",
+				timeout, stored, c.succeeded, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
-// attemptChecks queries Postgres: deliveries, those succeeded, successful
-// attempts, deliveries with more than one successful attempt, and attempt
-// task keys recorded more than once.
+// attemptChecks is what Postgres holds: deliveries, those succeeded,
+// successful attempts, deliveries with more than one successful attempt,
+// and attempt task keys recorded more than once.
 type attemptChecks struct {
 	deliveries, succeeded, successfulAttempts, deliveriesWithTwoSuccesses, repeatedTaskKeys int
 }
 
-func checkAttempts(t *testing.T, dsn string) attemptChecks {
-	t.Helper()
-	ctx := context.Background()
+func queryAttempts(dsn string) (attemptChecks, error) {
+	var c attemptChecks
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		t.Fatal(err)
+		return c, err
 	}
 	defer conn.Close(ctx)
-	var c attemptChecks
 	err = conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 0) FROM deliveries`).Scan(&c.deliveries, &c.succeeded)
 	if err == nil {
 		err = conn.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE status = 0`).Scan(&c.successfulAttempts)
@@ -299,17 +313,26 @@ func checkAttempts(t *testing.T, dsn string) attemptChecks {
 		err = conn.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM attempts
 			GROUP BY delivery_id, task_key HAVING count(*) > 1) k`).Scan(&c.repeatedTaskKeys)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return c, err
 }
 
 // wantAttemptsOnce fails t unless every one of want deliveries succeeded
 // with exactly one successful attempt, and no attempt was recorded twice.
 func wantAttemptsOnce(t *testing.T, dsn string, want int) {
 	t.Helper()
-	c := checkAttempts(t, dsn)
+	var (
+		c   attemptChecks
+		err error
+	)
+	for range 20 {
+		if c, err = queryAttempts(dsn); err == nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c.deliveries != want || c.succeeded != want || c.successfulAttempts != want ||
 		c.deliveriesWithTwoSuccesses != 0 || c.repeatedTaskKeys != 0 {
 		t.Errorf("postgres: %d deliveries (%d succeeded), %d successful attempts, %d deliveries with two, %d task keys twice; want %d, one successful attempt each",
