@@ -3,7 +3,9 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,13 +132,13 @@ func (c *Cluster) Masters(ctx context.Context) ([]*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	slices.SortFunc(slots, func(a, b slotRange) int { return a.start - b.start })
 	var masters []*Server
 	seen := map[string]bool{}
 	for _, s := range slots {
-		addr := s.Nodes[0].Addr
-		if !seen[addr] {
-			seen[addr] = true
-			masters = append(masters, c.Node(addr))
+		if !seen[s.master] {
+			seen[s.master] = true
+			masters = append(masters, c.Node(s.master))
 		}
 	}
 	return masters, nil
@@ -159,8 +161,8 @@ func (c *Cluster) MasterOf(ctx context.Context, key string) (*Server, error) {
 		return nil, err
 	}
 	for _, s := range slots {
-		if int64(s.Start) <= slot && slot <= int64(s.End) {
-			return c.Node(s.Nodes[0].Addr), nil
+		if int64(s.start) <= slot && slot <= int64(s.end) {
+			return c.Node(s.master), nil
 		}
 	}
 	return nil, fmt.Errorf("slot %d of %q is not served", slot, key)
@@ -186,17 +188,17 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) {
 				cl.Close()
 				return fmt.Errorf("node %s: cluster_state %s", n.Addr, st)
 			}
-			slots, err := cl.ClusterSlots(ctx).Result()
+			slots, err := slotsOf(ctx, cl)
 			cl.Close()
 			if err != nil {
 				return err
 			}
 			covered := 0
 			for _, s := range slots {
-				if m := c.Node(s.Nodes[0].Addr); m == nil || !m.Alive() {
-					return fmt.Errorf("node %s: slots %d-%d on %s, which is down", n.Addr, s.Start, s.End, s.Nodes[0].Addr)
+				if m := c.Node(s.master); m == nil || !m.Alive() {
+					return fmt.Errorf("node %s: slots %d-%d on %s, which is down", n.Addr, s.start, s.end, s.master)
 				}
-				covered += s.End - s.Start + 1
+				covered += s.end - s.start + 1
 			}
 			if covered != 16384 {
 				return fmt.Errorf("node %s: %d slots served", n.Addr, covered)
@@ -206,15 +208,44 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) {
 	})
 }
 
-// slots returns CLUSTER SLOTS as a live node answers it.
-func (c *Cluster) slots(ctx context.Context) ([]redis.ClusterSlot, error) {
+// slotRange is a range of slots and the address of its master.
+type slotRange struct {
+	start, end int
+	master     string
+}
+
+// slots returns the slots' masters as a live node sees them.
+func (c *Cluster) slots(ctx context.Context) ([]slotRange, error) {
 	live := c.live()
 	if live == nil {
 		return nil, fmt.Errorf("no node of the cluster runs")
 	}
 	cl := live.Client()
 	defer cl.Close()
-	return cl.ClusterSlots(ctx).Result()
+	return slotsOf(ctx, cl)
+}
+
+// slotsOf returns the slots' masters as cl's node sees them (CLUSTER
+// SHARDS).
+func slotsOf(ctx context.Context, cl *redis.Client) ([]slotRange, error) {
+	shards, err := cl.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var ranges []slotRange
+	for _, sh := range shards {
+		master := ""
+		for _, n := range sh.Nodes {
+			if n.Role == "master" {
+				master = net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+				break
+			}
+		}
+		for _, r := range sh.Slots {
+			ranges = append(ranges, slotRange{start: int(r.Start), end: int(r.End), master: master})
+		}
+	}
+	return ranges, nil
 }
 
 // live returns a running node, nil if none is.
