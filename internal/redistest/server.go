@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,18 @@ func RequireBinaries(t testing.TB, names ...string) {
 				"this test starts its own Redis processes", name)
 		}
 	}
+}
+
+// StartServer starts a standalone redis-server of t's own, without
+// persistence, and returns once it answers. It skips t when redis-server is
+// missing. Its DSN is "redis://" + Addr + "/0".
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	RequireBinaries(t, "redis-server")
+	port := freePort(t)
+	return startServer(t, fmt.Sprintf("127.0.0.1:%d", port), []string{
+		"port " + strconv.Itoa(port), "bind 127.0.0.1", "protected-mode no", "appendonly no", `save ""`,
+	}, false)
 }
 
 // startServer writes conf (redis.conf lines) into a new directory and runs
@@ -140,6 +153,24 @@ func (s *Server) CommandStats(ctx context.Context) (map[string]int64, error) {
 		}
 	}
 	return stats, nil
+}
+
+// CPU returns the CPU time the server has used (INFO cpu: used_cpu_user
+// and used_cpu_sys).
+func (s *Server) CPU(ctx context.Context) (time.Duration, error) {
+	var total float64
+	for _, field := range []string{"used_cpu_user", "used_cpu_sys"} {
+		v, err := s.info(ctx, "cpu", field)
+		if err != nil {
+			return 0, err
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("INFO cpu %s of %s: %q", field, s.Addr, v)
+		}
+		total += f
+	}
+	return time.Duration(total * float64(time.Second)), nil
 }
 
 // info returns one field of INFO section on this server ("" if absent).
