@@ -3,6 +3,8 @@ package worker
 import (
 	"fmt"
 	"hash/fnv"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hookd/hookd/pkg/delivery"
@@ -109,6 +111,23 @@ func (q Queues) All() []string {
 		all = append(all, s.fresh, s.retries)
 	}
 	return all
+}
+
+// leftovers returns the queues among existing that are named as shards of
+// this base but are none of these shards: the shards of another number of
+// shards.
+func (q Queues) leftovers(existing []string) []string {
+	base := q.list()[0].fresh
+	pattern := regexp.MustCompile(`^` + regexp.QuoteMeta(base) + `-[0-9]+(-retries)?(-[0-9]+)?$`)
+	mine := q.All()
+	var left []string
+	for _, name := range existing {
+		if pattern.MatchString(name) && !slices.Contains(mine, name) {
+			left = append(left, name)
+		}
+	}
+	slices.Sort(left)
+	return left
 }
 
 // ShardOf returns the shard of the attempts to endpointID.

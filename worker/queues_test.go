@@ -140,3 +140,25 @@ func TestShardOf(t *testing.T) {
 		t.Error("queueOf picks the wrong queue of the shard")
 	}
 }
+
+// The shards of another number of shards are leftovers; other queues are
+// not.
+func TestLeftovers(t *testing.T) {
+	t.Parallel()
+	three, six := NewQueues("d", 3), NewQueues("d", 6)
+	existing := append(six.All(), "d", "d-retries", "other", "d-x", "dd-1", "d-1-retries-2-3", "e-1")
+	got := three.leftovers(existing)
+	var want []string
+	for _, name := range six.All() {
+		if !slices.Contains(three.All(), name) {
+			want = append(want, name)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("leftovers = %v, want %v", got, want)
+	}
+	if left := NewQueues("d", 1).leftovers(three.All()); len(left) != 4 {
+		t.Fatalf("one shard's leftovers of three = %v, want shards 1 and 2", left)
+	}
+}

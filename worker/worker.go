@@ -17,6 +17,9 @@ type Config struct {
 	// Queues are the asynq queues to process, every shard's; the zero
 	// value is DefaultQueue in one shard.
 	Queues Queues
+	// Drain are more queues to serve, at the weight of a retry queue: the
+	// leftovers of another number of shards (LeftoverQueues).
+	Drain []string
 	// Concurrency is how many tasks run at once; 0 means 100.
 	Concurrency int
 	// Processors is how many asynq servers share Concurrency. Each dequeues
@@ -74,7 +77,7 @@ func newServer(cfg Config, concurrency int) *asynq.Server {
 	return asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:     concurrency,
 		ShutdownTimeout: cfg.ShutdownTimeout,
-		Queues:          weights(cfg.Queues),
+		Queues:          weights(cfg.Queues, cfg.Drain),
 		// Fresh attempts are enqueued for immediate processing; an idle
 		// worker checks for them this often.
 		TaskCheckInterval: 50 * time.Millisecond,
@@ -98,9 +101,13 @@ func newServer(cfg Config, concurrency int) *asynq.Server {
 
 // weights returns asynq's queue weights: every shard alike, and in each,
 // fresh attempts served three times as often as retries, so a backlog of
-// retries (a receiver back from an outage) never starves new messages.
-func weights(q Queues) map[string]int {
-	w := make(map[string]int, 2*q.Len())
+// retries (a receiver back from an outage) never starves new messages;
+// queues to drain weigh as much as retries.
+func weights(q Queues, drain []string) map[string]int {
+	w := make(map[string]int, 2*q.Len()+len(drain))
+	for _, name := range drain {
+		w[name] = 1
+	}
 	for i := range q.Len() {
 		fresh, retries := q.Shard(i)
 		w[fresh], w[retries] = 3, 1

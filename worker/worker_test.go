@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -268,6 +269,66 @@ func TestShardsSpreadEndpoints(t *testing.T) {
 	}
 	if total != len(eps) || used < 3 {
 		t.Fatalf("%d first attempts over %d of 4 shards; want %d over at least 3", total, used, len(eps))
+	}
+}
+
+// Tasks queued under another number of shards are served by a worker that
+// drains the leftovers it finds at start.
+func TestLeftoverShardsAreDrained(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{shards: 3})
+	fresh, _ := b.queues.Shard(0)
+	six := worker.NewQueues(fresh, 6)
+	enq6 := worker.NewEnqueuer(b.redis, six, worker.HandlerTimeout(5*time.Second, time.Minute))
+	t.Cleanup(func() {
+		insp := asynq.NewInspector(b.redis)
+		for _, q := range six.All() {
+			_ = insp.DeleteQueue(q, true)
+		}
+		_ = insp.Close()
+		_ = enq6.Close()
+	})
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	var eps []*webhook.Endpoint
+	for range 12 {
+		eps = append(eps, b.endpoint(rcv.URL))
+	}
+	// Published by an API with six shards: the running workers (three
+	// shards) serve shard 0 only.
+	msg := &webhook.Message{OrgID: b.app.OrgID, AppID: b.app.ID, EventType: "a", Payload: json.RawMessage(`{}`),
+		RetentionDays: webhook.DefaultRetentionDays}
+	if _, err := (&delivery.Publisher{Store: b.db, Queue: enq6}).Publish(b.ctx, msg, ""); err != nil {
+		t.Fatal(err)
+	}
+	rdb := worker.NewRedisClient(b.redis)
+	t.Cleanup(func() { _ = rdb.Close() })
+	drain, err := worker.LeftoverQueues(rdb, b.queues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drain) == 0 {
+		t.Fatal("no leftover queue holds tasks; the test's endpoints all hashed to shard 0")
+	}
+	for _, q := range drain {
+		if slices.Contains(b.queues.All(), q) {
+			t.Fatalf("leftover %s is one of the current shards", q)
+		}
+	}
+	w := worker.New(worker.Config{Redis: b.redis, Queues: b.queues, Drain: drain, Concurrency: 10,
+		ShutdownTimeout: 5 * time.Second, DelayedCheckInterval: 50 * time.Millisecond})
+	w.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
+		Store: b.db, Queue: b.enqueuer, Headers: signature.WebhookHeaders, RecordTimeout: time.Minute,
+		Send: egress.New(egress.Config{AllowedSubnets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 5 * time.Second}),
+	}})
+	ctx, cancel := context.WithCancel(b.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = w.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for _, ep := range eps {
+		b.waitStatus(msg, ep, webhook.StatusSuccess)
 	}
 }
 

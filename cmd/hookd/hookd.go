@@ -136,6 +136,16 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 	if err != nil {
 		return fmt.Errorf("HOOKD_HEADER_PREFIX: %w", err)
 	}
+	// Shards of an earlier HOOKD_QUEUE_SHARDS that still hold tasks are
+	// served too, until the next start. Without Redis now, they are left to
+	// the reconciler.
+	drain, err := worker.LeftoverQueues(m.redis, queues)
+	if err != nil {
+		m.Logger.Warn("could not look for queues left by another HOOKD_QUEUE_SHARDS", slog.String("error", err.Error()))
+	}
+	if len(drain) > 0 {
+		m.Logger.Info("serving queues left by another HOOKD_QUEUE_SHARDS until they are empty", slog.Any("queues", drain))
+	}
 	if queues.Len() > 1 {
 		// On Redis Cluster, where each queue lives is its hash slot's master.
 		for i := range queues.Len() {
@@ -148,6 +158,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 	m.worker = worker.New(worker.Config{
 		Redis:           redisOpt,
 		Queues:          queues,
+		Drain:           drain,
 		Concurrency:     m.Config.WorkerConcurrency,
 		ShutdownTimeout: m.Config.ShutdownTimeout,
 		Logger:          m.Logger,
