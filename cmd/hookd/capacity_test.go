@@ -61,6 +61,16 @@ func TestClusterCapacity(t *testing.T) {
 			waitAPI(t, base)
 			wrk := startHookd(t, "worker", env)
 
+			// What an idle worker costs Redis: asynq polls every queue.
+			waitUntil(t, 10*time.Second, "the worker to poll", func() bool {
+				return workerPolls(t, run.servers) > 0
+			})
+			idleBefore := commandStats(t, run.servers)
+			const idle = 5 * time.Second
+			time.Sleep(idle) // a measurement window, not a wait for a condition
+			idleScripts, _ := callsBetween(idleBefore, commandStats(t, run.servers))
+			t.Logf("%s: idle worker: %.0f script calls/s", run.name, float64(idleScripts)/idle.Seconds())
+
 			ctx := context.Background()
 			before := commandStats(t, run.servers)
 			redisBefore := redisCPU(t, run.servers)
@@ -90,15 +100,7 @@ func TestClusterCapacity(t *testing.T) {
 				t.Fatalf("bench delivered %d of %d:\n%s", res.Delivered, res.Expected, out)
 			}
 			d := float64(res.Delivered)
-			var scripts, calls int64
-			for i := range run.servers {
-				for cmd, n := range after[i] {
-					calls += n - before[i][cmd]
-					if strings.HasPrefix(cmd, "eval") {
-						scripts += n - before[i][cmd]
-					}
-				}
-			}
+			scripts, calls := callsBetween(before, after)
 			var shares []string
 			var redisTotal time.Duration
 			for i, s := range run.servers {
@@ -118,6 +120,30 @@ func TestClusterCapacity(t *testing.T) {
 			t.Logf("  by command: %s", perDelivery(before, after, res.Delivered))
 		})
 	}
+}
+
+// callsBetween returns the script calls and all calls between two
+// commandStats of the same servers.
+func callsBetween(before, after []map[string]int64) (scripts, calls int64) {
+	for i := range after {
+		for cmd, n := range after[i] {
+			calls += n - before[i][cmd]
+			if strings.HasPrefix(cmd, "eval") {
+				scripts += n - before[i][cmd]
+			}
+		}
+	}
+	return scripts, calls
+}
+
+// workerPolls returns the script calls the servers have run so far.
+func workerPolls(t *testing.T, servers []*redistest.Server) int64 {
+	t.Helper()
+	var n int64
+	for _, st := range commandStats(t, servers) {
+		n += st["evalsha"]
+	}
+	return n
 }
 
 // procCPU returns the CPU time (user and system) process p has used, from
