@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
@@ -107,6 +108,28 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 	b := &bundle{t: t, db: db, dsn: dsn, url: ts.URL, dispatched: dispatched}
 	b.key = b.newKey("acme")
 	return b
+}
+
+// runTasks runs the background tasks the API created, as a worker would,
+// until none is left to run; their deliveries go to b.dispatched.
+func (b *bundle) runTasks() {
+	b.t.Helper()
+	p := &background.Processor{
+		Store:  b.db,
+		Logger: slog.New(slog.DiscardHandler),
+		Runners: map[webhook.TaskKind]background.Runner{
+			webhook.TaskEndpointRecover: &background.Recover{Store: b.db, Queue: b.dispatched, BatchSize: 2},
+		},
+	}
+	for {
+		ran, err := p.RunOnce(context.Background())
+		if err != nil {
+			b.t.Fatalf("running background tasks: %v", err)
+		}
+		if !ran {
+			return
+		}
+	}
 }
 
 // newKey creates an API key of organisation org.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -66,6 +67,22 @@ func rate(throttle, limit Opt[int]) Opt[int] {
 	return limit
 }
 
+// checkRates validates throttleRate and its older name rateLimit where
+// given (null removes the limit), so that an error names the field the
+// client sent. A rate of 0 would mean "never deliver": it is refused.
+func checkRates(throttle, limit Opt[int]) error {
+	v := &webhook.ValidationError{}
+	for _, r := range []struct {
+		rate Opt[int]
+		name string
+	}{{throttle, "throttleRate"}, {limit, "rateLimit"}} {
+		if r.rate.Set && !r.rate.Null && (r.rate.V < 1 || r.rate.V > webhook.MaxThrottleRate) {
+			v.Add(fmt.Sprintf("must be between 1 and %d", webhook.MaxThrottleRate), "body", r.name)
+		}
+	}
+	return v.Err()
+}
+
 // apply replaces every field of app with in (PUT and create semantics).
 func (in *applicationIn) apply(app *webhook.Application) error {
 	v := &webhook.ValidationError{}
@@ -81,6 +98,9 @@ func (in *applicationIn) apply(app *webhook.Application) error {
 	app.Metadata = in.Metadata
 	app.ThrottleRate = rate(in.ThrottleRate, in.RateLimit).Ptr()
 	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
 		return err
 	}
 	return app.Validate()
@@ -217,6 +237,9 @@ func (in *applicationPatch) apply(app *webhook.Application) error {
 	}
 	if r := rate(in.ThrottleRate, in.RateLimit); r.Set {
 		app.ThrottleRate = r.Ptr()
+	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
+		return err
 	}
 	return app.Validate()
 }

@@ -168,6 +168,9 @@ func TestAppCreateInvalid(t *testing.T) {
 		{"uid empty", `{"name":"a","uid":""}`, []string{"body", "uid"}},
 		{"uid 257 chars", `{"name":"a","uid":"` + long + `"}`, []string{"body", "uid"}},
 		{"throttleRate 0", `{"name":"a","throttleRate":0}`, []string{"body", "throttleRate"}},
+		{"throttleRate negative", `{"name":"a","throttleRate":-2}`, []string{"body", "throttleRate"}},
+		{"rateLimit 0", `{"name":"a","rateLimit":0}`, []string{"body", "rateLimit"}},
+		{"rateLimit negative", `{"name":"a","rateLimit":-1}`, []string{"body", "rateLimit"}},
 		{"throttleRate over uint16", `{"name":"a","throttleRate":65536}`, []string{"body", "throttleRate"}},
 		// Bodies that are not an object.
 		{"array body", `[]`, []string{"body"}},
@@ -204,6 +207,8 @@ func TestAppUpdateInvalid(t *testing.T) {
 		{"put bad uid", http.MethodPut, `{"name":"a","uid":"a b"}`, []string{"body", "uid"}},
 		{"put metadata value a number", http.MethodPut, `{"name":"a","metadata":{"k":true}}`, []string{"body", "metadata"}},
 		{"put throttleRate a string", http.MethodPut, `{"name":"a","throttleRate":"x"}`, []string{"body", "throttleRate"}},
+		{"put throttleRate 0", http.MethodPut, `{"name":"a","throttleRate":0}`, []string{"body", "throttleRate"}},
+		{"put rateLimit 0", http.MethodPut, `{"name":"a","rateLimit":0}`, []string{"body", "rateLimit"}},
 		{"put array body", http.MethodPut, `[{"name":"a"}]`, []string{"body"}},
 		// PATCH validates what it carries.
 		{"patch empty name", http.MethodPatch, `{"name":""}`, []string{"body", "name"}},
@@ -211,6 +216,8 @@ func TestAppUpdateInvalid(t *testing.T) {
 		{"patch bad uid", http.MethodPatch, `{"uid":"a/b"}`, []string{"body", "uid"}},
 		{"patch uid 257 chars", http.MethodPatch, `{"uid":"` + strings.Repeat("u", 257) + `"}`, []string{"body", "uid"}},
 		{"patch throttleRate a string", http.MethodPatch, `{"throttleRate":"x"}`, []string{"body", "throttleRate"}},
+		{"patch throttleRate 0", http.MethodPatch, `{"throttleRate":0}`, []string{"body", "throttleRate"}},
+		{"patch rateLimit 0", http.MethodPatch, `{"rateLimit":0}`, []string{"body", "rateLimit"}},
 		{"patch metadata value a number", http.MethodPatch, `{"metadata":{"k":1}}`, []string{"body", "metadata"}},
 		{"patch empty body", http.MethodPatch, ``, []string{"body"}},
 	} {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -252,8 +253,10 @@ func (s *Server) resend(c *gin.Context) {
 	c.PureJSON(http.StatusAccepted, struct{}{})
 }
 
-// recoverEndpoint restarts the schedule of every failed delivery of the
-// endpoint whose message was created in [since, until).
+// recoverEndpoint starts a background task (endpoint.recover) that restarts
+// the schedule of every failed delivery of the endpoint whose message was
+// created in [since, until), and answers it, running, with 202. The task's
+// progress and outcome are read at /api/v1/background-task/{task_id}.
 func (s *Server) recoverEndpoint(c *gin.Context) {
 	var in recoverIn
 	if err := bind(c, &in); err != nil {
@@ -274,12 +277,18 @@ func (s *Server) recoverEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if _, err := s.cfg.Replayer.Recover(c.Request.Context(), pathEndpoint(c), *since, *until); err != nil {
+	ep := pathEndpoint(c)
+	params := background.RecoverParams{EndpointID: ep.ID, Since: since.UTC(), Until: until.UTC()}
+	task, err := webhook.NewBackgroundTask(ep.OrgID, ep.AppID, webhook.TaskEndpointRecover, params)
+	if err == nil {
+		err = s.cfg.Store.CreateBackgroundTask(c.Request.Context(), task)
+	}
+	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.PureJSON(http.StatusAccepted, recoverOut{
-		ID: webhook.NewID(webhook.PrefixTask), Status: "running", Task: "endpoint.recover", UpdatedAt: now,
+		ID: task.ID, Status: string(task.Status), Task: string(task.Kind), UpdatedAt: task.UpdatedAt,
 	})
 }
 
@@ -292,6 +301,9 @@ func (s *Server) sendExample(c *gin.Context) {
 	}
 	v := &webhook.ValidationError{}
 	required(v, in.EventType != nil, "body", "eventType")
+	if in.EventType != nil && !webhook.ValidName(*in.EventType) {
+		v.Add(`must match ^[a-zA-Z0-9\-_.]+$`, "body", "eventType")
+	}
 	if err := v.Err(); err != nil {
 		fail(c, err)
 		return
@@ -299,6 +311,9 @@ func (s *Server) sendExample(c *gin.Context) {
 	ep := pathEndpoint(c)
 	payload := json.RawMessage(`{"type":"hookd.example","eventType":` + quote(*in.EventType) + `}`)
 	et, err := s.cfg.Store.FindEventType(c.Request.Context(), ep.OrgID, *in.EventType)
+	if err == nil && !principal(c).SeesEventType(et) {
+		err = webhook.Errorf(webhook.ENOTFOUND, "event type not found") // gated by a flag the portal token lacks
+	}
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
 		fail(c, webhook.Invalid("event type does not exist", "body", "eventType"))

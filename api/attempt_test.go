@@ -705,8 +705,9 @@ func TestRecover(t *testing.T) {
 	}
 	path := "/api/v1/app/shop/endpoint/one/recover"
 
-	// recover answers a running background task and re-queues only the
-	// failed deliveries of this endpoint whose message is in [since, until).
+	// recover answers a running background task; when a worker has run it,
+	// it has re-queued only the failed deliveries of this endpoint whose
+	// message is in [since, until), and reads as finished with the count.
 	recoverSince := func(body string, want ...messageJSON) {
 		t.Helper()
 		dispatched := len(b.dispatched.dispatchedTo())
@@ -722,6 +723,14 @@ func TestRecover(t *testing.T) {
 		if !webhook.ValidID(webhook.PrefixTask, out.ID) || out.Status != "running" || out.Task != "endpoint.recover" ||
 			out.UpdatedAt.Before(start.Add(-time.Second)) {
 			t.Fatalf("recover answered %s", r.body)
+		}
+		if n := len(b.dispatched.dispatchedTo()); n != dispatched {
+			t.Fatalf("recover queued %d deliveries before any worker ran its task", n-dispatched)
+		}
+		b.runTasks()
+		task := decode[backgroundTaskJSON](t, b.do(http.MethodGet, "/api/v1/background-task/"+out.ID, nil).must(t, http.StatusOK))
+		if task.Status != "finished" || task.Task != "endpoint.recover" || task.Data["recovered"] != float64(len(want)) {
+			t.Fatalf("recover task after the worker ran = %+v, want finished with recovered %d", task, len(want))
 		}
 		queued := b.dispatched.dispatchedTo()[dispatched:]
 		var wantIDs []string

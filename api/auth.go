@@ -2,6 +2,10 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,30 +17,56 @@ import (
 
 const principalKey = "hookd.principal"
 
-// authCacheTTL bounds how long a key stays valid in memory after a lookup.
+// authCacheTTL bounds how long a key stays valid in memory after a lookup,
+// and how long a token that matched nothing is refused without one.
 const authCacheTTL = 30 * time.Second
 
-// authCacheSize caps the cache; when full it is emptied.
+// authCacheSize caps each cache; when full it is emptied.
 const authCacheSize = 10000
 
-// authenticator resolves bearer tokens to principals, caching lookups so a
-// request costs no database round trip for a recently seen key.
+// Failed authentications one client address may cause: a burst of
+// authFailureBurst, then authFailureRate per second. Beyond that, its
+// requests with a token hookd does not know already answer 429.
+const (
+	authFailureRate  = 1
+	authFailureBurst = 20
+)
+
+// authenticator resolves bearer tokens to principals. It caches lookups
+// both ways, so that a recently seen key, or a recently refused token,
+// costs no database round trip, and it slows down client addresses that
+// keep sending tokens that match nothing.
 type authenticator struct {
-	keys webhook.KeyStore
-	seen *ttlcache.Cache[string, webhook.Principal] // by token hash; API keys only
+	keys    webhook.KeyStore
+	seen    *ttlcache.Cache[string, webhook.Principal] // by token hash; API keys only
+	refused *ttlcache.Cache[string, struct{}]          // by token hash
+	// failures has a bucket per client address, taken from by each
+	// refused token.
+	failures *rateLimiter
 }
 
-func newAuthenticator(keys webhook.KeyStore) *authenticator {
-	return &authenticator{keys: keys, seen: ttlcache.New[string, webhook.Principal](authCacheTTL, authCacheSize)}
+func newAuthenticator(keys webhook.KeyStore, now func() time.Time) *authenticator {
+	return &authenticator{
+		keys:     keys,
+		seen:     ttlcache.New[string, webhook.Principal](authCacheTTL, authCacheSize),
+		refused:  ttlcache.New[string, struct{}](authCacheTTL, authCacheSize),
+		failures: newRateLimiter(authFailureRate, authFailureBurst, now),
+	}
 }
 
 // principal returns who token belongs to, or EUNAUTHORIZED.
 func (a *authenticator) principal(ctx context.Context, token string) (webhook.Principal, error) {
-	hash := webhook.HashToken(token)
-	if p, ok := a.seen.Get(string(hash)); ok {
+	hash := string(webhook.HashToken(token))
+	if p, ok := a.seen.Get(hash); ok {
 		return p, nil
 	}
-	found, err := a.keys.FindKeyByHash(ctx, hash)
+	if _, ok := a.refused.Get(hash); ok {
+		return webhook.Principal{}, errUnknownToken
+	}
+	found, err := a.keys.FindKeyByHash(ctx, []byte(hash))
+	if webhook.ErrorCode(err) == webhook.EUNAUTHORIZED {
+		a.refused.Put(hash, struct{}{})
+	}
 	if err != nil {
 		return webhook.Principal{}, err
 	}
@@ -46,20 +76,46 @@ func (a *authenticator) principal(ctx context.Context, token string) (webhook.Pr
 		// deletion must take effect at once, in every API process.
 		return p, nil
 	}
-	a.seen.Put(string(hash), p)
+	a.seen.Put(hash, p)
 	return p, nil
 }
 
-// middleware requires "Authorization: Bearer <token>" and stores the principal.
+// errUnknownToken is what a token that matches no key or live portal
+// token gets.
+var errUnknownToken = webhook.Errorf(webhook.EUNAUTHORIZED, "invalid or expired token")
+
+// middleware requires "Authorization: Bearer <token>" and stores the
+// principal. A client address that sent too many unknown tokens gets 429
+// with Retry-After for any token not already in the cache, without a
+// lookup.
 func (a *authenticator) middleware(c *gin.Context) {
 	header := c.GetHeader("Authorization")
 	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		fail(c, webhook.Errorf(webhook.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <API key>"))
 		return
 	}
-	p, err := a.principal(c.Request.Context(), strings.TrimSpace(token))
+	if p, ok := a.seen.Get(string(webhook.HashToken(token))); ok {
+		c.Set(principalKey, p)
+		c.Next()
+		return
+	}
+	addr := c.ClientIP()
+	if wait := a.failures.wait(addr); wait > 0 {
+		secs := max(1, int(math.Ceil(wait.Seconds())))
+		c.Header("Retry-After", strconv.Itoa(secs))
+		c.AbortWithStatusJSON(http.StatusTooManyRequests, httpError{
+			Code:   "rate_limited",
+			Detail: fmt.Sprintf("too many requests with an invalid token from this address; retry in %d s", secs),
+		})
+		return
+	}
+	p, err := a.principal(c.Request.Context(), token)
 	if err != nil {
+		if webhook.ErrorCode(err) == webhook.EUNAUTHORIZED {
+			a.failures.reserve(addr)
+		}
 		fail(c, err)
 		return
 	}

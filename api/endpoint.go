@@ -165,6 +165,10 @@ func (s *Server) createEndpoint(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	if err := s.checkVisibleFilter(c, nil, ep); err != nil {
+		fail(c, err)
+		return
+	}
 	if err := s.cfg.Store.CreateEndpoint(c.Request.Context(), ep); err != nil {
 		fail(c, err)
 		return
@@ -181,6 +185,9 @@ func bindEndpointIn(c *gin.Context) (*endpointIn, error) {
 	}
 	if in.URL == nil {
 		return nil, missing("body", "url")
+	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
+		return nil, err
 	}
 	return &in, nil
 }
@@ -226,8 +233,12 @@ func (s *Server) putEndpoint(c *gin.Context) {
 	}
 	app := pathApp(c)
 	replace := func(ep *webhook.Endpoint) error {
+		before := ep.FilterTypes
 		in.apply(ep)
-		return s.validateEndpoint(c, ep)
+		if err := s.validateEndpoint(c, ep); err != nil {
+			return err
+		}
+		return s.checkVisibleFilter(c, before, ep)
 	}
 	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, c.Param("endpoint_id"))
 	status := http.StatusOK
@@ -243,6 +254,9 @@ func (s *Server) putEndpoint(c *gin.Context) {
 				ep.UID = &uid
 			}
 			err = s.validateEndpoint(c, ep)
+		}
+		if err == nil {
+			err = s.checkVisibleFilter(c, nil, ep)
 		}
 		if err == nil {
 			err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
@@ -282,6 +296,7 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 
 // applyPatch changes the fields present in the patch and validates the result.
 func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpoint) error {
+	before := ep.FilterTypes
 	v := &webhook.ValidationError{}
 	for _, f := range []struct {
 		set, null bool
@@ -298,6 +313,9 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpo
 		}
 	}
 	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := checkRates(in.ThrottleRate, in.RateLimit); err != nil {
 		return err
 	}
 	if in.URL.Set {
@@ -333,7 +351,10 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpo
 			return err
 		}
 	}
-	return s.validateEndpoint(c, ep)
+	if err := s.validateEndpoint(c, ep); err != nil {
+		return err
+	}
+	return s.checkVisibleFilter(c, before, ep)
 }
 
 func (s *Server) deleteEndpoint(c *gin.Context) {

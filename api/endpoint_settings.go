@@ -21,9 +21,6 @@ type secretRotateIn struct {
 	GracePeriodSeconds Opt[int64]  `json:"gracePeriodSeconds"`
 }
 
-// defaultGracePeriod is how long a rotated-out secret stays valid by default.
-const defaultGracePeriod = 24 * time.Hour
-
 type headersIn struct {
 	Headers map[string]string `json:"headers"`
 }
@@ -54,7 +51,9 @@ func (s *Server) getSecret(c *gin.Context) {
 }
 
 // rotateSecret makes a new (given or generated) secret current; the old one
-// keeps signing for gracePeriodSeconds (default 24 h, at most 7 days).
+// keeps signing for gracePeriodSeconds (default 24 h, at most 7 days), and
+// so do the ones rotated out before it, each until its own expiry. A 400
+// limit_reached when MaxOldSecrets are still valid.
 func (s *Server) rotateSecret(c *gin.Context) {
 	var in secretRotateIn
 	if c.Request.ContentLength != 0 {
@@ -63,7 +62,7 @@ func (s *Server) rotateSecret(c *gin.Context) {
 			return
 		}
 	}
-	grace := defaultGracePeriod
+	grace := webhook.DefaultGracePeriod
 	if g := in.GracePeriodSeconds; g.Set && !g.Null {
 		// Compared in seconds: converting first would overflow for huge values.
 		if g.V < 0 || g.V > int64(webhook.MaxGracePeriod/time.Second) {
@@ -78,8 +77,7 @@ func (s *Server) rotateSecret(c *gin.Context) {
 		return
 	}
 	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), pathEndpoint(c), func(ep *webhook.Endpoint) error {
-		ep.RotateSecret(next.Secret, grace, s.cfg.Now())
-		return nil
+		return ep.RotateSecret(next.Secret, grace, s.cfg.Now())
 	})
 	if err != nil {
 		fail(c, err)

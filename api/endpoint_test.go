@@ -182,6 +182,13 @@ func TestEndpointCreateInvalid(t *testing.T) {
 		{"space in host", `{"url":"https://exa mple.com"}`, []string{"body", "url"}},
 		{"empty url", `{"url":""}`, []string{"body", "url"}},
 		{"url over 65536", `{"url":"https://example.com/` + strings.Repeat("a", 65536) + `"}`, []string{"body", "url"}},
+		{"port 99999", `{"url":"https://example.com:99999/x"}`, []string{"body", "url"}},
+		{"port 0", `{"url":"https://example.com:0/x"}`, []string{"body", "url"}},
+		{"port 65536", `{"url":"http://127.0.0.1:65536/x"}`, []string{"body", "url"}},
+		// Free text PostgreSQL cannot store (it answered 500).
+		{"NUL in description", `{` + u + `,"description":"a\u0000b"}`, []string{"body", "description"}},
+		{"NUL in metadata value", `{` + u + `,"metadata":{"k":"\u0000"}}`, []string{"body", "metadata"}},
+		{"NUL in metadata key", `{` + u + `,"metadata":{"\u0000":"v"}}`, []string{"body", "metadata"}},
 		// Secrets: ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$.
 		{"secret too short", `{` + u + `,"secret":"whsec_c2hvcnQ="}`, []string{"body", "secret"}},
 		{"secret too long", `{` + u + `,"secret":"` + strings.Repeat("A", 104) + `"}`, []string{"body", "secret"}},
@@ -207,6 +214,9 @@ func TestEndpointCreateInvalid(t *testing.T) {
 		{"empty filter types", `{` + u + `,"filterTypes":[]}`, []string{"body", "filterTypes"}},
 		// Numbers out of range.
 		{"throttleRate negative", `{` + u + `,"throttleRate":-1}`, []string{"body", "throttleRate"}},
+		{"throttleRate 0", `{` + u + `,"throttleRate":0}`, []string{"body", "throttleRate"}},
+		{"rateLimit 0", `{` + u + `,"rateLimit":0}`, []string{"body", "rateLimit"}},
+		{"rateLimit negative", `{` + u + `,"rateLimit":-5}`, []string{"body", "rateLimit"}},
 		{"throttleRate over uint16", `{` + u + `,"throttleRate":65536}`, []string{"body", "throttleRate"}},
 		{"version 0", `{` + u + `,"version":0}`, []string{"body", "version"}},
 		// Custom headers never override hookd's own, and must be well-formed.
@@ -266,6 +276,9 @@ func TestEndpointUpdateInvalid(t *testing.T) {
 		{"patch null metadata", http.MethodPatch, `{"metadata":null}`, []string{"body", "metadata"}},
 		{"patch metadata value a number", http.MethodPatch, `{"metadata":{"k":2}}`, []string{"body", "metadata"}},
 		{"patch throttleRate a string", http.MethodPatch, `{"throttleRate":"x"}`, []string{"body", "throttleRate"}},
+		{"patch throttleRate 0", http.MethodPatch, `{"throttleRate":0}`, []string{"body", "throttleRate"}},
+		{"patch rateLimit 0", http.MethodPatch, `{"rateLimit":0}`, []string{"body", "rateLimit"}},
+		{"put throttleRate 0", http.MethodPut, `{"url":"https://example.com","throttleRate":0}`, []string{"body", "throttleRate"}},
 		{"patch unknown event type", http.MethodPatch, `{"filterTypes":["live","nope"]}`, []string{"body", "filterTypes", "1"}},
 		{"patch duplicate channels", http.MethodPatch, `{"channels":["x","x"]}`, []string{"body", "channels"}},
 		{"patch channel bad pattern", http.MethodPatch, `{"channels":["a/b"]}`, []string{"body", "channels", "0"}},

@@ -13,6 +13,7 @@ import (
 // statusFor maps webhook error codes to HTTP status codes, in one place.
 var statusFor = map[string]int{
 	webhook.EBADREQUEST:   http.StatusBadRequest,
+	webhook.ELIMITREACHED: http.StatusBadRequest,
 	webhook.EUNAUTHORIZED: http.StatusUnauthorized,
 	webhook.EFORBIDDEN:    http.StatusForbidden,
 	webhook.ENOTFOUND:     http.StatusNotFound,
@@ -40,13 +41,52 @@ type validationBody struct {
 	Detail []validationItem `json:"detail"`
 }
 
+// retryAfterUnavailable is the Retry-After, in seconds, of a 503.
+const retryAfterUnavailable = "5"
+
+// Keys of the request's context that fail reads.
+const (
+	unavailableKey = "hookd.unavailable" // Config.IsUnavailable
+	loggerKey      = "hookd.logger"      // Config.Logger
+)
+
+// classifyErrors lets fail tell a dependency that is down from a bug, and
+// log with the server's logger.
+func (s *Server) classifyErrors(c *gin.Context) {
+	if s.cfg.IsUnavailable != nil {
+		c.Set(unavailableKey, s.cfg.IsUnavailable)
+	}
+	c.Set(loggerKey, s.cfg.Logger)
+	c.Next()
+}
+
+// requestLogger returns the server's logger for c (one that discards
+// everything outside a server's request).
+func requestLogger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Value(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 // fail writes err as the contract's error body and aborts the request.
-// Internal errors are logged here, once, and answered without details.
+// Internal errors are logged here, once, and answered without details; an
+// internal error that means a dependency is down (Config.IsUnavailable) is
+// a 503 "unavailable" with Retry-After, so that clients retry later.
 func fail(c *gin.Context, err error) {
 	code := webhook.ErrorCode(err)
+	if isUnavailable, ok := c.Value(unavailableKey).(func(error) bool); ok && code == webhook.EINTERNAL && isUnavailable(err) {
+		requestLogger(c).WarnContext(c.Request.Context(), "request failed: a dependency is unavailable", slog.String("error", err.Error()),
+			slog.String("method", c.Request.Method), slog.String("route", c.FullPath()))
+		err = webhook.Errorf(webhook.EUNAVAILABLE, "hookd cannot reach its database right now; retry later")
+		code = webhook.EUNAVAILABLE
+	}
 	status, ok := statusFor[code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", retryAfterUnavailable)
 	}
 	if v, ok := asValidation(err); ok {
 		body := validationBody{Detail: make([]validationItem, 0, len(v.Fields))}
@@ -57,7 +97,7 @@ func fail(c *gin.Context, err error) {
 		return
 	}
 	if status == http.StatusInternalServerError {
-		slog.ErrorContext(c.Request.Context(), "request failed", slog.String("error", err.Error()),
+		requestLogger(c).ErrorContext(c.Request.Context(), "request failed", slog.String("error", err.Error()),
 			slog.String("method", c.Request.Method), slog.String("route", c.FullPath()))
 	}
 	c.AbortWithStatusJSON(status, httpError{Code: code, Detail: webhook.ErrorMessage(err)})

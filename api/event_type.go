@@ -2,7 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -57,8 +60,9 @@ func eventTypeOutOf(et *webhook.EventType) eventTypeOut {
 	return out
 }
 
-// apply replaces every field of et but its name with in.
-func (in *eventTypeIn) apply(et *webhook.EventType) error {
+// apply replaces every field of et but its name with in, and validates the
+// result, its schemas with sv.
+func (in *eventTypeIn) apply(et *webhook.EventType, sv webhook.SchemaValidator) error {
 	v := &webhook.ValidationError{}
 	required(v, in.Description != nil, "body", "description")
 	if in.Description != nil {
@@ -70,7 +74,16 @@ func (in *eventTypeIn) apply(et *webhook.EventType) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	return et.Validate()
+	return validateEventType(et, sv)
+}
+
+// validateEventType checks et's fields, then that its schemas are valid
+// JSON Schemas.
+func validateEventType(et *webhook.EventType, sv webhook.SchemaValidator) error {
+	if err := et.Validate(); err != nil {
+		return err
+	}
+	return et.ValidateSchemas(sv)
 }
 
 func (s *Server) listEventTypes(c *gin.Context) {
@@ -86,7 +99,8 @@ func (s *Server) listEventTypes(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	page, err := s.cfg.Store.ListEventTypes(c.Request.Context(), principal(c).OrgID, includeArchived, opt)
+	p := principal(c)
+	page, err := s.cfg.Store.ListEventTypes(c.Request.Context(), p.OrgID, p.EventTypeFilter(includeArchived), opt)
 	if err != nil {
 		fail(c, err)
 		return
@@ -113,7 +127,7 @@ func (s *Server) createEventType(c *gin.Context) {
 		return
 	}
 	et.Name = *in.Name
-	if err := in.apply(et); err != nil {
+	if err := in.apply(et, s.cfg.Schemas); err != nil {
 		fail(c, err)
 		return
 	}
@@ -124,8 +138,14 @@ func (s *Server) createEventType(c *gin.Context) {
 	c.PureJSON(http.StatusCreated, eventTypeOutOf(et))
 }
 
+// getEventType answers an event type, archived or not. One gated by a
+// feature flag the app-portal token does not carry is a 404 to it.
 func (s *Server) getEventType(c *gin.Context) {
-	et, err := s.cfg.Store.FindEventType(c.Request.Context(), principal(c).OrgID, c.Param("event_type_name"))
+	p := principal(c)
+	et, err := s.cfg.Store.FindEventType(c.Request.Context(), p.OrgID, c.Param("event_type_name"))
+	if err == nil && !p.SeesEventType(et) {
+		err = webhook.Errorf(webhook.ENOTFOUND, "event type not found")
+	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -150,12 +170,13 @@ func (s *Server) putEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	apply := func(et *webhook.EventType) error { return in.apply(et, s.cfg.Schemas) }
 	if status == http.StatusCreated {
-		if err = in.apply(et); err == nil {
+		if err = apply(et); err == nil {
 			err = s.cfg.Store.CreateEventType(c.Request.Context(), et)
 		}
 	} else {
-		err = s.cfg.Store.UpdateEventType(c.Request.Context(), et, in.apply)
+		err = s.cfg.Store.UpdateEventType(c.Request.Context(), et, apply)
 	}
 	if err != nil {
 		fail(c, err)
@@ -164,8 +185,9 @@ func (s *Server) putEventType(c *gin.Context) {
 	c.PureJSON(status, eventTypeOutOf(et))
 }
 
-// apply changes the fields present in the patch and validates the result.
-func (in *eventTypePatch) apply(et *webhook.EventType) error {
+// apply changes the fields present in the patch and validates the result,
+// its schemas with sv.
+func (in *eventTypePatch) apply(et *webhook.EventType, sv webhook.SchemaValidator) error {
 	v := &webhook.ValidationError{}
 	for _, f := range []struct {
 		set, null bool
@@ -203,7 +225,7 @@ func (in *eventTypePatch) apply(et *webhook.EventType) error {
 	if in.Schemas != nil {
 		et.Schemas = in.Schemas
 	}
-	return et.Validate()
+	return validateEventType(et, sv)
 }
 
 func (s *Server) patchEventType(c *gin.Context) {
@@ -213,7 +235,8 @@ func (s *Server) patchEventType(c *gin.Context) {
 		return
 	}
 	et := &webhook.EventType{OrgID: principal(c).OrgID, Name: c.Param("event_type_name")}
-	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et, in.apply); err != nil {
+	apply := func(et *webhook.EventType) error { return in.apply(et, s.cfg.Schemas) }
+	if err := s.cfg.Store.UpdateEventType(c.Request.Context(), et, apply); err != nil {
 		fail(c, err)
 		return
 	}
@@ -221,6 +244,33 @@ func (s *Server) patchEventType(c *gin.Context) {
 }
 
 // deleteEventType archives the event type, or removes it with expunge=true.
+// checkVisibleFilter refuses, for an app-portal token, an endpoint filter
+// that adds an event type gated by a feature flag the token does not carry:
+// to the token it does not exist. Names already in before are kept.
+func (s *Server) checkVisibleFilter(c *gin.Context, before []string, ep *webhook.Endpoint) error {
+	p := principal(c)
+	if p.AppID == "" || isOperational(c) {
+		return nil
+	}
+	v := &webhook.ValidationError{}
+	for i, name := range ep.FilterTypes {
+		if slices.Contains(before, name) {
+			continue
+		}
+		et, err := s.cfg.Store.FindEventType(c.Request.Context(), p.OrgID, name)
+		if webhook.ErrorCode(err) == webhook.ENOTFOUND {
+			continue // the store reports unknown names
+		}
+		if err != nil {
+			return err
+		}
+		if !p.SeesEventType(et) {
+			v.Add(fmt.Sprintf("event type %q does not exist", name), "body", "filterTypes", strconv.Itoa(i))
+		}
+	}
+	return v.Err()
+}
+
 func (s *Server) deleteEventType(c *gin.Context) {
 	v := &webhook.ValidationError{}
 	expunge := queryBool(c, "expunge", false, v)

@@ -192,6 +192,12 @@ func TestEventTypeInvalid(t *testing.T) {
 		{"schemas value null", http.MethodPost, "/api/v1/event-type", `{"name":"x","description":"d","schemas":{"1":null}}`, []string{"body", "schemas"}},
 		{"schemas an array", http.MethodPost, "/api/v1/event-type", `{"name":"x","description":"d","schemas":[{}]}`, []string{"body", "schemas"}},
 		{"schemas a string", http.MethodPost, "/api/v1/event-type", `{"name":"x","description":"d","schemas":"{}"}`, []string{"body", "schemas"}},
+		// Each version must be a valid JSON Schema.
+		{"schema readOnly a number", http.MethodPost, "/api/v1/event-type", `{"name":"x","description":"d","schemas":{"1":{"readOnly":15}}}`, []string{"body", "schemas", "1"}},
+		{"schema unknown type", http.MethodPost, "/api/v1/event-type", `{"name":"x","description":"d","schemas":{"1":{},"2":{"type":"strin"}}}`, []string{"body", "schemas", "2"}},
+		{"schema ref to a file", http.MethodPost, "/api/v1/event-type", `{"name":"x","description":"d","schemas":{"1":{"$ref":"file:///etc/passwd"}}}`, []string{"body", "schemas", "1"}},
+		{"put schema bad pattern", http.MethodPut, path, `{"description":"d","schemas":{"1":{"pattern":"("}}}`, []string{"body", "schemas", "1"}},
+		{"patch schema negative minLength", http.MethodPatch, path, `{"schemas":{"v2":{"properties":{"a":{"minLength":-1}}}}}`, []string{"body", "schemas", "v2"}},
 		// PUT and PATCH of an existing event type.
 		{"put without description", http.MethodPut, path, `{}`, []string{"body", "description"}},
 		{"put schemas value a number", http.MethodPut, path, `{"description":"d","schemas":{"1":1}}`, []string{"body", "schemas"}},
@@ -211,6 +217,29 @@ func TestEventTypeInvalid(t *testing.T) {
 	l := decode[listJSON[eventTypeJSON]](t, b.do(http.MethodGet, "/api/v1/event-type?include_archived=true", nil))
 	if len(l.Data) != 1 || l.Data[0].Name != "existing" {
 		t.Fatalf("stored event types = %+v, want only existing", l.Data)
+	}
+}
+
+// Schemas are checked as JSON Schema (the draft their $schema names, 2020-12
+// by default): a 422 names the version and says what is wrong, where.
+func TestEventTypeSchemaIsJSONSchema(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.do(http.MethodPost, "/api/v1/event-type", `{"name":"x","description":"d","schemas":{"1":{"readOnly":15}}}`)
+	v := mustInvalid(t, r, "body", "schemas", "1")
+	if msg := v.Detail[0].Msg; !strings.Contains(msg, "/readOnly") || !strings.Contains(msg, "boolean") {
+		t.Fatalf("422 message %q does not say that readOnly must be a boolean", msg)
+	}
+	// Valid schemas of every supported draft are stored.
+	for i, schema := range []string{
+		`{"$schema":"http://json-schema.org/draft-04/schema#","type":"object","properties":{"n":{"type":"integer","minimum":1,"exclusiveMinimum":true}}}`,
+		`{"$schema":"http://json-schema.org/draft-06/schema#","type":"object","properties":{"n":{"exclusiveMinimum":1}}}`,
+		`{"$schema":"http://json-schema.org/draft-07/schema#","if":{"required":["a"]},"then":{"required":["b"]}}`,
+		`{"$schema":"https://json-schema.org/draft/2019-09/schema","$defs":{"id":{"type":"string"}},"properties":{"id":{"$ref":"#/$defs/id"}}}`,
+		`{"type":"object","required":["invoiceId"],"properties":{"invoiceId":{"type":"string","readOnly":true}}}`,
+	} {
+		body := fmt.Sprintf(`{"name":"ok.%d","description":"d","schemas":{"1":%s}}`, i, schema)
+		b.do(http.MethodPost, "/api/v1/event-type", body).must(t, http.StatusCreated)
 	}
 }
 

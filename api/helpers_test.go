@@ -56,6 +56,15 @@ type eventTypeJSON struct {
 	UpdatedAt   time.Time       `json:"updatedAt"`
 }
 
+// backgroundTaskJSON is the contract's BackgroundTaskOut.
+type backgroundTaskJSON struct {
+	Data      map[string]any `json:"data"`
+	ID        string         `json:"id"`
+	Status    string         `json:"status"`
+	Task      string         `json:"task"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+}
+
 // headersJSON is the contract's EndpointHeadersOut.
 type headersJSON struct {
 	Headers   map[string]string `json:"headers"`

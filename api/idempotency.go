@@ -16,23 +16,35 @@ const idempotencyHeader = "idempotency-key"
 // maxIdempotencyKey bounds the header's length.
 const maxIdempotencyKey = 256
 
-// idempotent replays the first response to a POST with the same
-// idempotency key (per organisation). Responses under 500 are kept; a 5xx
-// releases the key so that a retry is processed again.
-func idempotent(store webhook.IdempotencyStore) gin.HandlerFunc {
+// idempotent wraps the handler of a POST route so that a repeated
+// idempotency key gets the first response again. It must run after
+// authentication and authorisation (orgOnly, withApp and the like), right
+// before h, so that:
+//
+//   - a key is scoped to the principal that sent it (one API key or one
+//     app-portal token) and to the method and path: nobody else ever gets
+//     its response, and a request refused before h never claims it;
+//   - only successes (status below 400) are kept: a request refused by h
+//     (validation, a conflict, not found) or failed on our side (5xx)
+//     releases the key, so that a corrected retry is processed afresh.
+//
+// The same key on another method or path of the same principal is a 409,
+// and so is a repeat while the first request is still being processed.
+func (s *Server) idempotent(h gin.HandlerFunc) gin.HandlerFunc {
+	store := s.cfg.Store
 	return func(c *gin.Context) {
 		key := c.GetHeader(idempotencyHeader)
 		if c.Request.Method != http.MethodPost || key == "" {
-			c.Next()
+			h(c)
 			return
 		}
 		if len(key) > maxIdempotencyKey {
 			fail(c, webhook.Invalid("must be at most 256 characters", "header", idempotencyHeader))
 			return
 		}
-		orgID := principal(c).OrgID
+		scope := webhook.ScopeOf(principal(c))
 		request := c.Request.Method + " " + c.Request.URL.Path
-		prev, err := store.BeginIdempotent(c.Request.Context(), orgID, key, request)
+		prev, err := store.BeginIdempotent(c.Request.Context(), scope, key, request)
 		if err != nil {
 			fail(c, err)
 			return
@@ -43,15 +55,16 @@ func idempotent(store webhook.IdempotencyStore) gin.HandlerFunc {
 		}
 		rec := &recorder{ResponseWriter: c.Writer}
 		c.Writer = rec
-		c.Next()
+		h(c)
+		c.Writer = rec.ResponseWriter
 		ctx := c.Request.Context()
-		if status := rec.Status(); status >= 500 {
-			err = store.AbandonIdempotent(ctx, orgID, key)
+		if status := rec.Status(); status >= 400 {
+			err = store.AbandonIdempotent(ctx, scope, key)
 		} else {
-			err = store.FinishIdempotent(ctx, orgID, key, status, rec.body.Bytes())
+			err = store.FinishIdempotent(ctx, scope, key, status, rec.body.Bytes())
 		}
 		if err != nil {
-			slog.ErrorContext(ctx, "storing idempotent response", slog.String("error", err.Error()))
+			requestLogger(c).ErrorContext(ctx, "storing idempotent response", slog.String("error", err.Error()))
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,19 +43,20 @@ func (o Opt[T]) Ptr() *T {
 
 // bind decodes the request body, a JSON object, into dst. Syntax errors are
 // 400, wrong types 422 naming the field, a body over the limit 413.
+// The body must be UTF-8 (400 otherwise, see readBody).
 func bind(c *gin.Context, dst any) error {
-	body := c.Request.Body
-	if body == nil || body == http.NoBody {
+	raw, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if len(raw) == 0 {
 		return webhook.Invalid("request body is required", "body")
 	}
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if isTooLarge(err) {
-			return tooLarge()
-		}
 		return webhook.Errorf(webhook.EBADREQUEST, "request body must hold a single JSON value")
 	}
 	return nil

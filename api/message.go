@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -88,7 +89,12 @@ func (in *messageIn) message(defaultDays int) (*webhook.Message, error) {
 	case in.PayloadRetentionPeriod.Set && !in.PayloadRetentionPeriod.Null:
 		m.RetentionDays = in.PayloadRetentionPeriod.V
 	case in.PayloadRetentionHours.Set && !in.PayloadRetentionHours.Null:
-		m.RetentionDays = max(webhook.MinRetentionDays, (in.PayloadRetentionHours.V+23)/24)
+		hours := in.PayloadRetentionHours.V
+		if hours < webhook.MinRetentionHours || hours > webhook.MaxRetentionHours {
+			return nil, webhook.Invalid(fmt.Sprintf("must be between %d and %d",
+				webhook.MinRetentionHours, webhook.MaxRetentionHours), "body", "payloadRetentionHours")
+		}
+		m.RetentionDays = max(webhook.MinRetentionDays, (hours+23)/24)
 	}
 	return m, m.Validate()
 }

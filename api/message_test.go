@@ -427,6 +427,12 @@ func TestCreateMessageInvalid(t *testing.T) {
 		{"retention 0", "", `{"eventType":"a","payloadRetentionPeriod":0,"payload":{}}`, []string{"body", "payloadRetentionPeriod"}},
 		{"retention 91", "", `{"eventType":"a","payloadRetentionPeriod":91,"payload":{}}`, []string{"body", "payloadRetentionPeriod"}},
 		{"retention not an integer", "", `{"eventType":"a","payloadRetentionPeriod":"30","payload":{}}`, []string{"body", "payloadRetentionPeriod"}},
+		// payloadRetentionHours: 1 to 2160 (it was stored as 5 days whatever it said).
+		{"retention hours 0", "", `{"eventType":"a","payloadRetentionHours":0,"payload":{}}`, []string{"body", "payloadRetentionHours"}},
+		{"retention hours negative", "", `{"eventType":"a","payloadRetentionHours":-5,"payload":{}}`, []string{"body", "payloadRetentionHours"}},
+		{"retention hours 2161", "", `{"eventType":"a","payloadRetentionHours":2161,"payload":{}}`, []string{"body", "payloadRetentionHours"}},
+		{"retention hours overflowing", "", `{"eventType":"a","payloadRetentionHours":9223372036854775807,"payload":{}}`, []string{"body", "payloadRetentionHours"}},
+		{"retention hours beyond int64", "", `{"eventType":"a","payloadRetentionHours":9223372036854775808,"payload":{}}`, []string{"body", "payloadRetentionHours"}},
 		// Scheduled delivery is not supported: refused, not ignored.
 		{"deliverAt", "", `{"eventType":"a","deliverAt":"2099-01-01T00:00:00Z","payload":{}}`, []string{"body", "deliverAt"}},
 		// Query and body shape.
@@ -459,6 +465,7 @@ func TestCreateMessageInvalid(t *testing.T) {
 		`{"eventType":"` + long[:256] + `","eventId":"` + long[:256] + `","payload":{}}`,
 		`{"eventType":"a","payloadRetentionPeriod":5,"payload":{}}`,
 		`{"eventType":"a","payloadRetentionPeriod":90,"payload":{}}`,
+		`{"eventType":"a","payloadRetentionHours":2160,"payload":{"nul":"\u0000"}}`,
 		`{"eventType":"a","deliverAt":null,"payload":{}}`,
 	} {
 		b.publish("shop", body)
@@ -466,11 +473,11 @@ func TestCreateMessageInvalid(t *testing.T) {
 
 	// Nothing of the rejected messages was stored or dispatched.
 	b.unchanged(path+"?before="+url.QueryEscape(accepted.Format(time.RFC3339Nano)), list)
-	if l := b.listMessages("shop", url.Values{"limit": {"250"}}); len(l.Data) != 6 {
-		t.Fatalf("%d messages stored, want the 6 accepted", len(l.Data))
+	if l := b.listMessages("shop", url.Values{"limit": {"250"}}); len(l.Data) != 7 {
+		t.Fatalf("%d messages stored, want the 7 accepted", len(l.Data))
 	}
-	if n := len(b.dispatched.dispatchedTo()); n != sent+5 {
-		t.Fatalf("%d deliveries dispatched, want %d (one per accepted message)", n, sent+5)
+	if n := len(b.dispatched.dispatchedTo()); n != sent+6 {
+		t.Fatalf("%d deliveries dispatched, want %d (one per accepted message)", n, sent+6)
 	}
 }
 

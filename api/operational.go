@@ -34,12 +34,12 @@ type Emitter interface {
 func (s *Server) operationalRoutes(authed *gin.RouterGroup) {
 	g := authed.Group("/operational-webhook/endpoint", orgOnly)
 	g.GET("", s.listOperationalEndpoints)
-	g.POST("", s.withOperationalApp(s.createEndpoint))
+	g.POST("", s.withOperationalApp(s.idempotent(s.createEndpoint)))
 	g.GET("/:endpoint_id", s.withOperationalEndpoint(s.getEndpoint))
 	g.PUT("/:endpoint_id", s.withOperationalApp(s.putEndpoint))
 	g.DELETE("/:endpoint_id", s.withOperationalEndpoint(s.deleteEndpoint))
 	g.GET("/:endpoint_id/secret", s.withOperationalEndpoint(s.getSecret))
-	g.POST("/:endpoint_id/secret/rotate", s.withOperationalEndpoint(s.rotateSecret))
+	g.POST("/:endpoint_id/secret/rotate", s.withOperationalEndpoint(s.idempotent(s.rotateSecret)))
 	g.GET("/:endpoint_id/headers", s.withOperationalEndpoint(s.getHeaders))
 	g.PUT("/:endpoint_id/headers", s.withOperationalEndpoint(s.putHeaders))
 }

@@ -17,10 +17,12 @@ const (
 )
 
 // appPortalAccessIn is the contract's AppPortalAccessIn; capabilities,
-// featureFlags, readOnly and sessionId are accepted and ignored.
+// readOnly and sessionId are accepted and ignored.
 type appPortalAccessIn struct {
 	Application *applicationIn `json:"application"`
 	Expiry      Opt[int64]     `json:"expiry"`
+	// FeatureFlags gate which event types the token sees.
+	FeatureFlags Opt[[]string] `json:"featureFlags"`
 }
 
 type appPortalAccessOut struct {
@@ -48,12 +50,23 @@ func (s *Server) appPortalAccess(c *gin.Context) {
 		}
 		ttl = time.Duration(in.Expiry.V) * time.Second
 	}
+	var flags []string
+	if f := in.FeatureFlags; f.Set && !f.Null {
+		v := &webhook.ValidationError{}
+		webhook.CheckFeatureFlags(v, f.V, "body", "featureFlags")
+		if err := v.Err(); err != nil {
+			fail(c, err)
+			return
+		}
+		flags = f.V
+	}
 	app, err := s.findOrCreateApp(c, in.Application, false)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	token, pt := webhook.NewPortalToken(app.OrgID, app.ID, s.cfg.Now().Add(ttl))
+	pt.FeatureFlags = flags
 	if err := s.cfg.Store.CreatePortalToken(c.Request.Context(), pt); err != nil {
 		fail(c, err)
 		return

@@ -57,6 +57,22 @@ func (l *rateLimiter) middleware(c *gin.Context) {
 	})
 }
 
+// wait returns how long until key's bucket has a token, without taking it.
+func (l *rateLimiter) wait(key string) time.Duration {
+	now := l.now()
+	l.mu.Lock()
+	b, ok := l.buckets[key]
+	l.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	missing := 1 - b.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(missing / float64(l.limit) * float64(time.Second))
+}
+
 // reserve takes a token of key's bucket and returns 0, or leaves the bucket
 // alone and returns how long until a token is available.
 func (l *rateLimiter) reserve(key string) time.Duration {

@@ -437,12 +437,13 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatalf("%d acme apps, want 2", n)
 	}
 
-	// A rejected request replays its rejection.
-	bad1 := post("key-3", b.key, "/api/v1/app", map[string]any{})
-	bad2 := post("key-3", b.key, "/api/v1/app", map[string]any{"name": "now valid"})
-	mustInvalid(t, bad1, "body", "name")
-	if bad2.status != bad1.status || !bytes.Equal(bad1.body, bad2.body) {
-		t.Fatalf("replayed rejection = %d %s", bad2.status, bad2.body)
+	// A rejected request stores nothing (as Stripe does): the corrected
+	// retry with the same key is processed, and then replayed.
+	mustInvalid(t, post("key-3", b.key, "/api/v1/app", map[string]any{}), "body", "name")
+	fixed := post("key-3", b.key, "/api/v1/app", map[string]any{"name": "now valid"}).must(t, http.StatusCreated)
+	if r := post("key-3", b.key, "/api/v1/app", map[string]any{"name": "now valid"}); !bytes.Equal(r.body, fixed.body) ||
+		r.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry after the fix = %d %s, want the replay of %s", r.status, r.body, fixed.body)
 	}
 
 	// A replayed rotation rotates once.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -23,6 +25,7 @@ type Store interface {
 	webhook.IdempotencyStore
 	webhook.MessageStore
 	webhook.OperationalStore
+	webhook.BackgroundTaskStore
 }
 
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
@@ -36,6 +39,11 @@ type Config struct {
 	Store Store
 	// Checks are run by GET /api/v1/health; none means always healthy.
 	Checks []Checker
+	// IsUnavailable reports whether an unexpected error of the Store means
+	// that a dependency cannot be reached right now (postgres.IsUnavailable):
+	// the request is then answered 503 with Retry-After, not 500. Nil: no
+	// error is.
+	IsUnavailable func(error) bool
 	// MaxBodyBytes caps request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
 	// HTTPSOnly refuses http:// endpoint URLs.
@@ -51,6 +59,9 @@ type Config struct {
 	// RetentionPeriod is how long payloads are kept; recover refuses to
 	// reach further back. 0 means 90 days.
 	RetentionPeriod time.Duration
+	// Schemas checks event types' JSON Schemas; nil means a
+	// jsonschema.Validator of this server's own.
+	Schemas webhook.SchemaValidator
 	// NewSecret generates endpoint secrets ("whsec_..."); required.
 	NewSecret func() (string, error)
 	// PortalTokenTTL is how long app-portal tokens last by default; 0 means 7 days.
@@ -78,6 +89,11 @@ type Config struct {
 	// RateBurst is how many requests a key may send at once above
 	// RateLimit; 0 means twice RateLimit.
 	RateBurst int
+	// TrustedProxies are the addresses of the reverse proxies in front of
+	// hookd, whose X-Forwarded-For header names the client; the client
+	// address slows down repeated failed authentications. Nil: the
+	// connection's peer is the client, and X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the management API.
@@ -104,11 +120,14 @@ func New(cfg Config) *Server {
 	if cfg.PortalTokenTTL == 0 {
 		cfg.PortalTokenTTL = maxPortalExpiry
 	}
+	if cfg.Schemas == nil {
+		cfg.Schemas = jsonschema.New()
+	}
 	if cfg.RetentionPeriod == 0 {
 		cfg.RetentionPeriod = webhook.DefaultRetentionDays * 24 * time.Hour
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store), engine: gin.New(),
+	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store, cfg.Now), engine: gin.New(),
 		apps: ttlcache.New[[2]string, webhook.Application](appCacheTTL, appCacheSize)}
 	s.limit = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	s.routes()
@@ -138,7 +157,14 @@ func (s *Server) routes() {
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(s.observeRequests, gin.CustomRecovery(func(c *gin.Context, err any) {
+	proxies := []string{} // none: gin would trust every proxy by default
+	for _, p := range s.cfg.TrustedProxies {
+		if p.IsValid() {
+			proxies = append(proxies, p.String())
+		}
+	}
+	_ = e.SetTrustedProxies(proxies) // valid prefixes: it cannot fail
+	e.Use(s.observeRequests, s.classifyErrors, gin.CustomRecovery(func(c *gin.Context, err any) {
 		s.cfg.Logger.ErrorContext(c.Request.Context(), "panic serving request", slog.Any("panic", err))
 		c.AbortWithStatusJSON(http.StatusInternalServerError, httpError{Code: webhook.EINTERNAL, Detail: "internal error"})
 	}))
@@ -166,53 +192,58 @@ func (s *Server) routes() {
 	if s.limit != nil {
 		authed.Use(s.limit.middleware)
 	}
-	authed.Use(limitBody(s.cfg.MaxBodyBytes), idempotent(s.cfg.Store))
+	authed.Use(checkInput, limitBody(s.cfg.MaxBodyBytes))
 
 	// Routes that act on the organisation refuse app-portal tokens (403);
 	// every route under /app/{app_id} answers 404 for another application.
-	authed.POST("/auth/app-portal-access/:app_id", orgOnly, s.appPortalAccess)
-	authed.POST("/auth/logout", s.logout)
+	// Every POST handler is wrapped in idem, inside the authorisation.
+	idem := s.idempotent
+	authed.POST("/auth/app-portal-access/:app_id", orgOnly, idem(s.appPortalAccess))
+	authed.POST("/auth/logout", idem(s.logout))
 
 	authed.GET("/app", orgOnly, s.listApps)
-	authed.POST("/app", orgOnly, s.createApp)
+	authed.POST("/app", orgOnly, idem(s.createApp))
 	authed.GET("/app/:app_id", s.withApp(s.getApp))
 	authed.PUT("/app/:app_id", orgOnly, s.putApp)
 	authed.PATCH("/app/:app_id", orgOnly, s.withApp(s.patchApp))
 	authed.DELETE("/app/:app_id", orgOnly, s.withApp(s.deleteApp))
 
 	authed.GET("/event-type", s.listEventTypes)
-	authed.POST("/event-type", orgOnly, s.createEventType)
+	authed.POST("/event-type", orgOnly, idem(s.createEventType))
 	authed.GET("/event-type/:event_type_name", s.getEventType)
 	authed.PUT("/event-type/:event_type_name", orgOnly, s.putEventType)
 	authed.PATCH("/event-type/:event_type_name", orgOnly, s.patchEventType)
 	authed.DELETE("/event-type/:event_type_name", orgOnly, s.deleteEventType)
 
 	authed.GET("/app/:app_id/endpoint", s.withApp(s.listEndpoints))
-	authed.POST("/app/:app_id/endpoint", s.withApp(s.createEndpoint))
+	authed.POST("/app/:app_id/endpoint", s.withApp(idem(s.createEndpoint)))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.getEndpoint))
 	authed.PUT("/app/:app_id/endpoint/:endpoint_id", s.withApp(s.putEndpoint))
 	authed.PATCH("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.patchEndpoint))
 	authed.DELETE("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.deleteEndpoint))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/secret", s.withEndpoint(s.getSecret))
-	authed.POST("/app/:app_id/endpoint/:endpoint_id/secret/rotate", s.withEndpoint(s.rotateSecret))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/secret/rotate", s.withEndpoint(idem(s.rotateSecret)))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.getHeaders))
 	authed.PUT("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.putHeaders))
 	authed.PATCH("/app/:app_id/endpoint/:endpoint_id/headers", s.withEndpoint(s.patchHeaders))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/stats", s.withEndpoint(s.endpointStats))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/msg", s.withEndpoint(s.listEndpointMessages))
-	authed.POST("/app/:app_id/endpoint/:endpoint_id/recover", s.withEndpoint(s.recoverEndpoint))
-	authed.POST("/app/:app_id/endpoint/:endpoint_id/send-example", s.withEndpoint(s.sendExample))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/recover", s.withEndpoint(idem(s.recoverEndpoint)))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/send-example", s.withEndpoint(idem(s.sendExample)))
 
 	authed.GET("/app/:app_id/msg", s.withApp(s.listMessages))
-	authed.POST("/app/:app_id/msg", orgOnly, s.createMessage)
+	authed.POST("/app/:app_id/msg", orgOnly, idem(s.createMessage))
 	authed.GET("/app/:app_id/msg/:msg_id", s.withMessage(s.getMessage))
 	authed.DELETE("/app/:app_id/msg/:msg_id/content", s.withMessage(s.expungeMessage))
 	authed.GET("/app/:app_id/msg/:msg_id/endpoint", s.withMessage(s.listMessageEndpoints))
-	authed.POST("/app/:app_id/msg/:msg_id/endpoint/:endpoint_id/resend", s.withMessage(s.resend))
+	authed.POST("/app/:app_id/msg/:msg_id/endpoint/:endpoint_id/resend", s.withMessage(idem(s.resend)))
 	authed.GET("/app/:app_id/msg/:msg_id/attempt/:attempt_id", s.withMessage(s.getAttempt))
 	authed.DELETE("/app/:app_id/msg/:msg_id/attempt/:attempt_id/content", s.withMessage(s.expungeAttempt))
 	authed.GET("/app/:app_id/attempt/endpoint/:endpoint_id", s.withApp(s.listAttempts))
 	authed.GET("/app/:app_id/attempt/msg/:msg_id", s.withApp(s.listAttempts))
+
+	authed.GET("/background-task", s.listBackgroundTasks)
+	authed.GET("/background-task/:task_id", s.getBackgroundTask)
 
 	s.operationalRoutes(authed)
 }
@@ -226,19 +257,69 @@ func isWebRequest(r *http.Request) bool {
 	return p != "/api" && !strings.HasPrefix(p, "/api/")
 }
 
+// healthCheckTimeout bounds each dependency check of the health route, so
+// that a dependency that hangs reads as down rather than hanging the probe.
+const healthCheckTimeout = 3 * time.Second
+
+// unhealthyBody is the health route's 503: the contract's error body, plus
+// the names of the dependencies that are down.
+type unhealthyBody struct {
+	httpError
+	Unavailable []string `json:"unavailable"`
+}
+
+// health answers 204 when every check passes, and otherwise 503 with
+// Retry-After naming every dependency that is down ("postgres", "redis").
+// Why it is down is logged, not answered: the route needs no key.
 func (s *Server) health(c *gin.Context) {
+	var down []string
 	for _, chk := range s.cfg.Checks {
-		if err := chk.Check(c.Request.Context()); err != nil {
-			c.AbortWithStatusJSON(http.StatusServiceUnavailable, httpError{
-				Code: "unhealthy", Detail: chk.Name + " is unavailable: " + err.Error(),
-			})
-			return
+		ctx, cancel := context.WithTimeout(c.Request.Context(), healthCheckTimeout)
+		err := chk.Check(ctx)
+		cancel()
+		if err != nil {
+			s.cfg.Logger.WarnContext(c.Request.Context(), "health check failed",
+				slog.String("dependency", chk.Name), slog.String("error", err.Error()))
+			down = append(down, chk.Name)
 		}
 	}
-	c.Status(http.StatusNoContent)
+	if len(down) == 0 {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	c.Header("Retry-After", retryAfterUnavailable)
+	c.AbortWithStatusJSON(http.StatusServiceUnavailable, unhealthyBody{
+		httpError:   httpError{Code: "unhealthy", Detail: unavailableDetail(down)},
+		Unavailable: down,
+	})
+}
+
+// unavailableDetail says which dependencies are down, in words.
+func unavailableDetail(down []string) string {
+	if len(down) == 1 {
+		return down[0] + " is unavailable"
+	}
+	return strings.Join(down[:len(down)-1], ", ") + " and " + down[len(down)-1] + " are unavailable"
 }
 
 func (s *Server) ping(c *gin.Context) { c.Status(http.StatusNoContent) }
 
 // noContent answers 204.
 func noContent(c *gin.Context) { c.Status(http.StatusNoContent) }
+
+// Route is a method and path the API serves; path parameters are written
+// as gin writes them (":app_id").
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Routes lists every route the API serves, for documentation (the SDK
+// coverage list in docs/api.md is generated from it) and tests.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.engine.Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	return out
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -34,8 +33,8 @@ func benchScenarios(messages, concurrency, endpoints int, rate float64, delay ti
 }
 
 func runBench(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("bench", "hookd bench [flags]",
+		"Measures publish and delivery throughput and latency, against a hookd it starts (or -url).\nSee docs/benchmarks.md.", stderr)
 	url := fs.String("url", "", "base URL of a running hookd (default: start `hookd serve` on the local Postgres/Redis)")
 	key := fs.String("key", environ["HOOKD_BENCH_KEY"], "API key for -url (or HOOKD_BENCH_KEY)")
 	scenarios := fs.String("scenarios", "one,fanout,rate,slow,idle", "comma-separated: one, ordered, fanout, rate, slow, idle")
@@ -47,7 +46,7 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 	deadline := fs.Duration("deadline", 2*time.Minute, "how long to wait for deliveries after the last publish; later ones count as missing")
 	settle := fs.Duration("settle", time.Second, "how long to keep watching for duplicates once every delivery arrived")
 	jsonOnly := fs.Bool("json", false, "print only the JSON lines")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *endpoints < 1 || *messages < 1 || *concurrency < 1 || *deadline <= 0 || *settle < 0 {

@@ -96,6 +96,9 @@ type Config struct {
 	// APIRateBurst is how many requests a key may send at once; 0: twice
 	// APIRateLimit.
 	APIRateBurst int `env:"HOOKD_API_RATE_LIMIT_BURST" envDefault:"0"`
+	// TrustedProxies are CIDRs of the reverse proxies in front of the API,
+	// whose X-Forwarded-For names the client; empty: none, the peer is.
+	TrustedProxies []netip.Prefix `env:"HOOKD_TRUSTED_PROXIES" envSeparator:","`
 	// MigrateOnStart applies pending migrations when serve, api or worker start.
 	MigrateOnStart bool `env:"HOOKD_MIGRATE_ON_START" envDefault:"true"`
 	// LogFormat is "json" or "text"; empty: text on a terminal, JSON otherwise.

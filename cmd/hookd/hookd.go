@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hookd/hookd/api"
+	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/maintenance"
@@ -57,6 +58,7 @@ type Main struct {
 	retention  *maintenance.Retention
 	health     *delivery.HealthChecker
 	ordering   *delivery.OrderingWatch
+	tasks      *background.Processor
 }
 
 // NewMain returns a Main logging to logOut.
@@ -209,6 +211,13 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Period:   m.Config.RetentionPeriod,
 		Interval: m.Config.RetentionInterval,
 	}
+	m.tasks = &background.Processor{
+		Store:  m.db,
+		Logger: m.Logger,
+		Runners: map[webhook.TaskKind]background.Runner{
+			webhook.TaskEndpointRecover: &background.Recover{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
+		},
+	}
 	m.janitor = &maintenance.Janitor{Logger: m.Logger, Sweeps: []maintenance.Sweep{
 		{Name: "idempotency keys", Delete: m.db.DeleteExpiredIdempotencyKeys},
 		{Name: "portal tokens", Delete: m.db.DeleteExpiredPortalTokens},
@@ -228,6 +237,7 @@ func (m *Main) openAPI() error {
 			{Name: "postgres", Check: m.db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return worker.PingRedis(ctx, m.redis) }},
 		},
+		IsUnavailable:   postgres.IsUnavailable,
 		MaxBodyBytes:    m.Config.MaxRequestBodyBytes,
 		HTTPSOnly:       m.Config.EndpointHTTPSOnly,
 		Publisher:       m.publisher,
@@ -247,6 +257,7 @@ func (m *Main) openAPI() error {
 		MetricsToken:   m.Config.MetricsToken,
 		RateLimit:      m.Config.APIRateLimit,
 		RateBurst:      m.Config.APIRateBurst,
+		TrustedProxies: m.Config.TrustedProxies,
 	})
 	m.http = &http.Server{
 		Handler:           srv,
@@ -293,6 +304,7 @@ func (m *Main) Run(ctx context.Context) error {
 		g.Go(func() error { m.retention.Run(ctx); return nil })
 		g.Go(func() error { m.health.Run(ctx); return nil })
 		g.Go(func() error { m.ordering.Run(ctx); return nil })
+		g.Go(func() error { m.tasks.Run(ctx); return nil })
 	}
 	return g.Wait()
 }

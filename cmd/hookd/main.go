@@ -1,5 +1,6 @@
 // Command hookd is the self-hosted webhook delivery platform: one binary
-// with the subcommands serve, api, worker, migrate and keys create.
+// with the subcommands serve, api, worker, migrate, keys create, bench,
+// receive, healthcheck and version.
 package main
 
 import (
@@ -28,12 +29,24 @@ Usage:
                          create an API key (printed once, last line of output)
   hookd bench [flags]    measure publish and delivery (hookd bench -h)
   hookd receive [flags]  print (and verify) webhooks sent to a local address
+  hookd healthcheck      exit 0 if the local hookd API is healthy (for containers)
   hookd version          print the version
 
 serve, api and worker apply pending migrations at start unless --no-migrate
-is given. Configuration comes from HOOKD_* environment variables; see
+is given. hookd SUBCOMMAND -h describes a subcommand. Configuration comes from HOOKD_* environment variables; see
 docs/configuration.md.
 `
+
+// What each subcommand does, for its -h.
+var (
+	serverAbout = map[string]string{
+		"serve":  "Runs the API, the web UI and the delivery worker in one process.",
+		"api":    "Runs the API and the web UI only (scale them apart from the workers).",
+		"worker": "Runs the delivery worker only: deliveries, retries, the reconciler and background tasks.",
+	}
+	migrateAbout = "Applies pending database migrations to HOOKD_DB_DSN (creating the database if needed) and exits."
+	keysAbout    = "Creates an API key of an organisation (created if needed) and prints it, once, alone on the\nlast line; only its hash is stored."
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -54,8 +67,17 @@ func environ() map[string]string {
 	return m
 }
 
-// run dispatches a subcommand; ctx ends on SIGINT or SIGTERM.
+// run dispatches a subcommand; ctx ends on SIGINT or SIGTERM. Asking a
+// subcommand for help (-h) prints its usage to stdout and succeeds.
 func run(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, environ, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no subcommand given")
@@ -65,6 +87,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	case "serve", "api", "worker":
 		return runServer(ctx, cmd, args, environ, stdout, stderr)
 	case "migrate":
+		if err := parseFlags(newFlagSet("migrate", "hookd migrate", migrateAbout, stderr), args, stdout); err != nil {
+			return err
+		}
 		return runMigrate(ctx, environ, stderr)
 	case "keys":
 		return runKeys(ctx, args, environ, stdout, stderr)
@@ -72,6 +97,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		return runReceive(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, environ, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args, environ, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "hookd", Version)
 		return nil
@@ -84,10 +111,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 }
 
 func runServer(ctx context.Context, role string, args []string, environ map[string]string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet(role, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(role, "hookd "+role+" [--no-migrate]", serverAbout[role], stderr)
 	noMigrate := fs.Bool("no-migrate", false, "do not apply pending migrations at start")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(environ)
@@ -125,13 +151,16 @@ func runMigrate(ctx context.Context, environ map[string]string, stderr io.Writer
 }
 
 func runKeys(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys create", "hookd keys create [--org NAME]", keysAbout, stderr)
+	org := fs.String("org", "default", "organisation the key belongs to (created if needed)")
 	if len(args) == 0 || args[0] != "create" {
+		if wantsHelp(args) {
+			return parseFlags(fs, args, stdout)
+		}
+		fs.Usage()
 		return errors.New("usage: hookd keys create --org NAME")
 	}
-	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	org := fs.String("org", "default", "organisation the key belongs to (created if needed)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
 	}
 	if *org == "" {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -295,9 +294,9 @@ func TestKeysCreateUsage(t *testing.T) {
 // exist: the first run creates and migrates it, the second has nothing to do.
 func TestMigrateCreatesDatabase(t *testing.T) {
 	t.Parallel()
-	name := "hookd_test_cli_" + randomHex(t, 6)
-	dsn := dsnWithDatabase(t, name)
-	t.Cleanup(func() { dropDatabase(t, name) })
+	name := postgrestest.DatabaseName("cli")
+	dsn := postgrestest.DSNFor(name)
+	t.Cleanup(func() { postgrestest.DropDatabase(t, name) })
 	environ := map[string]string{"HOOKD_DB_DSN": dsn}
 
 	for i := 1; i <= 2; i++ {
@@ -333,10 +332,10 @@ func TestMigrateCreatesDatabase(t *testing.T) {
 // does not exist yet.
 func TestServeCreatesDatabase(t *testing.T) {
 	t.Parallel()
-	name := "hookd_test_cli_" + randomHex(t, 6)
+	name := postgrestest.DatabaseName("cli")
 	// Registered first, so it runs after the server has stopped.
-	t.Cleanup(func() { dropDatabase(t, name) })
-	b := setupWithEnv(t, map[string]string{"HOOKD_DB_DSN": dsnWithDatabase(t, name)})
+	t.Cleanup(func() { postgrestest.DropDatabase(t, name) })
+	b := setupWithEnv(t, map[string]string{"HOOKD_DB_DSN": postgrestest.DSNFor(name)})
 	if got := b.get(t, "/api/v1/app", b.key); got != http.StatusOK {
 		t.Errorf("GET /api/v1/app = %d, want 200", got)
 	}
@@ -435,33 +434,6 @@ func TestRunUsage(t *testing.T) {
 	stdout, _, err := runCLI(t, nil, "version")
 	if err != nil || !strings.HasPrefix(stdout, "hookd ") {
 		t.Errorf("version: %q, %v", stdout, err)
-	}
-}
-
-// dsnWithDatabase returns the test server's DSN naming database name.
-func dsnWithDatabase(t *testing.T, name string) string {
-	t.Helper()
-	u, err := url.Parse(postgrestest.ServerDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// dropDatabase drops database name on the test server, if it exists.
-func dropDatabase(t *testing.T, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, postgrestest.ServerDSN())
-	if err != nil {
-		t.Errorf("connecting to drop database %s: %v", name, err)
-		return
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		t.Errorf("dropping database %s: %v", name, err)
 	}
 }
 

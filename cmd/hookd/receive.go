@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,12 +16,12 @@ import (
 // request it gets and, given the endpoint's secret, whether its signature
 // verifies. It answers 204, or the status given with -status.
 func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("receive", "hookd receive [-addr HOST:PORT] [-secret whsec_...] [-status CODE]",
+		"Prints every webhook sent to a local address and, given the endpoint's secret, whether its\nsignature is valid. For trying hookd out.", stderr)
 	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on")
 	secret := fs.String("secret", "", "the endpoint's signing secret (whsec_...), to verify signatures")
 	status := fs.Int("status", http.StatusNoContent, "HTTP status to answer with")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	var key signature.Secret
@@ -37,6 +36,10 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "receiving webhooks on http://%s/ (answering %d)\n", ln.Addr(), *status)
+	if key == nil {
+		fmt.Fprintln(stderr, "warning: no -secret given: signatures are not checked. Pass the endpoint's secret "+
+			"(GET .../endpoint/{id}/secret) as -secret whsec_... to verify them.")
+	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		verdict := "not checked (no -secret)"

@@ -36,6 +36,9 @@ type AttemptStore interface {
 // limits.
 type Sender interface {
 	Do(ctx context.Context, req *http.Request) (*egress.Response, error)
+	// Reason is what a failed request's error is recorded as: a stable
+	// sentence that leaks nothing of hookd's internals (egress.Client.Reason).
+	Reason(err error) string
 }
 
 // Result is what became of a job that did not fail.
@@ -265,7 +268,11 @@ func (a *Attempter) recordOf(at *attempt, out Outcome, res *egress.Response, dec
 		rec.Attempt.DurationMs = res.Duration.Milliseconds()
 	}
 	if out.Err != nil {
-		rec.Attempt.Response = out.Err.Error()
+		// Customers see a stable reason; the full error is for the operator.
+		rec.Attempt.Response = a.Send.Reason(out.Err)
+		a.log().LogAttrs(context.Background(), slog.LevelInfo, "attempt failed",
+			slog.String("delivery_id", at.ref.DeliveryID), slog.String("endpoint_id", at.ep.ID),
+			slog.String("error", out.Err.Error()))
 	}
 	return rec
 }

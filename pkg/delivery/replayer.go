@@ -2,9 +2,7 @@ package delivery
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -14,18 +12,15 @@ type ReplayStore interface {
 	// EnsureDelivery returns the delivery of msg to ep, creating a finished
 	// one (status fail, nothing scheduled) if none exists.
 	EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webhook.Endpoint) (*webhook.Delivery, error)
-	// RecoverDeliveries restarts, in a new round, the retry schedule of
-	// ep's failed deliveries whose message was created in [since, until),
-	// and returns them.
-	RecoverDeliveries(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) ([]webhook.Delivery, error)
 }
 
-// Replayer sends again what was sent, or failed, before.
+// Replayer sends again what was sent, or failed, before. (Recovering an
+// endpoint's failures is a background task: background.Recover.)
 type Replayer struct {
 	Store ReplayStore // required
 	Queue Queue       // required
-	// Logger receives a warning when queueing recovered deliveries fails;
-	// nil: nothing is logged.
+	// Logger receives a warning when queueing a resend fails; nil: nothing
+	// is logged.
 	Logger *slog.Logger
 }
 
@@ -44,20 +39,4 @@ func (r *Replayer) Resend(ctx context.Context, msg *webhook.Message, ep *webhook
 		return webhook.Errorf(webhook.EUNAVAILABLE, "the queue is unavailable, try again")
 	}
 	return nil
-}
-
-// Recover restarts the retry schedule, in a new round, of ep's failed
-// deliveries whose message was created in [since, until), queues their
-// first attempts and returns how many there were. A queue failure is
-// logged: the deliveries are due and the Reconciler queues them.
-func (r *Replayer) Recover(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) (int, error) {
-	deliveries, err := r.Store.RecoverDeliveries(ctx, ep, since, until)
-	if err != nil {
-		return 0, fmt.Errorf("recovering deliveries of endpoint %s: %w", ep.ID, err)
-	}
-	if err := r.Queue.Enqueue(ctx, JobsFor(nil, deliveries)...); err != nil {
-		loggerOr(r.Logger).WarnContext(ctx, "queueing recovered deliveries failed; the reconciler will retry",
-			slog.String("endpoint_id", ep.ID), slog.String("error", err.Error()))
-	}
-	return len(deliveries), nil
 }

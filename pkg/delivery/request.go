@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/webhook"
 )
 
 // prepare builds the attempt's request as the receiver gets it at now: a
@@ -36,7 +37,7 @@ func (a *Attempter) prepare(ctx context.Context, at *attempt, now time.Time) (*h
 	return req, nil
 }
 
-// responseText is a receiver's answer as recorded.
+// responseText is a receiver's answer as recorded (see webhook.StorableText).
 func responseText(body []byte) string {
-	return string(bytes.ToValidUTF8(body, []byte("\uFFFD")))
+	return webhook.StorableText(body)
 }

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -23,13 +22,15 @@ func TestIDsSortByTimeUnderALinguisticCollation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	name := "hookd_test_icu_" + strings.ToLower(webhook.NewID("")[20:])
+	name := postgrestest.DatabaseName("icu")
 	_, err = admin.Exec(ctx, `CREATE DATABASE `+name+` TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`)
 	if err != nil {
 		t.Skipf("no ICU collation on this server: %v", err)
 	}
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
-	dsn := strings.Replace(postgrestest.ServerDSN(), "/postgres?", "/"+name+"?", 1)
+	// Its own connection: admin is closed when the test function returns,
+	// before the cleanups run.
+	t.Cleanup(func() { postgrestest.DropDatabase(t, name) })
+	dsn := postgrestest.DSNFor(name)
 	db, err := postgres.Open(ctx, dsn, postgres.Options{MaxOpenConns: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -183,7 +183,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint, change f
 			Select(endpointColumns).Updates(&row)
 		if res.Error == nil && current.Disabled && !ep.Disabled {
 			// Enabled again: its run of failures starts over.
-			res = tx.Exec(`UPDATE endpoints SET failing_since = NULL WHERE id = ?`, ep.ID)
+			res = tx.Model(&endpointRow{}).Where("id = ?", ep.ID).Update("failing_since", nil)
 		}
 		return translate(res.Error, "an endpoint with this uid")
 	})

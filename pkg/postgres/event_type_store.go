@@ -89,10 +89,20 @@ func (db *DB) FindEventType(ctx context.Context, orgID, name string) (*webhook.E
 }
 
 // ListEventTypes implements webhook.EventTypeStore.
-func (db *DB) ListEventTypes(ctx context.Context, orgID string, includeArchived bool, opt webhook.ListOptions) (webhook.Page[webhook.EventType], error) {
+func (db *DB) ListEventTypes(ctx context.Context, orgID string, f webhook.EventTypeFilter, opt webhook.ListOptions) (webhook.Page[webhook.EventType], error) {
 	q := db.gorm.WithContext(ctx).Where("org_id = ?", orgID)
-	if !includeArchived {
+	if !f.IncludeArchived {
 		q = q.Where("NOT archived")
+	}
+	if f.OnlyFlags {
+		// Ungated (no featureFlag, featureFlags absent, null or empty), or
+		// gated by a flag in f.Flags.
+		visible := `(feature_flag IS NULL AND (feature_flags IS NULL OR feature_flags IN ('null'::jsonb, '[]'::jsonb)))`
+		if len(f.Flags) > 0 {
+			q = q.Where(visible+` OR feature_flag IN ? OR (jsonb_typeof(feature_flags) = 'array' AND jsonb_exists_any(feature_flags, ARRAY[?]::text[]))`, f.Flags, f.Flags)
+		} else {
+			q = q.Where(visible)
+		}
 	}
 	var rows []eventTypeRow
 	if err := paginate(q, "name", opt).Find(&rows).Error; err != nil {

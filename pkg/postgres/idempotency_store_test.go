@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
+	"github.com/hookd/hookd/pkg/webhook"
 )
 
 func TestIdempotencyStore(t *testing.T) {
@@ -20,30 +21,40 @@ func TestIdempotencyStore(t *testing.T) {
 	}
 	defer db.Close()
 
+	key1 := webhook.IdempotencyScope{OrgID: "org_1", Principal: "key_1"}
+	key2 := webhook.IdempotencyScope{OrgID: "org_1", Principal: "key_2"}
+	other := webhook.IdempotencyScope{OrgID: "org_2", Principal: "key_3"}
+
 	// A new key is claimed; a second claim sees it in flight.
-	if prev, err := db.BeginIdempotent(ctx, "org_1", "k1", "POST /a"); err != nil || prev != nil {
+	if prev, err := db.BeginIdempotent(ctx, key1, "k1", "POST /a"); err != nil || prev != nil {
 		t.Fatalf("first claim = %+v, %v; want a claim", prev, err)
 	}
-	if prev, err := db.BeginIdempotent(ctx, "org_1", "k1", "POST /a"); err != nil || prev == nil || prev.StatusCode != 0 {
+	if prev, err := db.BeginIdempotent(ctx, key1, "k1", "POST /a"); err != nil || prev == nil || prev.StatusCode != 0 {
 		t.Fatalf("second claim = %+v, %v; want in flight", prev, err)
 	}
-	// Keys are per organisation.
-	if prev, err := db.BeginIdempotent(ctx, "org_2", "k1", "POST /a"); err != nil || prev != nil {
-		t.Fatalf("other org's claim = %+v, %v; want a claim", prev, err)
+	// Keys are per principal: another key of the same organisation, or
+	// another organisation, has a key space of its own.
+	for _, scope := range []webhook.IdempotencyScope{key2, other} {
+		if prev, err := db.BeginIdempotent(ctx, scope, "k1", "POST /a"); err != nil || prev != nil {
+			t.Fatalf("claim of %+v = %+v, %v; want a claim of its own", scope, prev, err)
+		}
 	}
-	// A finished key replays its response.
-	if err := db.FinishIdempotent(ctx, "org_1", "k1", 201, []byte(`{"id":"x"}`)); err != nil {
+	// A finished key replays its response, to its principal only.
+	if err := db.FinishIdempotent(ctx, key1, "k1", 201, []byte(`{"id":"x"}`)); err != nil {
 		t.Fatal(err)
 	}
-	prev, err := db.BeginIdempotent(ctx, "org_1", "k1", "POST /a")
+	prev, err := db.BeginIdempotent(ctx, key1, "k1", "POST /a")
 	if err != nil || prev == nil || prev.StatusCode != 201 || string(prev.Body) != `{"id":"x"}` || prev.Request != "POST /a" {
 		t.Fatalf("replay = %+v, %v", prev, err)
 	}
+	if prev, err := db.BeginIdempotent(ctx, key2, "k1", "POST /a"); err != nil || prev == nil || prev.StatusCode != 0 {
+		t.Fatalf("key2's claim after key1 finished = %+v, %v; want its own, still in flight", prev, err)
+	}
 	// An abandoned claim can be taken again.
-	if err := db.AbandonIdempotent(ctx, "org_2", "k1"); err != nil {
+	if err := db.AbandonIdempotent(ctx, other, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	if prev, err := db.BeginIdempotent(ctx, "org_2", "k1", "POST /a"); err != nil || prev != nil {
+	if prev, err := db.BeginIdempotent(ctx, other, "k1", "POST /a"); err != nil || prev != nil {
 		t.Fatalf("claim after abandon = %+v, %v", prev, err)
 	}
 
@@ -64,7 +75,7 @@ func TestIdempotencyStore(t *testing.T) {
 		t.Fatalf("second batch deleted %d, %v; want 2", n, err)
 	}
 	var left int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys`).Scan(&left); err != nil || left != 2 {
-		t.Fatalf("%d keys left, %v; want the 2 fresh ones", left, err)
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys`).Scan(&left); err != nil || left != 3 {
+		t.Fatalf("%d keys left, %v; want the 3 fresh ones", left, err)
 	}
 }

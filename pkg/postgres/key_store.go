@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm/clause"
 
 	"github.com/hookd/hookd/pkg/webhook"
@@ -52,24 +53,27 @@ func (db *DB) CreateKey(ctx context.Context, key *webhook.APIKey) error {
 // FindKeyByHash implements webhook.KeyStore: API keys and unexpired portal
 // tokens, in one round trip.
 func (db *DB) FindKeyByHash(ctx context.Context, hash []byte) (*webhook.Principal, error) {
-	var rows []struct {
-		ID        string
-		OrgID     string
-		AppID     string
-		ExpiresAt *time.Time
+	type principalRow struct {
+		ID           string
+		OrgID        string
+		AppID        string
+		ExpiresAt    *time.Time
+		FeatureFlags []string
 	}
-	err := db.gorm.WithContext(ctx).Raw(`
-		SELECT id, org_id, '' AS app_id, NULL::timestamptz AS expires_at FROM api_keys WHERE hash = ?
+	found, _ := db.pool.Query(ctx, `
+		SELECT id, org_id, '' AS app_id, NULL::timestamptz AS expires_at, '[]'::jsonb AS feature_flags
+		FROM api_keys WHERE hash = @hash
 		UNION ALL
-		SELECT id, org_id, app_id, expires_at FROM portal_tokens WHERE hash = ? AND expires_at > now()`,
-		hash, hash).Scan(&rows).Error
+		SELECT id, org_id, app_id, expires_at, feature_flags FROM portal_tokens WHERE hash = @hash AND expires_at > now()`,
+		pgx.NamedArgs{"hash": hash})
+	rows, err := pgx.CollectRows(found, pgx.RowToStructByName[principalRow])
 	if err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
 		return nil, webhook.Errorf(webhook.EUNAUTHORIZED, "invalid or expired token")
 	}
-	p := &webhook.Principal{OrgID: rows[0].OrgID, KeyID: rows[0].ID, AppID: rows[0].AppID}
+	p := &webhook.Principal{OrgID: rows[0].OrgID, KeyID: rows[0].ID, AppID: rows[0].AppID, FeatureFlags: rows[0].FeatureFlags}
 	if rows[0].ExpiresAt != nil {
 		p.ExpiresAt = *rows[0].ExpiresAt
 	}
@@ -77,18 +81,23 @@ func (db *DB) FindKeyByHash(ctx context.Context, hash []byte) (*webhook.Principa
 }
 
 type portalTokenRow struct {
-	ID        string
-	OrgID     string
-	AppID     string
-	Hash      []byte
-	ExpiresAt time.Time
+	ID           string
+	OrgID        string
+	AppID        string
+	Hash         []byte
+	ExpiresAt    time.Time
+	FeatureFlags []string `gorm:"serializer:json"`
 }
 
 func (portalTokenRow) TableName() string { return "portal_tokens" }
 
 // CreatePortalToken implements webhook.KeyStore.
 func (db *DB) CreatePortalToken(ctx context.Context, pt *webhook.PortalToken) error {
-	row := portalTokenRow{ID: pt.ID, OrgID: pt.OrgID, AppID: pt.AppID, Hash: pt.Hash, ExpiresAt: pt.ExpiresAt}
+	flags := pt.FeatureFlags
+	if flags == nil {
+		flags = []string{}
+	}
+	row := portalTokenRow{ID: pt.ID, OrgID: pt.OrgID, AppID: pt.AppID, Hash: pt.Hash, ExpiresAt: pt.ExpiresAt, FeatureFlags: flags}
 	return db.gorm.WithContext(ctx).Create(&row).Error
 }
 
@@ -99,7 +108,7 @@ func (db *DB) RevokePortalToken(ctx context.Context, hash []byte) error {
 
 // DeleteExpiredPortalTokens removes up to limit expired portal tokens.
 func (db *DB) DeleteExpiredPortalTokens(ctx context.Context, limit int) (int64, error) {
-	res := db.gorm.WithContext(ctx).Exec(`DELETE FROM portal_tokens WHERE id IN (
-		SELECT id FROM portal_tokens WHERE expires_at < now() LIMIT ?)`, limit)
-	return res.RowsAffected, res.Error
+	tag, err := db.pool.Exec(ctx, `DELETE FROM portal_tokens WHERE id IN (
+		SELECT id FROM portal_tokens WHERE expires_at < now() LIMIT @limit)`, pgx.NamedArgs{"limit": limit})
+	return tag.RowsAffected(), err
 }

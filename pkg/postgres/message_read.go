@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -239,31 +241,39 @@ func (db *DB) EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webh
 	return &d, nil
 }
 
-// RecoverDeliveries implements webhook.MessageStore.
-func (db *DB) RecoverDeliveries(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) ([]webhook.Delivery, error) {
-	var rows []deliveryRow
-	err := db.gorm.WithContext(ctx).Raw(`
-		UPDATE deliveries SET status = ?, round = round + 1, round_attempts = 0,
-			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => ?), updated_at = now()
-		WHERE endpoint_id = ? AND status = ? AND msg_id >= ? AND msg_id < ?
-		RETURNING *`,
-		int(webhook.StatusPending), db.reconcileGrace.Seconds(), ep.ID, int(webhook.StatusFail),
-		webhook.TimeID(webhook.PrefixMessage, since), webhook.TimeID(webhook.PrefixMessage, until),
-	).Scan(&rows).Error
+// RecoverDeliveries implements webhook.MessageStore. The outer WHERE checks
+// the status again, so a delivery that moved on (a resend succeeded) while
+// the batch was being picked is left alone.
+func (db *DB) RecoverDeliveries(ctx context.Context, endpointID string, since, until time.Time, after string, limit int) ([]webhook.Delivery, error) {
+	found, _ := db.pool.Query(ctx, `
+		UPDATE deliveries SET status = @pending, round = round + 1, round_attempts = 0,
+			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => @grace), updated_at = now()
+		WHERE status = @fail AND id IN (
+			SELECT id FROM deliveries
+			WHERE endpoint_id = @endpoint_id AND status = @fail AND msg_id >= @since AND msg_id < @until AND msg_id > @after
+			ORDER BY msg_id LIMIT @limit
+			FOR UPDATE)
+		RETURNING `+deliveryColumns, pgx.NamedArgs{
+		"pending": int(webhook.StatusPending), "fail": int(webhook.StatusFail), "grace": db.reconcileGrace.Seconds(),
+		"endpoint_id": endpointID, "since": webhook.TimeID(webhook.PrefixMessage, since),
+		"until": webhook.TimeID(webhook.PrefixMessage, until), "after": after, "limit": limit,
+	})
+	out, err := pgx.CollectRows(found, func(row pgx.CollectableRow) (webhook.Delivery, error) {
+		r, err := pgx.RowToStructByName[deliveryRow](row)
+		return r.delivery(), err
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]webhook.Delivery, len(rows))
-	for i := range rows {
-		out[i] = rows[i].delivery()
-	}
+	slices.SortFunc(out, func(a, b webhook.Delivery) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return out, nil
 }
 
 // blockersSQL reads the heads of ordering keys, (endpoint, key) pairs given
 // as two arrays, with their last attempt's response status.
 const blockersSQL = `
-SELECT k.endpoint_id, k.key, k.head_since, d.msg_id, d.status, d.round_attempts, d.next_attempt_at,
+SELECT k.endpoint_id, k.key, k.head_since AS since, d.msg_id AS message_id, d.status,
+	d.round_attempts AS attempts, d.next_attempt_at,
 	coalesce((SELECT a.response_status_code FROM attempts a WHERE a.delivery_id = d.id
 		ORDER BY a.id DESC LIMIT 1), 0) AS last_status_code
 FROM unnest(CAST(@endpoints AS text[]), CAST(@keys AS text[])) AS want(endpoint_id, key)
@@ -282,17 +292,19 @@ func (db *DB) blockers(ctx context.Context, rows []deliveryRow) (map[string]*web
 	if len(eps) == 0 {
 		return nil, nil
 	}
+	type headRow struct {
+		EndpointID string
+		Key        string
+		webhook.Blocker
+	}
 	found, _ := db.pool.Query(ctx, blockersSQL, pgx.NamedArgs{"endpoints": eps, "keys": keys})
-	heads := map[[2]string]*webhook.Blocker{}
-	var endpointID, key string
-	var b webhook.Blocker
-	_, err := pgx.ForEachRow(found, []any{&endpointID, &key, &b.Since, &b.MessageID, &b.Status, &b.Attempts, &b.NextAttemptAt, &b.LastStatusCode}, func() error {
-		head := b
-		heads[[2]string{endpointID, key}] = &head
-		return nil
-	})
+	rows2, err := pgx.CollectRows(found, pgx.RowToStructByName[headRow])
 	if err != nil {
 		return nil, fmt.Errorf("reading ordering keys: %w", err)
+	}
+	heads := make(map[[2]string]*webhook.Blocker, len(rows2))
+	for i := range rows2 {
+		heads[[2]string{rows2[i].EndpointID, rows2[i].Key}] = &rows2[i].Blocker
 	}
 	out := make(map[string]*webhook.Blocker, len(eps))
 	for _, r := range rows {

@@ -264,16 +264,10 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		t := rec.NextAttemptAt.Add(db.reconcileGrace)
 		reconcileAt = &t
 	}
-	var (
-		inserted int
-		released *string
-		next     struct {
-			ID, EventType *string
-			EventID       *string
-			Payload       *string
-		}
-	)
-	err := db.pool.QueryRow(ctx, recordAttemptSQL, pgx.NamedArgs{
+	// What came from a receiver must never fail the write (NUL, invalid
+	// UTF-8): an unrecorded attempt would be sent again.
+	a.URL, a.Response = webhook.StorableString(a.URL), webhook.StorableString(a.Response)
+	rows, _ := db.pool.Query(ctx, recordAttemptSQL, pgx.NamedArgs{
 		"id": a.ID, "delivery_id": a.DeliveryID, "org_id": a.OrgID, "app_id": a.AppID, "msg_id": a.MessageID,
 		"endpoint_id": a.EndpointID, "task_key": rec.TaskKey, "url": a.URL, "status": int(a.Status),
 		"status_code": a.StatusCode, "response": a.Response, "duration_ms": a.DurationMs,
@@ -281,25 +275,36 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"transition": rec.Transition.String(), "next_attempt_at": rec.NextAttemptAt, "reconcile_at": reconcileAt,
 		"scheduled": a.TriggerType == webhook.TriggerScheduled, "round": rec.Round, "made_before": rec.Number - 1,
 		"release_reconcile_at": a.CreatedAt.Add(db.reconcileGrace),
-	}).Scan(&inserted, &released, &next.ID, &next.EventType, &next.EventID, &next.Payload)
+	})
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[recordedRow])
 	if isDataException(err) {
 		return false, webhook.Errorf(webhook.EINVALID, "attempt of delivery %s: %v", a.DeliveryID, err)
 	}
 	if err != nil {
 		return false, fmt.Errorf("recording attempt of delivery %s: %w", a.DeliveryID, err)
 	}
-	if released != nil {
+	if r.Released != nil {
 		due := a.CreatedAt
-		job := &webhook.DeliveryJob{Delivery: webhook.Delivery{ID: *released, OrgID: a.OrgID, AppID: a.AppID,
+		job := &webhook.DeliveryJob{Delivery: webhook.Delivery{ID: *r.Released, OrgID: a.OrgID, AppID: a.AppID,
 			EndpointID: a.EndpointID, Status: webhook.StatusPending, NextAttemptAt: &due}}
-		if next.ID != nil && next.Payload != nil {
-			job.Delivery.MessageID = *next.ID
-			job.Message = webhook.Message{ID: *next.ID, OrgID: a.OrgID, AppID: a.AppID, EventType: *next.EventType,
-				EventID: next.EventID, Payload: json.RawMessage(*next.Payload)}
+		if r.MsgID != nil && r.Payload != nil {
+			job.Delivery.MessageID = *r.MsgID
+			job.Message = webhook.Message{ID: *r.MsgID, OrgID: a.OrgID, AppID: a.AppID, EventType: *r.EventType,
+				EventID: r.EventID, Payload: json.RawMessage(*r.Payload)}
 		}
 		rec.Released = job
 	}
-	return inserted == 1, nil
+	return r.Inserted == 1, nil
+}
+
+// recordedRow is the row of recordAttemptSQL.
+type recordedRow struct {
+	Inserted  int
+	Released  *string
+	MsgID     *string
+	EventType *string
+	EventID   *string
+	Payload   *string
 }
 
 // recordAttemptSQL records one attempt and applies its transition, in
@@ -354,7 +359,7 @@ WITH attempt AS (
 	FROM transition t
 	WHERE @transition IN ('succeeded', 'exhausted', 'endpoint_gone') AND t.ordering_key IS NOT NULL
 )
-SELECT (SELECT count(*) FROM attempt), r.id, m.id, m.event_type, m.event_id, m.payload
+SELECT (SELECT count(*) FROM attempt) AS inserted, r.id AS released, m.id AS msg_id, m.event_type, m.event_id, m.payload
 FROM (SELECT 1) AS one
 LEFT JOIN released r ON r.id IS NOT NULL
 LEFT JOIN deliveries d ON d.id = r.id
@@ -432,14 +437,11 @@ func (db *DB) BlockedKeys(ctx context.Context, blockedBefore time.Time, limit in
 			  AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = k.endpoint_id AND d.ordering_key = k.key AND d.held)
 			RETURNING k.endpoint_id, k.key, k.head_delivery_id, k.head_since
 		)
-		SELECT h.org_id, h.app_id, b.endpoint_id, b.key, h.msg_id, b.head_since,
-			(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = b.endpoint_id AND d.ordering_key = b.key AND d.held)
+		SELECT h.org_id, h.app_id, b.endpoint_id, b.key, h.msg_id AS head_message_id, b.head_since AS since,
+			(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = b.endpoint_id AND d.ordering_key = b.key AND d.held) AS waiting
 		FROM blocked b JOIN deliveries h ON h.id = b.head_delivery_id`,
 		pgx.NamedArgs{"before": blockedBefore, "limit": limit})
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.BlockedKey, error) {
-		var k webhook.BlockedKey
-		return k, row.Scan(&k.OrgID, &k.AppID, &k.EndpointID, &k.Key, &k.HeadMessageID, &k.Since, &k.Waiting)
-	})
+	return pgx.CollectRows(rows, pgx.RowToStructByName[webhook.BlockedKey])
 }
 
 // TidyOrderingKeys implements delivery.OrderingStore.

@@ -2,10 +2,10 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm/clause"
 
 	"github.com/hookd/hookd/pkg/webhook"
@@ -56,28 +56,22 @@ func (db *DB) findOperationalApp(ctx context.Context, orgID string) (*webhook.Ap
 const operationalSubscriptionsSQL = `
 SELECT a.id, e.filter_types
 FROM applications a JOIN endpoints e ON e.app_id = a.id AND NOT e.disabled
-WHERE a.org_id = $1 AND a.uid = $2 AND a.internal`
+WHERE a.org_id = @org_id AND a.uid = @uid AND a.internal`
 
 // OperationalSubscriptions implements webhook.OperationalStore.
 func (db *DB) OperationalSubscriptions(ctx context.Context, orgID string) (webhook.OperationalSubscriptions, error) {
-	var subs webhook.OperationalSubscriptions
-	rows, err := db.sql.QueryContext(ctx, operationalSubscriptionsSQL, orgID, operationalUID)
-	if err != nil {
-		return subs, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&subs.AppID, &raw); err != nil {
-			return subs, err
-		}
-		var filter []string
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &filter); err != nil {
-				return subs, fmt.Errorf("decoding an operational endpoint's filter: %w", err)
-			}
-		}
+	var (
+		subs   webhook.OperationalSubscriptions
+		filter []string
+	)
+	rows, _ := db.pool.Query(ctx, operationalSubscriptionsSQL, pgx.NamedArgs{"org_id": orgID, "uid": operationalUID})
+	_, err := pgx.ForEachRow(rows, []any{&subs.AppID, &filter}, func() error {
 		subs.Filters = append(subs.Filters, filter)
+		filter = nil
+		return nil
+	})
+	if err != nil {
+		return subs, fmt.Errorf("reading operational webhook endpoints: %w", err)
 	}
-	return subs, rows.Err()
+	return subs, nil
 }

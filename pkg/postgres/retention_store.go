@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -20,9 +22,9 @@ import (
 // loop of another worker process), so the retention loop never waits on the
 // delivery path nor on itself.
 
-// expirePayloadsSQL examines the messages of one id range ($1 < id < $2, at
-// most $3 in id order) and clears the payload of those past their own
-// retention period at $4, with the responses of their attempts. It returns
+// expirePayloadsSQL examines the messages of one id range (@after < id <
+// @before, at most @limit in id order) and clears the payload of those past
+// their own retention period at @now, with the responses of their attempts. It returns
 // the last id examined, the payloads and responses cleared and, as a JSON
 // array, the retention periods (days) of the examined messages whose payload
 // is kept for now. A period is counted in 24-hour days, so that it does not
@@ -30,9 +32,9 @@ import (
 const expirePayloadsSQL = `
 WITH batch AS (
 	SELECT id, retention_days, payload IS NOT NULL AS held,
-		created_at < CAST($4 AS timestamptz) - make_interval(hours => retention_days * 24) AS expired
-	FROM messages WHERE id > $1 AND id < $2
-	ORDER BY id LIMIT $3
+		created_at < CAST(@now AS timestamptz) - make_interval(hours => retention_days * 24) AS expired
+	FROM messages WHERE id > @after AND id < @before
+	ORDER BY id LIMIT @limit
 ), cleared AS (
 	UPDATE messages SET payload = NULL
 	WHERE id IN (
@@ -61,7 +63,8 @@ SELECT coalesce((SELECT max(id) FROM batch), ''),
 // period (ExpireResponses). Safe to call concurrently.
 func (db *DB) ExpirePayloads(ctx context.Context, now time.Time, after, before string, limit int) (last string, payloads, responses int64, kept []int, err error) {
 	var keptJSON []byte
-	err = db.sql.QueryRowContext(ctx, expirePayloadsSQL, after, before, limit, now.UTC()).
+	err = db.pool.QueryRow(ctx, expirePayloadsSQL,
+		pgx.NamedArgs{"after": after, "before": before, "limit": limit, "now": now.UTC()}).
 		Scan(&last, &payloads, &responses, &keptJSON)
 	if err != nil {
 		return "", 0, 0, nil, fmt.Errorf("clearing expired payloads: %w", err)
@@ -72,20 +75,21 @@ func (db *DB) ExpirePayloads(ctx context.Context, now time.Time, after, before s
 	return last, payloads, responses, kept, nil
 }
 
-// expireResponsesSQL examines the attempts of one id range ($1 < id < $2, at
-// most $3 in id order) and clears the responses of those created before $4
+// expireResponsesSQL examines the attempts of one id range (@after < id <
+// @before, at most @limit in id order) and clears the responses of those
+// created before @older_than
 // (all of them when ids sort by time; the check costs nothing, the row is
 // read anyway). It returns the last id examined and how many responses it
 // cleared.
 const expireResponsesSQL = `
 WITH batch AS (
-	SELECT id FROM attempts WHERE id > $1 AND id < $2
-	ORDER BY id LIMIT $3
+	SELECT id FROM attempts WHERE id > @after AND id < @before
+	ORDER BY id LIMIT @limit
 ), cleared AS (
 	UPDATE attempts SET response = NULL
 	WHERE id IN (
 		SELECT id FROM attempts
-		WHERE id IN (SELECT id FROM batch) AND response IS NOT NULL AND created_at < $4
+		WHERE id IN (SELECT id FROM batch) AND response IS NOT NULL AND created_at < @older_than
 		FOR NO KEY UPDATE SKIP LOCKED)
 	RETURNING 1
 )
@@ -98,7 +102,9 @@ SELECT coalesce((SELECT max(id) FROM batch), ''), (SELECT count(*) FROM cleared)
 // it cleared. Safe to call concurrently.
 func (db *DB) ExpireResponses(ctx context.Context, olderThan time.Time, after string, limit int) (last string, cleared int64, err error) {
 	before := webhook.TimeID(webhook.PrefixAttempt, olderThan)
-	err = db.sql.QueryRowContext(ctx, expireResponsesSQL, after, before, limit, olderThan.UTC()).Scan(&last, &cleared)
+	err = db.pool.QueryRow(ctx, expireResponsesSQL,
+		pgx.NamedArgs{"after": after, "before": before, "limit": limit, "older_than": olderThan.UTC()}).
+		Scan(&last, &cleared)
 	if err != nil {
 		return "", 0, fmt.Errorf("clearing expired responses: %w", err)
 	}
@@ -110,13 +116,13 @@ func (db *DB) ExpireResponses(ctx context.Context, olderThan time.Time, after st
 // cascade), and returns how many went. Rows another process holds are
 // skipped. Safe to call concurrently.
 func (db *DB) DeleteOldMessages(ctx context.Context, olderThan time.Time, limit int) (int64, error) {
-	res, err := db.sql.ExecContext(ctx, `
+	tag, err := db.pool.Exec(ctx, `
 		DELETE FROM messages WHERE id IN (
-			SELECT id FROM messages WHERE id < $1 AND created_at < $2
-			ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-		webhook.TimeID(webhook.PrefixMessage, olderThan), olderThan.UTC(), limit)
+			SELECT id FROM messages WHERE id < @before AND created_at < @older_than
+			ORDER BY id LIMIT @limit FOR UPDATE SKIP LOCKED)`,
+		pgx.NamedArgs{"before": webhook.TimeID(webhook.PrefixMessage, olderThan), "older_than": olderThan.UTC(), "limit": limit})
 	if err != nil {
 		return 0, fmt.Errorf("deleting old messages: %w", err)
 	}
-	return res.RowsAffected()
+	return tag.RowsAffected(), nil
 }

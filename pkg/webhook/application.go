@@ -26,7 +26,9 @@ func (a *Application) Validate() error {
 	if a.Name == "" {
 		v.Add("must not be empty", "body", "name")
 	}
+	checkText(v, a.Name, "body", "name")
 	checkUID(v, a.UID, "body", "uid")
+	checkMetadata(v, a.Metadata, "body", "metadata")
 	checkThrottle(v, a.ThrottleRate, 1, "body", "throttleRate")
 	return v.Err()
 }

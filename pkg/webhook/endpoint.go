@@ -10,8 +10,14 @@ import (
 )
 
 // MaxOldSecrets is how many rotated-out secrets an endpoint keeps signing
-// with during their grace periods; rotating again drops the oldest.
+// with during their grace periods, as in Svix's server: a rotation that
+// would keep more is refused (ELIMITREACHED) rather than dropping a secret
+// a receiver may still use.
 const MaxOldSecrets = 10
+
+// DefaultGracePeriod is how long a rotated-out secret stays valid unless
+// the rotation says otherwise (Svix: 24 hours).
+const DefaultGracePeriod = 24 * time.Hour
 
 // MaxGracePeriod is the longest a rotated-out secret stays valid.
 const MaxGracePeriod = 7 * 24 * time.Hour
@@ -78,7 +84,9 @@ func (e *Endpoint) Validate(httpsOnly bool) error {
 		v.Add(msg, "body", "url")
 	}
 	checkUID(v, e.UID, "body", "uid")
-	checkThrottle(v, e.ThrottleRate, 0, "body", "throttleRate")
+	checkText(v, e.Description, "body", "description")
+	checkMetadata(v, e.Metadata, "body", "metadata")
+	checkThrottle(v, e.ThrottleRate, 1, "body", "throttleRate")
 	if e.Version < 1 || e.Version > 65535 {
 		v.Add("must be between 1 and 65535", "body", "version")
 	}
@@ -99,18 +107,36 @@ func (e *Endpoint) Validate(httpsOnly bool) error {
 }
 
 // RotateSecret makes newSecret current and keeps the previous one valid for
-// grace (0: not at all). Expired secrets are dropped and at most
-// MaxOldSecrets are kept.
-func (e *Endpoint) RotateSecret(newSecret string, grace time.Duration, now time.Time) {
+// grace (0: not at all). Expired secrets are dropped; the others keep their
+// own expiry. The rotated-out secrets are kept newest first, so a delivery
+// is signed with the current secret, then the most recent old ones.
+//
+// A rotation that would keep more than MaxOldSecrets valid old secrets is
+// refused with ELIMITREACHED and changes nothing: every rotated-out secret
+// stays valid for its whole grace period.
+func (e *Endpoint) RotateSecret(newSecret string, grace time.Duration, now time.Time) error {
 	old := e.ValidOldSecrets(now)
 	if grace > 0 {
-		old = append(old, ExpiringSecret{Key: e.Secret, ExpiresAt: now.Add(grace)})
-	}
-	if len(old) > MaxOldSecrets {
-		old = old[len(old)-MaxOldSecrets:]
+		if len(old) >= MaxOldSecrets {
+			return Errorf(ELIMITREACHED, "an endpoint keeps at most %d rotated-out secrets within their grace periods: "+
+				"rotate again once the oldest expires (%s), or rotate with gracePeriodSeconds 0", MaxOldSecrets,
+				oldestExpiry(old).Format(time.RFC3339))
+		}
+		old = append([]ExpiringSecret{{Key: e.Secret, ExpiresAt: now.Add(grace)}}, old...)
 	}
 	e.OldSecrets = old
 	e.Secret = NormalizeSecret(newSecret)
+	return nil
+}
+
+func oldestExpiry(secrets []ExpiringSecret) time.Time {
+	first := secrets[0].ExpiresAt
+	for _, s := range secrets[1:] {
+		if s.ExpiresAt.Before(first) {
+			first = s.ExpiresAt
+		}
+	}
+	return first
 }
 
 // ValidOldSecrets returns the rotated-out secrets still valid at now.

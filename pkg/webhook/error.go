@@ -18,6 +18,12 @@ const (
 	ETOOLARGE     = "payload_too_large"
 	EBADREQUEST   = "bad_request"
 	EUNAVAILABLE  = "unavailable"
+	// ELIMITREACHED: a bounded resource is full (e.g. an endpoint's
+	// rotated-out secrets); Svix answers it with 400 "limit_reached".
+	ELIMITREACHED = "limit_reached"
+	// ELEASELOST: a worker's lease on a background task passed to another
+	// worker (BackgroundTaskStore.SaveBackgroundTask); never shown to clients.
+	ELEASELOST = "lease_lost"
 )
 
 // Error is an application error: a code from the list above and a message

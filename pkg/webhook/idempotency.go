@@ -17,15 +17,30 @@ type IdempotentResponse struct {
 	Body       []byte
 }
 
-// IdempotencyStore remembers responses by (organisation, idempotency key).
+// IdempotencyScope is whose keys an idempotency key is one of: a single
+// principal (one API key, or one app-portal token, by its KeyID) of one
+// organisation. A key is never looked up across principals, so a response
+// is only ever replayed to the principal it was made for.
+type IdempotencyScope struct {
+	OrgID     string
+	Principal string
+}
+
+// ScopeOf returns the idempotency scope of p.
+func ScopeOf(p Principal) IdempotencyScope {
+	return IdempotencyScope{OrgID: p.OrgID, Principal: p.KeyID}
+}
+
+// IdempotencyStore remembers responses by (scope, idempotency key).
 type IdempotencyStore interface {
 	// BeginIdempotent claims key for request. It returns nil when the caller
 	// holds the claim and must process the request, or the earlier record
 	// (StatusCode 0 while that one is still in flight).
-	BeginIdempotent(ctx context.Context, orgID, key, request string) (*IdempotentResponse, error)
+	BeginIdempotent(ctx context.Context, scope IdempotencyScope, key, request string) (*IdempotentResponse, error)
 	// FinishIdempotent stores the response of a claimed key.
-	FinishIdempotent(ctx context.Context, orgID, key string, status int, body []byte) error
-	// AbandonIdempotent releases a claim whose request failed on our side,
-	// so that a retry is processed afresh.
-	AbandonIdempotent(ctx context.Context, orgID, key string) error
+	FinishIdempotent(ctx context.Context, scope IdempotencyScope, key string, status int, body []byte) error
+	// AbandonIdempotent releases a claim whose request stored nothing (it
+	// was refused, or failed on our side), so that a retry is processed
+	// afresh.
+	AbandonIdempotent(ctx context.Context, scope IdempotencyScope, key string) error
 }

@@ -19,6 +19,10 @@ const (
 	MinRetentionDays     = 5
 	MaxRetentionDays     = 90
 	DefaultRetentionDays = 90
+	// payloadRetentionHours, from the SDKs' document; it is rounded up to
+	// whole days, at least MinRetentionDays.
+	MinRetentionHours = 1
+	MaxRetentionHours = 2160
 )
 
 // Message is one event published to an application. Its payload is kept as
@@ -315,7 +319,10 @@ type MessageStore interface {
 	// EnsureDelivery returns the delivery of msg to ep, creating a finished
 	// one (status fail, nothing scheduled) for a manual resend if none exists.
 	EnsureDelivery(ctx context.Context, msg *Message, ep *Endpoint) (*Delivery, error)
-	// RecoverDeliveries restarts the retry schedule of ep's failed
-	// deliveries whose message was created in [since, until), and returns them.
-	RecoverDeliveries(ctx context.Context, ep *Endpoint, since, until time.Time) ([]Delivery, error)
+	// RecoverDeliveries restarts, in a new round, the retry schedule of up
+	// to limit failed deliveries of the endpoint endpointID whose message
+	// was created in [since, until) and whose message id is above after
+	// ("": from the start), lowest message ids first, and returns them. A
+	// batch of fewer than limit is the last.
+	RecoverDeliveries(ctx context.Context, endpointID string, since, until time.Time, after string, limit int) ([]Delivery, error)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"slices"
 	"time"
 )
 
@@ -32,11 +33,41 @@ type APIKey struct {
 // Principal is who a request acts as.
 type Principal struct {
 	OrgID string
+	// KeyID is the id of the API key or of the app-portal token.
 	KeyID string
 	// AppID is set for app-portal tokens, which reach only that application.
 	AppID string
 	// ExpiresAt is when a portal token stops working; zero for API keys.
 	ExpiresAt time.Time
+	// FeatureFlags are those a portal token carries; see SeesEventType.
+	FeatureFlags []string
+}
+
+// SeesEventType reports whether p may see et. An API key sees every event
+// type. An app-portal token sees an event type gated by feature flags
+// (featureFlag, featureFlags) only when it carries at least one of them.
+func (p Principal) SeesEventType(et *EventType) bool {
+	if p.AppID == "" {
+		return true
+	}
+	gates := et.FeatureFlags
+	if et.FeatureFlag != nil {
+		gates = append([]string{*et.FeatureFlag}, gates...)
+	}
+	if len(gates) == 0 {
+		return true
+	}
+	for _, f := range gates {
+		if slices.Contains(p.FeatureFlags, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// EventTypeFilter returns the list filter of what p sees.
+func (p Principal) EventTypeFilter(includeArchived bool) EventTypeFilter {
+	return EventTypeFilter{IncludeArchived: includeArchived, OnlyFlags: p.AppID != "", Flags: p.FeatureFlags}
 }
 
 // portalTokenPrefix starts every app-portal token.
@@ -50,6 +81,17 @@ type PortalToken struct {
 	AppID     string
 	Hash      []byte
 	ExpiresAt time.Time
+	// FeatureFlags gate which event types the token sees.
+	FeatureFlags []string
+}
+
+// MaxPortalFeatureFlags is how many feature flags a portal token may carry.
+const MaxPortalFeatureFlags = 25
+
+// CheckFeatureFlags validates a list of feature flags given at loc: at
+// least one, at most MaxPortalFeatureFlags, unique, each a valid name.
+func CheckFeatureFlags(v *ValidationError, flags []string, loc ...string) {
+	checkList(v, flags, MaxFeatureFlagLength, 1, MaxPortalFeatureFlags, loc...)
 }
 
 // NewPortalToken returns a new random token for app and its storable record.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -37,6 +38,24 @@ func checkName(v *ValidationError, s string, max int, loc ...string) {
 		v.Add(fmt.Sprintf("must be at most %d characters", max), loc...)
 	case !ValidName(s):
 		v.Add("must match ^[a-zA-Z0-9\\-_.]+$", loc...)
+	}
+}
+
+// checkText refuses free text that PostgreSQL cannot store: a NUL character
+// (JSON's \u0000) or bytes that are not UTF-8.
+func checkText(v *ValidationError, s string, loc ...string) {
+	if !IsStorableText(s) {
+		v.Add("must not contain NUL characters or invalid UTF-8", loc...)
+	}
+}
+
+// checkMetadata applies checkText to every key and value of m.
+func checkMetadata(v *ValidationError, m map[string]string, loc ...string) {
+	for k, val := range m {
+		if !IsStorableText(k) || !IsStorableText(val) {
+			v.Add("keys and values must not contain NUL characters or invalid UTF-8", loc...)
+			return
+		}
 	}
 }
 
@@ -90,6 +109,16 @@ func NormalizeSecret(s string) string {
 	return "whsec_" + s
 }
 
+// validPort reports whether port (from url.URL.Port) is absent or a port
+// number a connection can be made to.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
+}
+
 // CheckEndpointURL validates a delivery URL: absolute http(s) with a host,
 // at most MaxURLLength characters, and https when httpsOnly.
 func CheckEndpointURL(raw string, httpsOnly bool) string {
@@ -110,6 +139,8 @@ func CheckEndpointURL(raw string, httpsOnly bool) string {
 		return "scheme must be https (HOOKD_ENDPOINT_HTTPS_ONLY is set)"
 	case u.Host == "" || u.Hostname() == "":
 		return "must have a host"
+	case !validPort(u.Port()):
+		return "port must be a number between 1 and 65535"
 	case u.User != nil:
 		return "must not contain credentials"
 	case u.Fragment != "":

@@ -4,6 +4,11 @@
 // The server is HOOKD_TEST_DB_DSN (default: the local server, user postgres).
 // A template database is migrated once per set of migrations and cloned for
 // every test (CREATE DATABASE ... TEMPLATE), then dropped in t.Cleanup.
+//
+// Every database a test process creates is named with that process's own
+// prefix (DatabaseName), so that Main can tell, after the package's tests,
+// whether any was left behind, without looking at the databases of test
+// processes running at the same time.
 package postgrestest
 
 import (
@@ -50,7 +55,7 @@ func NewDSN(t testing.TB) string {
 	if template.err != nil {
 		t.Fatalf("preparing template database: %v", template.err)
 	}
-	name := "hookd_test_" + randomHex(8)
+	name := DatabaseName("db")
 	conn := connect(ctx, t, "postgres")
 	defer conn.Close(ctx)
 	// Several packages clone the template at once; Postgres refuses a clone
@@ -67,16 +72,8 @@ func NewDSN(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("creating test database: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c := connect(ctx, t, "postgres")
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("dropping test database: %v", err)
-		}
-	})
-	return dsnFor(name)
+	t.Cleanup(func() { DropDatabase(t, name) })
+	return DSNFor(name)
 }
 
 // NewDB returns an open *postgres.DB on a fresh database, closed at cleanup.
@@ -114,7 +111,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	}
 	building := name + "_building"
 	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{building}.Sanitize()+" WITH (FORCE)")
-	db, err := postgres.Open(ctx, dsnFor(building), postgres.Options{MaxOpenConns: 1})
+	db, err := postgres.Open(ctx, DSNFor(building), postgres.Options{MaxOpenConns: 1})
 	if err != nil {
 		return "", err
 	}
@@ -142,8 +139,8 @@ func connect(ctx context.Context, t testing.TB, database string) *pgx.Conn {
 	return conn
 }
 
-// dsnFor returns the test server's DSN with another database name.
-func dsnFor(database string) string {
+// DSNFor returns the test server's DSN with another database name.
+func DSNFor(database string) string {
 	u, err := url.Parse(ServerDSN())
 	if err != nil {
 		panic("HOOKD_TEST_DB_DSN must be a postgres:// URL: " + err.Error())

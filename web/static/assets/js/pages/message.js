@@ -61,14 +61,19 @@ export async function renderMessage(ctx, view, params) {
     }
     // Redraw only on change, so open details and scroll positions survive polling.
     const snapshot = JSON.stringify([eps.data.map((e) => [e.id, e.status, e.nextAttempt]), attempts.data.map((a) => a.id)]);
-    if (snapshot !== state.last) {
+    const changed = snapshot !== state.last;
+    if (changed) {
       state.last = snapshot;
       draw(eps.data, byEndpoint);
     }
     const busy = eps.data.some((e) => e.status === 1 || e.status === 3);
     const waiting = Date.now() < state.waitingUntil &&
       [...state.attemptsBefore].some(([id, n]) => (byEndpoint.get(id) || []).length <= n);
-    if (busy || waiting) state.timer = setTimeout(() => view.alive() && load(), pollInterval);
+    // The two lists are read at once, not in one snapshot: an attempt
+    // recorded between the reads shows a delivery's new status beside its
+    // old attempts (or the reverse). After any change, read once more, until
+    // two reads agree.
+    if (busy || waiting || changed) state.timer = setTimeout(() => view.alive() && load(), pollInterval);
   }
 
   function draw(eps, byEndpoint) {

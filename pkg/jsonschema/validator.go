@@ -1,0 +1,147 @@
+package jsonschema
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	js "github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/hookd/hookd/pkg/ttlcache"
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// cacheTTL and cacheSize bound the compiled schemas kept in memory. A
+// compiled schema never changes (it is keyed by its bytes); the TTL only
+// lets schemas no longer used go.
+const (
+	cacheTTL  = 10 * time.Minute
+	cacheSize = 1000
+)
+
+// maxProblems caps how many problems one error message lists.
+const maxProblems = 5
+
+// Validator compiles and caches JSON Schemas. The zero value is not usable;
+// call New. It is safe for concurrent use.
+type Validator struct {
+	compiled *ttlcache.Cache[[sha256.Size]byte, *js.Schema]
+}
+
+var _ webhook.SchemaValidator = (*Validator)(nil)
+
+// New returns a Validator with an empty cache.
+func New() *Validator {
+	return &Validator{compiled: ttlcache.New[[sha256.Size]byte, *js.Schema](cacheTTL, cacheSize)}
+}
+
+// CheckSchema implements webhook.SchemaValidator: it returns nil when
+// schema is a valid JSON Schema of the draft its "$schema" names (2020-12
+// when it names none), and otherwise an error whose message says what is
+// wrong and where, safe to show to the caller.
+func (v *Validator) CheckSchema(schema json.RawMessage) error {
+	_, err := v.compile(schema)
+	return err
+}
+
+// Validate implements webhook.SchemaValidator: it returns nil when doc is
+// valid against schema, an error listing the problems (with their JSON
+// pointer in doc) when it is not, and the error of CheckSchema when schema
+// itself is not valid.
+func (v *Validator) Validate(schema, doc json.RawMessage) error {
+	sch, err := v.compile(schema)
+	if err != nil {
+		return err
+	}
+	inst, err := js.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return fmt.Errorf("not valid JSON: %w", err)
+	}
+	var verr *js.ValidationError
+	if err := sch.Validate(inst); errors.As(err, &verr) {
+		return errors.New(describe(verr))
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// schemaURL is where a schema being compiled lives, for "$ref"s within it.
+const schemaURL = "hookd:///schema.json"
+
+func (v *Validator) compile(schema json.RawMessage) (*js.Schema, error) {
+	key := sha256.Sum256(schema)
+	return v.compiled.Load(key, func() (*js.Schema, error) {
+		doc, err := js.UnmarshalJSON(bytes.NewReader(schema))
+		if err != nil {
+			return nil, fmt.Errorf("not valid JSON: %w", err)
+		}
+		c := js.NewCompiler()
+		c.UseLoader(refuseLoader{})
+		if err := c.AddResource(schemaURL, doc); err != nil {
+			return nil, fmt.Errorf("not a JSON Schema: %w", err)
+		}
+		sch, err := c.Compile(schemaURL)
+		if err != nil {
+			return nil, schemaError(err)
+		}
+		return sch, nil
+	})
+}
+
+// schemaError turns a compile error into a message without the internal URL.
+func schemaError(err error) error {
+	var sverr *js.SchemaValidationError
+	var verr *js.ValidationError
+	if errors.As(err, &sverr) && errors.As(sverr.Err, &verr) {
+		return errors.New("not a valid JSON Schema: " + describe(verr))
+	}
+	var lerr *js.LoadURLError
+	if errors.As(err, &lerr) {
+		return fmt.Errorf("not a valid JSON Schema: cannot resolve %q: only references within the schema are allowed",
+			strings.TrimPrefix(lerr.URL, "hookd://"))
+	}
+	return errors.New("not a valid JSON Schema: " + strings.ReplaceAll(err.Error(), schemaURL, "schema"))
+}
+
+// describe lists the innermost problems of a validation error, each with
+// the JSON pointer where it is: "at /readOnly: got number, want boolean".
+func describe(verr *js.ValidationError) string {
+	var problems []string
+	var walk func(e *js.ValidationError)
+	walk = func(e *js.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		p := "at /" + strings.Join(e.InstanceLocation, "/") + ": " + e.ErrorKind.LocalizedString(printer)
+		if !slices.Contains(problems, p) {
+			problems = append(problems, p)
+		}
+	}
+	walk(verr)
+	if len(problems) > maxProblems {
+		problems = append(problems[:maxProblems], fmt.Sprintf("and %d more", len(problems)-maxProblems))
+	}
+	return strings.Join(problems, "; ")
+}
+
+// printer renders the library's messages in English.
+var printer = message.NewPrinter(language.English)
+
+// refuseLoader refuses every URL: the drafts' metaschemas are built in,
+// and a schema must not make hookd read files or call out.
+type refuseLoader struct{}
+
+func (refuseLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("loading %s is not allowed", url)
+}
