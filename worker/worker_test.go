@@ -53,6 +53,8 @@ type bundleOptions struct {
 	wrapStore   func(delivery.AttemptStore) delivery.AttemptStore
 	// shards is HOOKD_QUEUE_SHARDS (0: 1).
 	shards int
+	// recordTimeout is the Attempter's RecordTimeout (0: a minute).
+	recordTimeout time.Duration
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
@@ -77,11 +79,15 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 		if opt.newThrottle != nil {
 			throttle = opt.newThrottle()
 		}
+		recordTimeout := opt.recordTimeout
+		if recordTimeout == 0 {
+			recordTimeout = time.Minute
+		}
 		w := worker.New(worker.Config{Redis: redisOpt, Queues: queues, Concurrency: 20,
 			ShutdownTimeout: 5 * time.Second, DelayedCheckInterval: 50 * time.Millisecond})
 		w.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
 			Store: store, Queue: b.enqueuer, Schedule: retry.Schedule{10 * time.Millisecond, 10 * time.Millisecond},
-			Headers: signature.WebhookHeaders, Throttle: throttle, RecordTimeout: time.Minute,
+			Headers: signature.WebhookHeaders, Throttle: throttle, RecordTimeout: recordTimeout,
 			Send: egress.New(egress.Config{AllowedSubnets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 5 * time.Second}),
 		}})
 		wg.Add(1)
@@ -378,6 +384,63 @@ func TestInfrastructureErrorIsRetriedByAsynq(t *testing.T) {
 	if len(attempts) != 1 || len(rcv.times()) != 1 || flaky.failures.Load() >= 0 {
 		t.Fatalf("%d attempts, %d requests, %d failures left; want 1, 1 and none",
 			len(attempts), len(rcv.times()), max(0, flaky.failures.Load()))
+	}
+}
+
+// lostCommits records the first attempt but answers with an error, as a
+// connection lost after the commit would, and fails every record for the
+// next three seconds, so that the Attempter gives up (after its
+// RecordTimeout) and asynq runs the task again.
+type lostCommits struct {
+	delivery.AttemptStore
+	mu    sync.Mutex
+	first time.Time
+}
+
+func (l *lostCommits) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
+	l.mu.Lock()
+	first := l.first
+	if first.IsZero() {
+		l.first = time.Now()
+	}
+	l.mu.Unlock()
+	switch {
+	case first.IsZero():
+		if _, err := l.AttemptStore.RecordAttempt(ctx, rec); err != nil {
+			return false, err
+		}
+		return false, errors.New("injected: connection lost after the commit")
+	case time.Since(first) < 3*time.Second:
+		return false, errors.New("injected: database unavailable")
+	}
+	return l.AttemptStore.RecordAttempt(ctx, rec)
+}
+
+// A first attempt whose task runs again after its outcome was recorded
+// (the worker gave up waiting for the store) reads the delivery afresh and
+// does not send the request again.
+func TestRetriedTaskReadsTheDeliveryAfresh(t *testing.T) {
+	t.Parallel()
+	store := &lostCommits{}
+	b := setup(t, bundleOptions{recordTimeout: time.Second, wrapStore: func(s delivery.AttemptStore) delivery.AttemptStore {
+		store.AttemptStore = s
+		return store
+	}})
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	ep := b.endpoint(rcv.URL)
+	msg := b.publish(`{"a":1}`)
+	b.waitStatus(msg, ep, webhook.StatusSuccess)
+	// The task failed once (the lost commit) and ran again.
+	fresh, _ := b.queues.Shard(0)
+	deadline := time.Now().Add(10 * time.Second)
+	for b.processed(fresh) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the task ran %d times, want 2", b.processed(fresh))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(rcv.times()); n != 1 {
+		t.Fatalf("the receiver got %d requests, want 1", n)
 	}
 }
 
