@@ -104,7 +104,7 @@ test/race: ## Run all tests with the race detector
 
 # The tests behind the cluster build tag start their own Redis Cluster and
 # Sentinel processes (redis-server, redis-cli) and run the real binary under
-# faults, one at a time (about five minutes). Their names start with
+# faults, one at a time (about four minutes). Their names start with
 # TestCluster, TestSentinel or TestManyProcesses; -run keeps the rest of the
 # packages' tests, which make test runs, out.
 .PHONY: test/cluster
