@@ -18,7 +18,6 @@ import (
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/secretbox"
-	"github.com/hookd/hookd/pkg/signature"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -98,10 +97,6 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 		MaxBodyBytes: opt.maxBodyBytes,
 		HTTPSOnly:    opt.httpsOnly,
 		Events:       opt.events,
-		NewSecret: func() (string, error) {
-			s, err := signature.GenerateSecret()
-			return s.String(), err
-		},
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookd/hookd/pkg/background"
+	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -29,7 +30,7 @@ type attemptOut struct {
 
 func attemptOutOf(a *webhook.Attempt, withContent bool) attemptOut {
 	out := attemptOut{
-		ID: a.ID, MsgID: a.MessageID, EndpointID: a.EndpointID, URL: a.URL, Response: a.Response,
+		ID: a.ID, MsgID: a.MessageID, EndpointID: a.EndpointID, URL: egress.MaskUserinfo(a.URL), Response: a.Response,
 		ResponseStatusCode: a.StatusCode, ResponseDurationMs: a.DurationMs,
 		Status: int(a.Status), StatusText: a.Status.String(), TriggerType: int(a.TriggerType),
 		Timestamp: a.CreatedAt,
@@ -246,6 +247,9 @@ func (s *Server) resend(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	if msg.EventType != webhook.EventTypeVerification && refusePending(c, ep) {
+		return
+	}
 	if err := s.cfg.Replayer.Resend(c.Request.Context(), msg, ep); err != nil {
 		fail(c, err)
 		return
@@ -275,6 +279,9 @@ func (s *Server) recoverEndpoint(c *gin.Context) {
 	}
 	if err := v.Err(); err != nil {
 		fail(c, err)
+		return
+	}
+	if refusePending(c, pathEndpoint(c)) {
 		return
 	}
 	ep := pathEndpoint(c)
@@ -309,6 +316,9 @@ func (s *Server) sendExample(c *gin.Context) {
 		return
 	}
 	ep := pathEndpoint(c)
+	if refusePending(c, ep) {
+		return
+	}
 	payload := json.RawMessage(`{"type":"hookd.example","eventType":` + quote(*in.EventType) + `}`)
 	et, err := s.cfg.Store.FindEventType(c.Request.Context(), ep.OrgID, *in.EventType)
 	if err == nil && !principal(c).SeesEventType(et) {

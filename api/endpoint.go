@@ -2,11 +2,15 @@ package api
 
 import (
 	"cmp"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/signature"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -31,6 +35,11 @@ type endpointIn struct {
 	Headers      map[string]string `json:"headers"`
 	// Ordering is a hookd extension: "none" or "strict" (kept when absent).
 	Ordering Opt[string] `json:"ordering"`
+
+	// hookd extensions (docs/api.md): the type of a generated key, and
+	// whether the endpoint proves control of its URL.
+	SignatureType Opt[string] `json:"signatureType"`
+	Verify        Opt[bool]   `json:"verify"`
 }
 
 // endpointPatch is the contract's EndpointPatch: absent fields are kept,
@@ -49,6 +58,10 @@ type endpointPatch struct {
 	Version      Opt[int]               `json:"version"`
 	Secret       Opt[string]            `json:"secret"`
 	Ordering     Opt[string]            `json:"ordering"`
+
+	// hookd extensions, as in endpointIn.
+	SignatureType Opt[string] `json:"signatureType"`
+	Verify        Opt[bool]   `json:"verify"`
 }
 
 type endpointOut struct {
@@ -67,15 +80,21 @@ type endpointOut struct {
 	Ordering     string            `json:"ordering"`
 	CreatedAt    time.Time         `json:"createdAt"`
 	UpdatedAt    time.Time         `json:"updatedAt"`
+
+	// hookd extensions (docs/api.md).
+	SignatureType signature.Type   `json:"signatureType"`
+	Verification  *verificationOut `json:"verification"`
 }
 
+// endpointOutOf shows ep. Credentials in its URL are masked.
 func endpointOutOf(ep *webhook.Endpoint) endpointOut {
 	return endpointOut{
-		ID: ep.ID, UID: ep.UID, URL: ep.URL, Description: ep.Description, Version: ep.Version,
+		ID: ep.ID, UID: ep.UID, URL: egress.MaskUserinfo(ep.URL), Description: ep.Description, Version: ep.Version,
 		Disabled: ep.Disabled, FilterTypes: ep.FilterTypes, EventTypes: ep.FilterTypes,
 		Channels: ep.Channels, Metadata: orEmpty(ep.Metadata),
 		ThrottleRate: ep.ThrottleRate, RateLimit: ep.ThrottleRate, Ordering: cmp.Or(ep.Ordering, webhook.OrderingNone),
 		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
+		SignatureType: signatureTypeOf(ep.Secret), Verification: verificationOutOf(ep),
 	}
 }
 
@@ -100,7 +119,7 @@ func filterTypes(filter, eventTypes Opt[[]string]) Opt[[]string] {
 // apply replaces every field of ep that in carries (create and PUT semantics).
 func (in *endpointIn) apply(ep *webhook.Endpoint) {
 	if in.URL != nil {
-		ep.URL = *in.URL
+		ep.URL = unmaskURL(*in.URL, ep.URL)
 	}
 	ep.Description = in.Description
 	ep.Disabled = in.Disabled
@@ -157,23 +176,25 @@ func (s *Server) createEndpoint(c *gin.Context) {
 	app := pathApp(c)
 	ep := &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID, Headers: in.Headers}
 	in.apply(ep)
-	if err := s.setSecret(ep, in.Secret, "secret"); err != nil {
-		fail(c, err)
-		return
+	err = s.setSecret(ep, in.Secret, in.SignatureType, "secret")
+	if err == nil {
+		err = s.validateEndpoint(c, ep)
 	}
-	if err := s.validateEndpoint(c, ep); err != nil {
-		fail(c, err)
-		return
+	if err == nil {
+		err = s.applyVerification(c, nil, ep, in.Verify)
 	}
-	if err := s.checkVisibleFilter(c, nil, ep); err != nil {
-		fail(c, err)
-		return
+	if err == nil {
+		err = s.checkVisibleFilter(c, nil, ep)
 	}
-	if err := s.cfg.Store.CreateEndpoint(c.Request.Context(), ep); err != nil {
+	if err == nil {
+		err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
+	}
+	if err != nil {
 		fail(c, err)
 		return
 	}
 	s.endpointChanged(c, webhook.EventEndpointCreated, ep)
+	s.sendChallenge(c, nil, ep)
 	c.PureJSON(http.StatusCreated, endpointOutOf(ep))
 }
 
@@ -192,22 +213,67 @@ func bindEndpointIn(c *gin.Context) (*endpointIn, error) {
 	return &in, nil
 }
 
-// setSecret sets a given secret (normalised to whsec_) or generates one.
-// field names the body field the secret came from, for validation errors.
-func (s *Server) setSecret(ep *webhook.Endpoint, secret Opt[string], field string) error {
-	if secret.Set && !secret.Null {
-		if !webhook.ValidSecret(secret.V) {
-			return webhook.Invalid("must match ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$", "body", field)
+// setSecret sets ep's signing key: the one given (see
+// signature.NormalizeKey), or a new one of type typ (by default the
+// installation's default type). A key given with a type must be of that
+// type. field names the body field the key came from, for validation
+// errors.
+func (s *Server) setSecret(ep *webhook.Endpoint, secret, typ Opt[string], field string) error {
+	key, err := s.newKey(secret, typ, s.cfg.SignatureType, field)
+	if err == nil {
+		ep.Secret = key
+	}
+	return err
+}
+
+// newKey returns the key given in secret, checked and normalised, or,
+// when secret is absent or null, a new key of type typ, defaulting to def
+// ("" means HMAC).
+func (s *Server) newKey(secret, typ Opt[string], def signature.Type, field string) (string, error) {
+	want := def
+	if typ.Set && !typ.Null {
+		t, err := signature.ParseType(typ.V)
+		if err != nil {
+			return "", webhook.Invalid(fmt.Sprintf("must be %q or %q", signature.TypeHMAC, signature.TypeEd25519), "body", "signatureType")
 		}
-		ep.Secret = webhook.NormalizeSecret(secret.V)
-		return nil
+		want = t
 	}
-	generated, err := s.cfg.NewSecret()
+	if secret.Set && !secret.Null {
+		key, got, err := signature.NormalizeKey(secret.V)
+		if err != nil {
+			return "", webhook.Invalid(err.Error(), "body", field)
+		}
+		if typ.Set && !typ.Null && got != want {
+			return "", webhook.Invalid(fmt.Sprintf("is %q but the %s given is an %s key", want, field, got), "body", "signatureType")
+		}
+		return key, nil
+	}
+	if want == "" {
+		want = signature.TypeHMAC
+	}
+	key, err := signature.GenerateKey(want)
 	if err != nil {
-		return err
+		return "", err
 	}
-	ep.Secret = generated
-	return nil
+	return key.String(), nil
+}
+
+// signatureTypeOf returns the type of a stored key.
+func signatureTypeOf(key string) signature.Type {
+	if strings.HasPrefix(key, signature.PrivateKeyPrefix) {
+		return signature.TypeEd25519
+	}
+	return signature.TypeHMAC
+}
+
+// unmaskURL returns the URL an endpoint gets from a given one: given, or
+// current when given is current as the API shows it (credentials masked),
+// so that a client writing back what it read keeps the credentials.
+func unmaskURL(given, current string) string {
+	if current != "" && given != current && given == egress.MaskUserinfo(current) {
+		return current
+	}
+	return given
 }
 
 // validateEndpoint checks ep; an operational-webhook endpoint's filter names
@@ -232,13 +298,21 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		return
 	}
 	app := pathApp(c)
+	var before *webhook.Endpoint // nil: created
 	replace := func(ep *webhook.Endpoint) error {
-		before := ep.FilterTypes
+		prev := *ep
+		before = &prev
 		in.apply(ep)
+		if err := s.changeKeyType(ep, in.SignatureType); err != nil {
+			return err
+		}
 		if err := s.validateEndpoint(c, ep); err != nil {
 			return err
 		}
-		return s.checkVisibleFilter(c, before, ep)
+		if err := s.checkVisibleFilter(c, prev.FilterTypes, ep); err != nil {
+			return err
+		}
+		return s.applyVerification(c, before, ep, in.Verify)
 	}
 	ep, err := s.cfg.Store.FindEndpoint(c.Request.Context(), app, c.Param("endpoint_id"))
 	status := http.StatusOK
@@ -246,7 +320,7 @@ func (s *Server) putEndpoint(c *gin.Context) {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
 		status = http.StatusCreated
 		ep = &webhook.Endpoint{OrgID: app.OrgID, AppID: app.ID}
-		err = s.setSecret(ep, Opt[string]{}, "secret")
+		err = s.setSecret(ep, Opt[string]{}, in.SignatureType, "secret")
 		if err == nil {
 			in.apply(ep)
 			if ep.UID == nil {
@@ -257,6 +331,9 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		}
 		if err == nil {
 			err = s.checkVisibleFilter(c, nil, ep)
+		}
+		if err == nil {
+			err = s.applyVerification(c, nil, ep, in.Verify)
 		}
 		if err == nil {
 			err = s.cfg.Store.CreateEndpoint(c.Request.Context(), ep)
@@ -273,7 +350,18 @@ func (s *Server) putEndpoint(c *gin.Context) {
 		event = webhook.EventEndpointCreated
 	}
 	s.endpointChanged(c, event, ep)
+	s.sendChallenge(c, before, ep)
 	c.PureJSON(status, endpointOutOf(ep))
+}
+
+// changeKeyType gives ep a new key of type typ, at once and without a
+// grace period for the old one, when typ is given and differs from its
+// key's type (secret/rotate switches types with a grace period).
+func (s *Server) changeKeyType(ep *webhook.Endpoint, typ Opt[string]) error {
+	if !typ.Set || typ.Null || typ.V == string(signatureTypeOf(ep.Secret)) {
+		return nil
+	}
+	return s.setSecret(ep, Opt[string]{}, typ, "secret")
 }
 
 func (s *Server) patchEndpoint(c *gin.Context) {
@@ -283,20 +371,23 @@ func (s *Server) patchEndpoint(c *gin.Context) {
 		return
 	}
 	ep := pathEndpoint(c)
+	var before webhook.Endpoint
 	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), ep, func(ep *webhook.Endpoint) error {
-		return s.applyPatch(c, &in, ep)
+		before = *ep
+		return s.applyPatch(c, &in, &before, ep)
 	})
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	s.endpointChanged(c, webhook.EventEndpointUpdated, ep)
+	s.sendChallenge(c, &before, ep)
 	c.PureJSON(http.StatusOK, endpointOutOf(ep))
 }
 
-// applyPatch changes the fields present in the patch and validates the result.
-func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpoint) error {
-	before := ep.FilterTypes
+// applyPatch changes the fields present in the patch of ep (before is ep
+// as it was) and validates the result.
+func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, before, ep *webhook.Endpoint) error {
 	v := &webhook.ValidationError{}
 	for _, f := range []struct {
 		set, null bool
@@ -307,6 +398,8 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpo
 		{in.Disabled.Set, in.Disabled.Null, "disabled"},
 		{in.Metadata.Set, in.Metadata.Null, "metadata"},
 		{in.Version.Set, in.Version.Null, "version"},
+		{in.SignatureType.Set, in.SignatureType.Null, "signatureType"},
+		{in.Verify.Set, in.Verify.Null, "verify"},
 	} {
 		if f.set && f.null {
 			v.Add("must not be null", "body", f.name)
@@ -319,7 +412,7 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpo
 		return err
 	}
 	if in.URL.Set {
-		ep.URL = in.URL.V
+		ep.URL = unmaskURL(in.URL.V, ep.URL)
 	}
 	if in.Description.Set {
 		ep.Description = in.Description.V
@@ -346,15 +439,22 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, ep *webhook.Endpo
 		ep.Version = in.Version.V
 	}
 	ordering(ep, in.Ordering)
+	var err error
 	if in.Secret.Set {
-		if err := s.setSecret(ep, in.Secret, "secret"); err != nil {
-			return err
-		}
+		err = s.setSecret(ep, in.Secret, in.SignatureType, "secret")
+	} else {
+		err = s.changeKeyType(ep, in.SignatureType)
 	}
-	if err := s.validateEndpoint(c, ep); err != nil {
-		return err
+	if err == nil {
+		err = s.validateEndpoint(c, ep)
 	}
-	return s.checkVisibleFilter(c, before, ep)
+	if err == nil {
+		err = s.checkVisibleFilter(c, before.FilterTypes, ep)
+	}
+	if err == nil {
+		err = s.applyVerification(c, before, ep, in.Verify)
+	}
+	return err
 }
 
 func (s *Server) deleteEndpoint(c *gin.Context) {

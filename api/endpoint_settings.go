@@ -19,6 +19,9 @@ type secretOut struct {
 type secretRotateIn struct {
 	Key                Opt[string] `json:"key"`
 	GracePeriodSeconds Opt[int64]  `json:"gracePeriodSeconds"`
+	// SignatureType (a hookd extension) is the type of the key generated
+	// when none is given; by default the current key's type.
+	SignatureType Opt[string] `json:"signatureType"`
 }
 
 type headersIn struct {
@@ -53,7 +56,9 @@ func (s *Server) getSecret(c *gin.Context) {
 // rotateSecret makes a new (given or generated) secret current; the old one
 // keeps signing for gracePeriodSeconds (default 24 h, at most 7 days), and
 // so do the ones rotated out before it, each until its own expiry. A 400
-// limit_reached when MaxOldSecrets are still valid.
+// limit_reached when MaxOldSecrets are still valid. The new key may be of
+// the other type: during the grace period both sign, "v1" and "v1a"
+// entries in one header.
 func (s *Server) rotateSecret(c *gin.Context) {
 	var in secretRotateIn
 	if c.Request.ContentLength != 0 {
@@ -71,13 +76,12 @@ func (s *Server) rotateSecret(c *gin.Context) {
 		}
 		grace = time.Duration(g.V) * time.Second
 	}
-	next := &webhook.Endpoint{}
-	if err := s.setSecret(next, in.Key, "key"); err != nil {
-		fail(c, err)
-		return
-	}
 	err := s.cfg.Store.UpdateEndpoint(c.Request.Context(), pathEndpoint(c), func(ep *webhook.Endpoint) error {
-		return ep.RotateSecret(next.Secret, grace, s.cfg.Now())
+		key, err := s.newKey(in.Key, in.SignatureType, signatureTypeOf(ep.Secret), "key")
+		if err != nil {
+			return err
+		}
+		return ep.RotateSecret(key, grace, s.cfg.Now())
 	})
 	if err != nil {
 		fail(c, err)

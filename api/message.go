@@ -69,6 +69,9 @@ func (in *messageIn) message(defaultDays int) (*webhook.Message, error) {
 	if in.DeliverAt.Set && !in.DeliverAt.Null {
 		v.Add("scheduled delivery is not supported by hookd", "body", "deliverAt")
 	}
+	if in.EventType != nil && *in.EventType == webhook.EventTypeVerification {
+		v.Add("is reserved for the challenges of endpoint verification", "body", "eventType")
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

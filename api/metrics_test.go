@@ -16,7 +16,6 @@ import (
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
-	"github.com/hookd/hookd/pkg/signature"
 )
 
 // setupConfigured is setup with the API's Config adjusted by configure
@@ -35,10 +34,6 @@ func setupConfigured(t *testing.T, configure func(*api.Config)) *bundle {
 		Publisher: &delivery.Publisher{Store: db, Queue: dispatched},
 		Replayer:  &delivery.Replayer{Store: db, Queue: dispatched},
 		Logger:    slog.New(slog.DiscardHandler),
-		NewSecret: func() (string, error) {
-			s, err := signature.GenerateSecret()
-			return s.String(), err
-		},
 	}
 	configure(&cfg)
 	ts := httptest.NewServer(api.New(cfg))

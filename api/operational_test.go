@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/opwebhook"
+	"github.com/hookd/hookd/pkg/signature"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -90,7 +91,7 @@ func TestOperationalEndpointRoutes(t *testing.T) {
 	if key := b.opSecret("ops"); key != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" {
 		t.Fatalf("secret = %q", key)
 	}
-	if key := b.opSecret(other.ID); !strings.HasPrefix(key, "whsec_") || !webhook.ValidSecret(key) {
+	if key := b.opSecret(other.ID); !strings.HasPrefix(key, "whsec_") || !signature.ValidKey(key) {
 		t.Fatalf("generated secret = %q", key)
 	}
 
@@ -108,7 +109,7 @@ func TestOperationalEndpointRoutes(t *testing.T) {
 		t.Fatalf("signing secrets after rotation = %v, want the new and the old one", keys)
 	}
 	b.do(http.MethodPost, opPath+"/ops/secret/rotate", nil).must(t, http.StatusNoContent) // empty body: generated
-	if key := b.opSecret("ops"); !webhook.ValidSecret(key) || key == "whsec_Y2JkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY=" {
+	if key := b.opSecret("ops"); !signature.ValidKey(key) || key == "whsec_Y2JkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY=" {
 		t.Fatalf("secret after a second rotation = %q", key)
 	}
 
@@ -133,7 +134,7 @@ func TestOperationalEndpointRoutes(t *testing.T) {
 	}
 	fresh := decode[endpointJSON](t, b.do(http.MethodPut, opPath+"/pager", map[string]any{"url": "https://example.com/p"}).
 		must(t, http.StatusCreated))
-	if str(fresh.UID) != `"pager"` || !webhook.ValidSecret(b.opSecret("pager")) {
+	if str(fresh.UID) != `"pager"` || !signature.ValidKey(b.opSecret("pager")) {
 		t.Fatalf("PUT of a new uid = %+v", fresh)
 	}
 
@@ -190,7 +191,7 @@ func TestOperationalEndpointValidation(t *testing.T) {
 	mustInvalid(t, b.do(http.MethodPut, opPath+"/ops/headers", map[string]any{"headers": map[string]string{"Content-Type": "x"}}), "body", "headers")
 	mustInvalid(t, b.do(http.MethodPut, opPath+"/ops/headers", map[string]any{}), "body", "headers")
 	b.unchanged(opPath+"/ops", before)
-	if key := b.opSecret(ep.ID); !webhook.ValidSecret(key) {
+	if key := b.opSecret(ep.ID); !signature.ValidKey(key) {
 		t.Fatalf("secret after a rejected rotation = %q", key)
 	}
 	// A uid is unique among the organisation's operational endpoints.

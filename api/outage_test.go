@@ -14,7 +14,6 @@ import (
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
-	"github.com/hookd/hookd/pkg/signature"
 )
 
 // PostgreSQL unreachable: every request that needs it answers 503 with
@@ -89,9 +88,5 @@ func serverConfig(db *postgres.DB) (api.Config, *recordingQueue) {
 		Replayer:  &delivery.Replayer{Store: db, Queue: dispatched},
 		Checks:    []api.Checker{{Name: "postgres", Check: db.Ping}},
 		Logger:    slog.New(slog.DiscardHandler),
-		NewSecret: func() (string, error) {
-			s, err := signature.GenerateSecret()
-			return s.String(), err
-		},
 	}, dispatched
 }

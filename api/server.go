@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/jsonschema"
+	"github.com/hookd/hookd/pkg/signature"
 	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -25,6 +26,7 @@ type Store interface {
 	webhook.IdempotencyStore
 	webhook.MessageStore
 	webhook.OperationalStore
+	webhook.PublishedEndpointStore
 	webhook.BackgroundTaskStore
 }
 
@@ -59,11 +61,19 @@ type Config struct {
 	// RetentionPeriod is how long payloads are kept; recover refuses to
 	// reach further back. 0 means 90 days.
 	RetentionPeriod time.Duration
+	// SignatureType is the type of the keys generated for endpoints that
+	// ask for none (HOOKD_DEFAULT_SIGNATURE_TYPE); "" means HMAC.
+	SignatureType signature.Type
+	// PublishPublicKeys serves the Ed25519 public keys of endpoints without
+	// authentication at /.well-known/webhook-keys/{app_id}/{endpoint_id}
+	// (HOOKD_PUBLISH_PUBLIC_KEYS); false answers 404 there.
+	PublishPublicKeys bool
+	// Verification is how endpoints prove control of their URL
+	// (HOOKD_ENDPOINT_VERIFICATION); "" means off.
+	Verification webhook.VerificationMode
 	// Schemas checks event types' JSON Schemas; nil means a
 	// jsonschema.Validator of this server's own.
 	Schemas webhook.SchemaValidator
-	// NewSecret generates endpoint secrets ("whsec_..."); required.
-	NewSecret func() (string, error)
 	// PortalTokenTTL is how long app-portal tokens last by default; 0 means 7 days.
 	PortalTokenTTL time.Duration
 	// PublicURL is the base URL browsers reach hookd at, for portal links;
@@ -98,11 +108,12 @@ type Config struct {
 
 // Server serves the management API.
 type Server struct {
-	cfg    Config
-	auth   *authenticator
-	limit  *rateLimiter                                    // nil: no rate limit
-	apps   *ttlcache.Cache[[2]string, webhook.Application] // publishing's lookups by (org, id or uid)
-	engine *gin.Engine
+	cfg     Config
+	keySets *ttlcache.Cache[[2]string, []byte] // published key sets, nil for none
+	auth    *authenticator
+	limit   *rateLimiter                                    // nil: no rate limit
+	apps    *ttlcache.Cache[[2]string, webhook.Application] // publishing's lookups by (org, id or uid)
+	engine  *gin.Engine
 }
 
 // New builds the API's routes.
@@ -128,7 +139,7 @@ func New(cfg Config) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store, cfg.Now), engine: gin.New(),
-		apps: ttlcache.New[[2]string, webhook.Application](appCacheTTL, appCacheSize)}
+		apps: ttlcache.New[[2]string, webhook.Application](appCacheTTL, appCacheSize), keySets: newKeySetCache()}
 	s.limit = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	s.routes()
 	return s
@@ -187,6 +198,10 @@ func (s *Server) routes() {
 	if s.cfg.MetricsHandler != nil {
 		e.GET(metricsRoute, s.serveMetrics)
 	}
+	// Always routed, so that it answers 404 rather than the web UI when
+	// publishing is off.
+	e.GET(wellKnownKeysDir+"/:app_id/:endpoint_id", s.publishedKeys)
+	e.HEAD(wellKnownKeysDir+"/:app_id/:endpoint_id", s.publishedKeys)
 
 	authed := v1.Group("", s.auth.middleware)
 	if s.limit != nil {
@@ -230,6 +245,17 @@ func (s *Server) routes() {
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/msg", s.withEndpoint(s.listEndpointMessages))
 	authed.POST("/app/:app_id/endpoint/:endpoint_id/recover", s.withEndpoint(idem(s.recoverEndpoint)))
 	authed.POST("/app/:app_id/endpoint/:endpoint_id/send-example", s.withEndpoint(idem(s.sendExample)))
+	// Issue 14: keys, endpoint authentication, ownership verification.
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/public-key", s.withEndpoint(s.getPublicKey))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/mtls", s.withEndpoint(s.getMTLS))
+	authed.PUT("/app/:app_id/endpoint/:endpoint_id/mtls", s.withEndpoint(s.putMTLS))
+	authed.DELETE("/app/:app_id/endpoint/:endpoint_id/mtls", s.withEndpoint(s.deleteMTLS))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/mtls-config", s.withEndpoint(s.getMTLSConfig))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/oauth", s.withEndpoint(s.getOAuth))
+	authed.PUT("/app/:app_id/endpoint/:endpoint_id/oauth", s.withEndpoint(s.putOAuth))
+	authed.DELETE("/app/:app_id/endpoint/:endpoint_id/oauth", s.withEndpoint(s.deleteOAuth))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/oauth-config", s.withEndpoint(s.getOAuthConfig))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/verify", s.withEndpoint(idem(s.verifyEndpoint)))
 
 	authed.GET("/app/:app_id/msg", s.withApp(s.listMessages))
 	authed.POST("/app/:app_id/msg", orgOnly, idem(s.createMessage))

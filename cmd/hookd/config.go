@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"regexp"
 	"runtime"
@@ -13,7 +14,10 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/retry"
+	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/worker"
 )
 
@@ -40,6 +44,8 @@ type Config struct {
 	// process, so a slow endpoint cannot hold every worker slot; 0 means a
 	// quarter of HOOKD_WORKER_CONCURRENCY (at least 4); -1: no cap.
 	EndpointMaxInFlight int `env:"HOOKD_ENDPOINT_MAX_IN_FLIGHT" envDefault:"0"`
+	// DBMaxConnections caps this process's connections to PostgreSQL.
+	DBMaxConnections int `env:"HOOKD_DB_MAX_CONNECTIONS" envDefault:"20"`
 	// OrderingBlockedAlert is how long an ordering key may wait behind its
 	// head before message.ordering.blocked is sent.
 	OrderingBlockedAlert time.Duration `env:"HOOKD_ORDERING_BLOCKED_ALERT" envDefault:"10m"`
@@ -105,9 +111,32 @@ type Config struct {
 	LogFormat string `env:"HOOKD_LOG_FORMAT"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel slog.Level `env:"HOOKD_LOG_LEVEL" envDefault:"info"`
+
+	// DefaultSignatureType is the type of the keys generated for endpoints
+	// that name none: "hmac" (whsec_) or "ed25519" (whsk_).
+	DefaultSignatureType string `env:"HOOKD_DEFAULT_SIGNATURE_TYPE" envDefault:"hmac"`
+	// PublishPublicKeys serves endpoints' Ed25519 public keys without
+	// authentication at /.well-known/webhook-keys/{app_id}/{endpoint_id}.
+	PublishPublicKeys bool `env:"HOOKD_PUBLISH_PUBLIC_KEYS" envDefault:"false"`
+	// EgressProxy, when set, is the proxy every delivery and OAuth token
+	// request goes through: http://, https:// or socks5://; empty: direct.
+	EgressProxy string `env:"HOOKD_EGRESS_PROXY"`
+	// EndpointVerification is how endpoints prove control of their URL:
+	// off, optional (each endpoint chooses) or required.
+	EndpointVerification string `env:"HOOKD_ENDPOINT_VERIFICATION" envDefault:"off"`
 }
 
 var adminKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{24,128}$`)
+
+// egressProxy returns the parsed HOOKD_EGRESS_PROXY; nil when unset.
+// validate has checked it.
+func (c *Config) egressProxy() *url.URL {
+	if c.EgressProxy == "" {
+		return nil
+	}
+	u, _ := egress.ParseProxyURL(c.EgressProxy)
+	return u
+}
 
 // LoadConfig reads and validates the configuration from environ.
 func LoadConfig(environ map[string]string) (Config, error) {
@@ -228,6 +257,9 @@ func (c *Config) validate() error {
 	if c.EndpointMaxInFlight < -1 {
 		bad("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "must be -1 (no cap), 0 (a quarter of the worker concurrency) or a positive integer")
 	}
+	if c.DBMaxConnections < 1 {
+		bad("HOOKD_DB_MAX_CONNECTIONS", "must be a positive integer")
+	}
 	if c.EndpointHealthInterval <= 0 {
 		bad("HOOKD_ENDPOINT_HEALTH_INTERVAL", "must be a positive duration")
 	}
@@ -257,6 +289,17 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		bad("HOOKD_LOG_FORMAT", "got %q (accepted: json or text)", c.LogFormat)
+	}
+	if _, err := signature.ParseType(c.DefaultSignatureType); err != nil {
+		bad("HOOKD_DEFAULT_SIGNATURE_TYPE", "got %q (accepted: hmac or ed25519)", c.DefaultSignatureType)
+	}
+	if c.EgressProxy != "" {
+		if _, err := egress.ParseProxyURL(c.EgressProxy); err != nil {
+			bad("HOOKD_EGRESS_PROXY", "%v", strings.TrimPrefix(err.Error(), "egress proxy: "))
+		}
+	}
+	if _, err := webhook.ParseVerificationMode(c.EndpointVerification); err != nil {
+		bad("HOOKD_ENDPOINT_VERIFICATION", "got %q (accepted: off, optional or required)", c.EndpointVerification)
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))

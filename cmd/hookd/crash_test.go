@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookd/hookd/internal/redistest"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
@@ -163,6 +165,7 @@ func crashEnv(t *testing.T, key string) map[string]string {
 		"HOOKD_LOG_LEVEL":              "warn",
 		"HOOKD_SHUTDOWN_TIMEOUT":       "10s",
 		"HOOKD_WORKER_REQUEST_TIMEOUT": "5s",
+		"HOOKD_DB_MAX_CONNECTIONS":     "8",
 	}
 }
 
@@ -202,6 +205,12 @@ func deliveryCounts(t *testing.T, dsn string) (succeeded, total, attempts, dupli
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
+	// The test machine's PostgreSQL may be at max_connections for a moment
+	// while other tests run: wait for a free connection.
+	for deadline := time.Now().Add(30 * time.Second); isTooManyClients(err) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		conn, err = pgx.Connect(ctx, dsn)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +225,12 @@ func deliveryCounts(t *testing.T, dsn string) (succeeded, total, attempts, dupli
 		t.Fatal(err)
 	}
 	return
+}
+
+// isTooManyClients reports PostgreSQL's "too many clients already" (53300).
+func isTooManyClients(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "53300"
 }
 
 // prepareApp waits for the API at base, then creates the application

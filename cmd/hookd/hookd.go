@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/maintenance"
 	"github.com/hookd/hookd/pkg/metrics"
+	"github.com/hookd/hookd/pkg/oauth"
 	"github.com/hookd/hookd/pkg/opwebhook"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/secretbox"
@@ -92,7 +93,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("HOOKD_MAIN_SECRET: %w", err)
 	}
-	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box, ReconcileGrace: m.Config.ReconcilerGrace, Logger: m.Logger})
+	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box, ReconcileGrace: m.Config.ReconcilerGrace, Logger: m.Logger, MaxOpenConns: m.Config.DBMaxConnections})
 	if err != nil {
 		return err
 	}
@@ -165,6 +166,14 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		ShutdownTimeout: m.Config.ShutdownTimeout,
 		Logger:          m.Logger,
 	})
+	// One egress client for deliveries and OAuth token requests alike: the
+	// same guard, proxy, limits and connection pools.
+	client := egress.New(egress.Config{
+		AllowedSubnets: m.Config.WhitelistSubnets,
+		Timeout:        m.Config.WorkerRequestTimeout,
+		UserAgent:      "hookd/" + Version,
+		Proxy:          m.Config.egressProxy(),
+	})
 	m.worker.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
 		Store:    m.db,
 		Queue:    m.enqueuer,
@@ -173,11 +182,8 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Logger:   m.Logger,
 		Events:   m.events,
 		Observer: m.metrics,
-		Send: egress.New(egress.Config{
-			AllowedSubnets: m.Config.WhitelistSubnets,
-			Timeout:        m.Config.WorkerRequestTimeout,
-			UserAgent:      "hookd/" + Version,
-		}),
+		Send:     client,
+		OAuth:    oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: m.saveRefreshToken}),
 		Throttle: &delivery.Throttle{
 			Limiter:     worker.NewRedisRateLimiter(m.redis),
 			MaxInFlight: m.Config.EndpointMaxInFlight,
@@ -225,6 +231,19 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 	return nil
 }
 
+// saveRefreshToken stores a refresh token that an endpoint's authorization
+// server rotated, so that the next process to need a token uses it. A
+// failure is logged (never the tokens): this process goes on with the new
+// token, and others may fail one token request until it is stored.
+func (m *Main) saveRefreshToken(endpointID, oldToken, newToken string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := m.db.SaveRefreshToken(ctx, endpointID, oldToken, newToken); err != nil {
+		m.Logger.WarnContext(ctx, "storing a rotated OAuth refresh token failed",
+			slog.String("endpoint_id", endpointID), slog.String("error", err.Error()))
+	}
+}
+
 func (m *Main) openAPI() error {
 	ln, err := net.Listen("tcp", m.Config.ListenAddress)
 	if err != nil {
@@ -237,27 +256,26 @@ func (m *Main) openAPI() error {
 			{Name: "postgres", Check: m.db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return worker.PingRedis(ctx, m.redis) }},
 		},
-		IsUnavailable:   postgres.IsUnavailable,
-		MaxBodyBytes:    m.Config.MaxRequestBodyBytes,
-		HTTPSOnly:       m.Config.EndpointHTTPSOnly,
-		Publisher:       m.publisher,
-		Replayer:        &delivery.Replayer{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
-		Events:          m.events,
-		RetentionPeriod: m.Config.RetentionPeriod,
-		PortalTokenTTL:  m.Config.PortalTokenTTL,
-		PublicURL:       m.Config.PublicURL,
-		NewSecret: func() (string, error) {
-			s, err := signature.GenerateSecret()
-			return s.String(), err
-		},
-		Web:            web.Handler(),
-		Logger:         m.Logger,
-		Metrics:        m.metrics,
-		MetricsHandler: m.metrics.Handler(),
-		MetricsToken:   m.Config.MetricsToken,
-		RateLimit:      m.Config.APIRateLimit,
-		RateBurst:      m.Config.APIRateBurst,
-		TrustedProxies: m.Config.TrustedProxies,
+		IsUnavailable:     postgres.IsUnavailable,
+		MaxBodyBytes:      m.Config.MaxRequestBodyBytes,
+		HTTPSOnly:         m.Config.EndpointHTTPSOnly,
+		Publisher:         m.publisher,
+		Replayer:          &delivery.Replayer{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
+		Events:            m.events,
+		RetentionPeriod:   m.Config.RetentionPeriod,
+		PortalTokenTTL:    m.Config.PortalTokenTTL,
+		PublicURL:         m.Config.PublicURL,
+		SignatureType:     signature.Type(m.Config.DefaultSignatureType),
+		PublishPublicKeys: m.Config.PublishPublicKeys,
+		Verification:      webhook.VerificationMode(m.Config.EndpointVerification),
+		Web:               web.Handler(),
+		Logger:            m.Logger,
+		Metrics:           m.metrics,
+		MetricsHandler:    m.metrics.Handler(),
+		MetricsToken:      m.Config.MetricsToken,
+		RateLimit:         m.Config.APIRateLimit,
+		RateBurst:         m.Config.APIRateBurst,
+		TrustedProxies:    m.Config.TrustedProxies,
 	})
 	m.http = &http.Server{
 		Handler:           srv,

@@ -70,6 +70,8 @@ func setupWith(t *testing.T, opt setupOptions) *testBundle {
 		"HOOKD_QUEUE":          b.queue,
 		"HOOKD_ADMIN_API_KEY":  b.key,
 		"HOOKD_LOG_FORMAT":     "text",
+		// Tests run many servers at once on one PostgreSQL (100 connections).
+		"HOOKD_DB_MAX_CONNECTIONS": "8",
 	}
 	for k, v := range extra {
 		environ[k] = v
@@ -356,6 +358,9 @@ func TestLoadConfig(t *testing.T) {
 		if len(cfg.RetrySchedule) != 7 || cfg.WorkerConcurrency <= 0 {
 			t.Errorf("retry schedule %v, concurrency %d", cfg.RetrySchedule, cfg.WorkerConcurrency)
 		}
+		if cfg.DefaultSignatureType != "hmac" || cfg.EndpointVerification != "off" || cfg.PublishPublicKeys || cfg.egressProxy() != nil {
+			t.Errorf("issue 14 defaults: %q %q %v %v", cfg.DefaultSignatureType, cfg.EndpointVerification, cfg.PublishPublicKeys, cfg.egressProxy())
+		}
 	})
 
 	t.Run("Valid", func(t *testing.T) {
@@ -365,12 +370,20 @@ func TestLoadConfig(t *testing.T) {
 			"HOOKD_HEADER_PREFIX":     "svix",
 			"HOOKD_WHITELIST_SUBNETS": "127.0.0.0/8, 10.0.0.0/8",
 			"HOOKD_RETRY_SCHEDULE":    "1s,2s",
+
+			"HOOKD_DEFAULT_SIGNATURE_TYPE": "ed25519",
+			"HOOKD_ENDPOINT_VERIFICATION":  "required",
+			"HOOKD_PUBLISH_PUBLIC_KEYS":    "true",
+			"HOOKD_EGRESS_PROXY":           "socks5://user:pw@proxy.internal",
 		})
 		if err != nil {
 			t.Fatalf("LoadConfig: %v", err)
 		}
 		if len(cfg.WhitelistSubnets) != 2 || len(cfg.RetrySchedule) != 2 || cfg.HeaderPrefix != "svix" {
 			t.Errorf("unexpected config: %+v", cfg)
+		}
+		if p := cfg.egressProxy(); p == nil || p.Host != "proxy.internal:1080" || !cfg.PublishPublicKeys {
+			t.Errorf("egress proxy %v, publish %v", p, cfg.PublishPublicKeys)
 		}
 	})
 
@@ -396,6 +409,11 @@ func TestLoadConfig(t *testing.T) {
 		{"HOOKD_LOG_FORMAT", "xml"},
 		{"HOOKD_QUEUE_SHARDS", "0"},
 		{"HOOKD_QUEUE_SHARDS", "257"},
+		{"HOOKD_DEFAULT_SIGNATURE_TYPE", "rsa"},
+		{"HOOKD_ENDPOINT_VERIFICATION", "on"},
+		{"HOOKD_PUBLISH_PUBLIC_KEYS", "maybe"},
+		{"HOOKD_EGRESS_PROXY", "ftp://proxy:21"},
+		{"HOOKD_EGRESS_PROXY", "http://proxy:3128/path"},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			t.Parallel()

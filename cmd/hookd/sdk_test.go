@@ -18,6 +18,8 @@ import (
 	svix "github.com/svix/svix-webhooks/go"
 	"github.com/svix/svix-webhooks/go/models"
 	"github.com/svix/svix-webhooks/go/utils"
+
+	"github.com/hookd/hookd/pkg/signature"
 )
 
 // These tests drive hookd through the official Svix Go SDK, unchanged but
@@ -703,4 +705,46 @@ func TestSDKNode(t *testing.T) {
 		t.Fatalf("node roundtrip.mjs: %v\n%s", err, out)
 	}
 	t.Logf("node roundtrip.mjs:\n%s", out)
+}
+
+// Ed25519 endpoint keys (whsk_) through the Go SDK: given on create, read
+// back as given, rotated to from HMAC and back, set by Patch; the SDK
+// parses endpoints that carry hookd's extension fields.
+func TestSDKEd25519Secret(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svx := newSDK(t, setup(t))
+	app := sdkApp(t, svx)
+
+	first, _ := signature.GeneratePrivateKey()
+	ep, err := svx.Endpoint.Create(ctx, app.Id, models.EndpointIn{Url: "https://example.com/hook", Secret: ptr(first.String())}, nil)
+	must(t, "Endpoint.Create with a whsk_ key", err)
+	s, err := svx.Endpoint.GetSecret(ctx, app.Id, ep.Id)
+	must(t, "Endpoint.GetSecret", err)
+	if s.Key != first.String() {
+		t.Errorf("secret = %q, want the whsk_ key given", s.Key)
+	}
+
+	const hmac = "whsec_dGhpcyBpcyBhIHRlc3Qgc2VjcmV0IGtleSBvayE="
+	must(t, "RotateSecret to HMAC", svx.Endpoint.RotateSecret(ctx, app.Id, ep.Id, models.EndpointSecretRotateIn{Key: ptr(hmac)}, nil))
+	next, _ := signature.GeneratePrivateKey()
+	must(t, "RotateSecret to Ed25519", svx.Endpoint.RotateSecret(ctx, app.Id, ep.Id, models.EndpointSecretRotateIn{Key: ptr(next.String())}, nil))
+	s, err = svx.Endpoint.GetSecret(ctx, app.Id, ep.Id)
+	must(t, "GetSecret after rotations", err)
+	if s.Key != next.String() {
+		t.Errorf("secret after rotations = %q", s.Key)
+	}
+	_, err = svx.Endpoint.Patch(ctx, app.Id, ep.Id, models.EndpointPatch{Secret: utils.NewNullable(first.String())})
+	must(t, "Patch with a whsk_ key", err)
+
+	err = svx.Endpoint.RotateSecret(ctx, app.Id, ep.Id, models.EndpointSecretRotateIn{Key: ptr(first.Public().String())}, nil)
+	wantStatus(t, "RotateSecret with a public key", err, http.StatusUnprocessableEntity)
+
+	got, err := svx.Endpoint.Get(ctx, app.Id, ep.Id)
+	must(t, "Endpoint.Get", err)
+	list, err := svx.Endpoint.List(ctx, app.Id, nil)
+	must(t, "Endpoint.List", err)
+	if got.Id != ep.Id || len(list.Data) != 1 {
+		t.Errorf("Get = %+v, List = %+v", got, list)
+	}
 }

@@ -30,12 +30,15 @@ type AttemptStore interface {
 	// DisableEndpoint disables an endpoint and fails its scheduled
 	// deliveries; ok is false when it was disabled already or is gone.
 	DisableEndpoint(ctx context.Context, id string) (d webhook.DisabledEndpoint, ok bool, err error)
+	// VerifyEndpoint marks an endpoint verified if it is still pending
+	// verification with challenge; ok is false when it is not.
+	VerifyEndpoint(ctx context.Context, id, challenge string) (ok bool, err error)
 }
 
 // Sender sends one delivery request: egress.Client, with its SSRF guard and
-// limits.
+// limits; options carry an endpoint's TLS settings (egress.WithTLS).
 type Sender interface {
-	Do(ctx context.Context, req *http.Request) (*egress.Response, error)
+	DoWith(ctx context.Context, req *http.Request, opts ...egress.Option) (*egress.Response, error)
 	// Reason is what a failed request's error is recorded as: a stable
 	// sentence that leaks nothing of hookd's internals (egress.Client.Reason).
 	Reason(err error) string
@@ -79,12 +82,17 @@ type Attempter struct {
 	// past it is the attempt given up with an error, and the queue runs it
 	// again: the one case where a request is sent twice.
 	RecordTimeout time.Duration
+	// OAuth sends the requests of endpoints with an OAuth2 configuration;
+	// nil: their attempts fail, saying so.
+	OAuth TokenSender
 
 	cacheOnce sync.Once
 	// endpoints keeps the endpoints fresh first attempts read, for
 	// EndpointTTL: a burst to one endpoint reads it once; a change reaches
 	// fresh attempts within the TTL, and every other attempt reads afresh.
 	endpoints *ttlcache.Cache[string, webhook.Endpoint]
+	// tls keeps the endpoints' parsed TLS options.
+	tls tlsCache
 }
 
 // attempt is one job at work: its message, its endpoint and, unless it is
@@ -95,12 +103,15 @@ type attempt struct {
 	msg      webhook.Message
 	ep       webhook.Endpoint
 	delivery *webhook.Delivery // nil: fresh, pending and never attempted
+	// held is why the endpoint's verification holds the attempt back; "": it does not.
+	held string
 }
 
 // sendable reports whether a request can be made: the payload is there,
-// and the endpoint is enabled (a manual attempt goes to a disabled one too).
+// the endpoint is enabled (a manual attempt goes to a disabled one too),
+// and its verification does not hold the attempt back.
 func (at *attempt) sendable() bool {
-	return at.msg.Payload != nil && (!at.ep.Disabled || at.ref.IsManual())
+	return at.msg.Payload != nil && (!at.ep.Disabled || at.ref.IsManual()) && at.held == ""
 }
 
 // Attempt runs job: it loads what the attempt needs, lets the endpoint's
@@ -126,6 +137,9 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	if at.delivery != nil && !job.Ref.isCurrent(at.delivery) {
 		return Result{}, nil
 	}
+	if err := a.holdForVerification(ctx, at); err != nil {
+		return Result{}, fmt.Errorf("loading endpoint %s: %w", at.ep.ID, err)
+	}
 	var (
 		out = Outcome{NotSent: !at.sendable()}
 		res *egress.Response
@@ -144,8 +158,12 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 		if res != nil {
 			out.StatusCode, out.RetryAfter = res.StatusCode, res.Header.Get("Retry-After")
 		}
+		out = checkChallengeAnswer(at, res, out)
 	}
 	dec := Decide(out, at.ref, a.Schedule, a.now(), nil)
+	if err := a.verified(ctx, at, dec.Transition); err != nil {
+		return Result{}, err
+	}
 	rec := a.recordOf(at, out, res, dec)
 	recorded, err := a.save(ctx, rec)
 	if err != nil {
@@ -199,14 +217,7 @@ func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 		}
 		return &attempt{ref: job.Ref, msg: dj.Message, ep: dj.Endpoint, delivery: &dj.Delivery}, nil
 	}
-	a.cacheOnce.Do(func() {
-		ttl := a.EndpointTTL
-		if ttl == 0 {
-			ttl = time.Second
-		}
-		a.endpoints = ttlcache.New[string, webhook.Endpoint](ttl, endpointCacheSize)
-	})
-	ep, err := a.endpoints.Load(f.EndpointID, func() (webhook.Endpoint, error) {
+	ep, err := a.endpointCache().Load(f.EndpointID, func() (webhook.Endpoint, error) {
 		ep, err := a.Store.FindEndpointByID(ctx, f.EndpointID)
 		if err != nil {
 			return webhook.Endpoint{}, err
@@ -222,13 +233,26 @@ func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 	return &attempt{ref: job.Ref, msg: msg, ep: ep}, nil
 }
 
-// send signs and sends the attempt's request.
+// endpointCache returns the cache of endpoints read by fresh attempts.
+func (a *Attempter) endpointCache() *ttlcache.Cache[string, webhook.Endpoint] {
+	a.cacheOnce.Do(func() {
+		ttl := a.EndpointTTL
+		if ttl == 0 {
+			ttl = time.Second
+		}
+		a.endpoints = ttlcache.New[string, webhook.Endpoint](ttl, endpointCacheSize)
+	})
+	return a.endpoints
+}
+
+// send signs and sends the attempt's request, with the endpoint's
+// authentication (sendAs).
 func (a *Attempter) send(ctx context.Context, at *attempt) (*egress.Response, error) {
 	req, err := a.prepare(ctx, at, a.now())
 	if err != nil {
 		return nil, err
 	}
-	return a.Send.Do(ctx, req)
+	return a.sendAs(ctx, &at.ep, req)
 }
 
 // Responses recorded for attempts that made no request.
@@ -244,7 +268,7 @@ func (a *Attempter) recordOf(at *attempt, out Outcome, res *egress.Response, dec
 		TaskKey: at.ref.Key(), Round: at.ref.Round, Number: at.ref.Number, Transition: dec.Transition,
 		Attempt: webhook.Attempt{
 			DeliveryID: at.ref.DeliveryID, OrgID: at.msg.OrgID, AppID: at.msg.AppID, MessageID: at.msg.ID,
-			EndpointID: at.ep.ID, URL: at.ep.URL, TriggerType: webhook.TriggerScheduled, Status: webhook.StatusFail,
+			EndpointID: at.ep.ID, URL: egress.MaskUserinfo(at.ep.URL), TriggerType: webhook.TriggerScheduled, Status: webhook.StatusFail,
 		},
 	}
 	if at.ref.IsManual() {
@@ -260,6 +284,8 @@ func (a *Attempter) recordOf(at *attempt, out Outcome, res *egress.Response, dec
 	switch {
 	case out.NotSent && at.msg.Payload == nil:
 		rec.Attempt.Response = notSentExpired
+	case out.NotSent && at.held != "":
+		rec.Attempt.Response = at.held
 	case out.NotSent:
 		rec.Attempt.Response = notSentDisabled
 	case res != nil:
@@ -269,7 +295,7 @@ func (a *Attempter) recordOf(at *attempt, out Outcome, res *egress.Response, dec
 	}
 	if out.Err != nil {
 		// Customers see a stable reason; the full error is for the operator.
-		rec.Attempt.Response = a.Send.Reason(out.Err)
+		rec.Attempt.Response = a.reason(out.Err)
 		a.log().LogAttrs(context.Background(), slog.LevelInfo, "attempt failed",
 			slog.String("delivery_id", at.ref.DeliveryID), slog.String("endpoint_id", at.ep.ID),
 			slog.String("error", out.Err.Error()))

@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/delivery/memqueue"
 	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/oauth"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/retry"
@@ -44,7 +45,10 @@ type bundleOptions struct {
 	noWorker bool
 	throttle *delivery.Throttle
 	workers  int // goroutines serving the queue; 0: 20
-	events   webhook.OperationalEmitter
+	// endpointTTL is the Attempter's EndpointTTL: tests that change an
+	// endpoint between messages make it tiny.
+	endpointTTL time.Duration
+	events      webhook.OperationalEmitter
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
@@ -67,10 +71,15 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	}
 	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue}
 	b.replayer = &delivery.Replayer{Store: db, Queue: b.queue}
+	client := egress.New(egress.Config{AllowedSubnets: opt.allowed, Timeout: opt.timeout})
 	b.attempter = &delivery.Attempter{
 		Store: store, Queue: b.queue, Schedule: opt.schedule, Headers: signature.WebhookHeaders,
-		Throttle: opt.throttle, Events: opt.events,
-		Send: egress.New(egress.Config{AllowedSubnets: opt.allowed, Timeout: opt.timeout}),
+		Throttle: opt.throttle, Events: opt.events, Send: client, EndpointTTL: opt.endpointTTL,
+		OAuth: oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: func(id, old, new string) {
+			if _, err := db.SaveRefreshToken(context.Background(), id, old, new); err != nil {
+				t.Errorf("saving a rotated refresh token: %v", err)
+			}
+		}}),
 	}
 	var wg sync.WaitGroup
 	if !opt.noWorker {

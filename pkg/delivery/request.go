@@ -13,13 +13,14 @@ import (
 
 // prepare builds the attempt's request as the receiver gets it at now: a
 // POST of the payload as published to the endpoint's URL, its custom
-// headers, and the signature headers set last, signed with every secret
-// of the endpoint valid at now, so custom headers cannot replace them.
+// headers, and the signature headers set last, signed with every key of
+// the endpoint valid at now (HMAC keys sign "v1" entries, Ed25519 keys
+// "v1a" ones, in one header), so custom headers cannot replace them.
 func (a *Attempter) prepare(ctx context.Context, at *attempt, now time.Time) (*http.Request, error) {
 	ep, msg := &at.ep, &at.msg
-	var keys []signature.Secret
+	var keys []signature.Key
 	for _, s := range ep.SigningSecrets(now) {
-		k, err := signature.ParseSecret(s)
+		k, err := signature.ParseKey(s)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %s has an unusable secret: %w", ep.ID, err)
 		}

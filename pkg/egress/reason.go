@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,9 @@ import (
 // The reasons, by cause:
 //
 //	blocked: address 10.1.2.3 is not allowed: private address (RFC 1918)
+//	the egress proxy refused the tunnel (403 Forbidden)
+//	the egress proxy cannot be reached
+//	the egress proxy failed to open the connection
 //	DNS lookup failed for example.com: no such host
 //	DNS lookup failed for example.com
 //	DNS lookup timed out for example.com
@@ -56,6 +60,9 @@ func (c *Client) Reason(err error) string {
 	if r := blockedReason(err); r != "" {
 		return r
 	}
+	if r := proxyReason(err); r != "" {
+		return r
+	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return dnsReason(dnsErr)
@@ -82,6 +89,23 @@ func blockedReason(err error) string {
 	}
 	if strings.Contains(err.Error(), "egress: refusing to dial") {
 		return "blocked: only TCP connections to an IP address are allowed"
+	}
+	return ""
+}
+
+// proxyReason covers failures of HOOKD_EGRESS_PROXY, without naming it:
+// the proxy is the operator's.
+func proxyReason(err error) string {
+	var pe *ProxyError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Sprintf("the egress proxy refused the tunnel (%d %s)", pe.StatusCode, http.StatusText(pe.StatusCode))
+	case strings.Contains(msg, "egress: connecting to proxy"), strings.Contains(msg, "egress: TLS handshake with proxy"):
+		return "the egress proxy cannot be reached"
+	case strings.Contains(msg, "egress: CONNECT through proxy"), strings.Contains(msg, "through SOCKS5 proxy"),
+		strings.Contains(msg, "egress: SOCKS5 proxy"):
+		return "the egress proxy failed to open the connection"
 	}
 	return ""
 }
@@ -146,10 +170,33 @@ func tlsReason(err error) string {
 		return failed + ": the receiver does not speak TLS on this port"
 	case errors.As(err, &alert):
 		return fmt.Sprintf("%s: the receiver sent alert %q", failed, strings.TrimPrefix(alert.Error(), "tls: "))
+	case remoteAlert(err) != "":
+		// Over TCP, crypto/tls reports the peer's alert as "remote error:
+		// tls: <Go's name for the alert code>" (e.g. "certificate
+		// required" from a receiver that wants a client certificate).
+		return fmt.Sprintf("%s: the receiver sent alert %q", failed, remoteAlert(err))
 	case errors.As(err, &verifyErr), strings.Contains(err.Error(), "tls: "):
 		return failed
 	}
 	return ""
+}
+
+// remoteAlert returns the name of the TLS alert the peer sent, as
+// crypto/tls names it, or "".
+func remoteAlert(err error) string {
+	const marker = "remote error: tls: "
+	msg := err.Error()
+	i := strings.LastIndex(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	name := msg[i+len(marker):]
+	for _, c := range name {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != ' ' && c != '(' && c != ')' {
+			return ""
+		}
+	}
+	return name
 }
 
 // connReason covers connections refused, broken or answered with

@@ -145,7 +145,7 @@ func TestPool(t *testing.T) {
 	s := startTokenServer(t)
 	s.rotate = true
 	var rotatedKey, rotatedToken string
-	p := NewPool(localClient(t), PoolConfig{MaxSources: 2, OnRefreshToken: func(key, rt string) { rotatedKey, rotatedToken = key, rt }})
+	p := NewPool(localClient(t), PoolConfig{MaxSources: 2, OnRefreshToken: func(key, _, rt string) { rotatedKey, rotatedToken = key, rt }})
 	cfg := basicConfig(s)
 
 	a1, err := p.Source("ep_a", cfg)
@@ -188,5 +188,15 @@ func TestPool(t *testing.T) {
 	}
 	if rotatedKey != "ep_r" || rotatedToken != "rt-1" {
 		t.Errorf("OnRefreshToken(%q, %q), want ep_r, rt-1", rotatedKey, rotatedToken)
+	}
+	// The configuration read back with the rotated token stored keeps the
+	// source (and its token); another refresh token makes a new one.
+	refresh.RefreshToken = "rt-1"
+	if again, _ := p.Source("ep_r", refresh); again != r {
+		t.Error("the stored rotated refresh token made a new source")
+	}
+	refresh.RefreshToken = "rt-other"
+	if other, _ := p.Source("ep_r", refresh); other == r {
+		t.Error("a new refresh token kept the old source")
 	}
 }

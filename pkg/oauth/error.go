@@ -48,3 +48,14 @@ func scrub(s string, secrets ...string) string {
 	}
 	return s
 }
+
+// NoTokenError is the error of Source.Do when no token could be had, so
+// nothing was sent to the endpoint. Err is Token's error (a *TokenError
+// when the authorization server refused).
+type NoTokenError struct {
+	Err error
+}
+
+func (e *NoTokenError) Error() string { return e.Err.Error() }
+
+func (e *NoTokenError) Unwrap() error { return e.Err }

@@ -19,9 +19,9 @@ type PoolConfig struct {
 	MaxSources int
 
 	// OnRefreshToken, when set, is called with the endpoint's key when its
-	// authorization server rotates its refresh token (see
-	// Options.OnRefreshToken).
-	OnRefreshToken func(key, refreshToken string)
+	// authorization server rotates its refresh token, with the token used
+	// and the new one (see Options.OnRefreshToken).
+	OnRefreshToken func(key, old, new string)
 }
 
 // Pool keeps one Source per endpoint, so that every attempt to an
@@ -49,20 +49,25 @@ func NewPool(doer Doer, cfg PoolConfig) *Pool {
 
 // Source returns the Source of the endpoint identified by key (e.g. its
 // id) for cfg: the same Source as long as cfg is the same, a new one (with
-// no token yet) when cfg changed in any field. It fails with Validate's
-// *FieldError when cfg is invalid.
+// no token yet) when cfg changed in any field. A refresh token that the
+// Source itself rotated to counts as the same, so that storing the rotated
+// token (OnRefreshToken) does not cost a new token. It fails with
+// Validate's *FieldError when cfg is invalid.
 func (p *Pool) Source(key string, cfg Config) (*Source, error) {
+	rt := cfg.RefreshToken
+	cfg.RefreshToken = ""
 	fp := cfg.fingerprint()
+	cfg.RefreshToken = rt
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.sources[key]
-	if ok && e.fingerprint == fp {
+	if ok && e.fingerprint == fp && e.source.knowsRefreshToken(rt) {
 		return e.source, nil
 	}
 	opts := p.cfg.Options
 	opts.OnRefreshToken = nil
 	if f := p.cfg.OnRefreshToken; f != nil {
-		opts.OnRefreshToken = func(rt string) { f(key, rt) }
+		opts.OnRefreshToken = func(old, new string) { f(key, old, new) }
 	}
 	s, err := NewSource(cfg, p.doer, opts)
 	if err != nil {

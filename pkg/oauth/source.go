@@ -50,12 +50,13 @@ type Options struct {
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 
-	// OnRefreshToken, when set, is called with the new refresh token when
-	// the authorization server rotates it (refreshToken grant), so that it
-	// can be stored in place of Config.RefreshToken: the old one may no
-	// longer work. It runs on the fetching goroutine, after the new token
-	// is in use, and must not block for long.
-	OnRefreshToken func(refreshToken string)
+	// OnRefreshToken, when set, is called with the refresh token a fetch
+	// used and the new one when the authorization server rotates it
+	// (refreshToken grant), so that the new one can be stored in place of
+	// Config.RefreshToken: the old one may no longer work. It runs on the
+	// fetching goroutine, after the new token is in use, and must not
+	// block for long.
+	OnRefreshToken func(old, new string)
 }
 
 func (o Options) withDefaults() Options {
@@ -173,12 +174,12 @@ func (s *Source) Invalidate(tok *oauth2.Token) bool {
 // *bytes.Buffer or *strings.Reader body); without it the 401 is returned.
 // req itself is not modified.
 //
-// A failure to get a token is returned as Token returns it, and nothing is
-// sent.
+// A failure to get a token is a *NoTokenError wrapping Token's error, and
+// nothing is sent.
 func (s *Source) Do(ctx context.Context, req *http.Request, opts ...egress.Option) (*egress.Response, error) {
 	tok, err := s.Token(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &NoTokenError{Err: err}
 	}
 	res, err := s.send(ctx, req, tok, opts)
 	if err != nil || res.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.GetBody == nil) {
@@ -187,7 +188,7 @@ func (s *Source) Do(ctx context.Context, req *http.Request, opts ...egress.Optio
 	s.Invalidate(tok)
 	fresh, err := s.Token(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &NoTokenError{Err: err}
 	}
 	if fresh.AccessToken == tok.AccessToken {
 		return res, nil // the server gave the same token again: no point
@@ -206,6 +207,15 @@ func (s *Source) send(ctx context.Context, req *http.Request, tok *oauth2.Token,
 	}
 	tok.SetAuthHeader(r)
 	return s.doer.DoWith(ctx, r, opts...)
+}
+
+// knowsRefreshToken reports whether rt is the refresh token the Source
+// was made with or the one it rotated to: a configuration read back after
+// a rotation was stored names the latter.
+func (s *Source) knowsRefreshToken(rt string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return rt == s.cfg.RefreshToken || rt == s.refreshToken
 }
 
 // cached returns the token while it may be handed out.
@@ -271,7 +281,7 @@ func (s *Source) fetch(ctx context.Context) (*oauth2.Token, error) {
 	}
 	s.mu.Unlock()
 	if rotated && s.opts.OnRefreshToken != nil {
-		s.opts.OnRefreshToken(tok.RefreshToken)
+		s.opts.OnRefreshToken(refreshToken, tok.RefreshToken)
 	}
 	return tok, nil
 }

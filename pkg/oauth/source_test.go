@@ -387,10 +387,10 @@ func TestSourceRotatesRefreshToken(t *testing.T) {
 	var rotated []string
 	cfg := basicConfig(s)
 	cfg.GrantType, cfg.RefreshToken = GrantRefreshToken, "rt-0"
-	src, err := NewSource(cfg, localClient(t), Options{OnRefreshToken: func(rt string) {
+	src, err := NewSource(cfg, localClient(t), Options{OnRefreshToken: func(old, rt string) {
 		mu.Lock()
 		defer mu.Unlock()
-		rotated = append(rotated, rt)
+		rotated = append(rotated, old+">"+rt)
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +414,7 @@ func TestSourceRotatesRefreshToken(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if fmt.Sprint(rotated) != "[rt-1 rt-2 rt-3]" {
+	if fmt.Sprint(rotated) != "[rt-0>rt-1 rt-1>rt-2 rt-2>rt-3]" {
 		t.Errorf("OnRefreshToken got %q", rotated)
 	}
 }

@@ -16,7 +16,8 @@ import (
 
 // endpointSelect are the columns of an endpointRow.
 const endpointSelect = `id, org_id, app_id, uid, url, description, version, disabled, filter_types,
-	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, created_at, updated_at`
+	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, created_at, updated_at,
+	url_userinfo, mtls, oauth, verification, verification_challenge, verified_at`
 
 type endpointRow struct {
 	ID           string
@@ -37,6 +38,14 @@ type endpointRow struct {
 	Ordering     string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// Issue 14: endpoint authentication and verification (endpoint_auth.go).
+	URLUserinfo           string // sealed
+	Mtls                  string // JSON of webhook.EndpointMTLS, sealed
+	Oauth                 string // JSON of webhook.EndpointOAuth, sealed
+	Verification          string
+	VerificationChallenge string
+	VerifiedAt            *time.Time
 }
 
 func (endpointRow) TableName() string { return "endpoints" }
@@ -45,6 +54,7 @@ func (endpointRow) TableName() string { return "endpoints" }
 var endpointColumns = []string{
 	"uid", "url", "description", "version", "disabled", "filter_types", "channels",
 	"metadata", "throttle_rate", "headers", "secret", "old_secrets", "ordering", "updated_at",
+	"url_userinfo", "mtls", "oauth", "verification", "verification_challenge", "verified_at",
 }
 
 func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
@@ -60,7 +70,7 @@ func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
 	if err != nil {
 		return endpointRow{}, err
 	}
-	return endpointRow{
+	row := endpointRow{
 		ID: ep.ID, OrgID: ep.OrgID, AppID: ep.AppID, UID: ep.UID, URL: ep.URL,
 		Description: ep.Description, Version: ep.Version, Disabled: ep.Disabled,
 		FilterTypes: ep.FilterTypes, Channels: ep.Channels, Metadata: nonNilMap(ep.Metadata),
@@ -70,7 +80,8 @@ func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
 		OldSecrets:   db.box.Seal(string(oldJSON)),
 		Ordering:     cmp.Or(ep.Ordering, webhook.OrderingNone),
 		CreatedAt:    ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
-	}, nil
+	}
+	return row, db.authRowOf(ep, &row)
 }
 
 func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
@@ -98,7 +109,7 @@ func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
 	if err := json.Unmarshal([]byte(old), &ep.OldSecrets); err != nil {
 		return ep, fmt.Errorf("endpoint %s old secrets: %w", r.ID, err)
 	}
-	return ep, nil
+	return ep, db.authOf(r, &ep)
 }
 
 // CreateEndpoint implements webhook.EndpointStore.

@@ -87,6 +87,8 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 //     the key has one already.
 //   - the deliveries: due now (pending), or held behind their key's head.
 //
+// An endpoint pending verification gets its challenge alone (a
+// webhook.verification message sent to it only, outside any ordering).
 // A delivery's id is derived from its message and endpoint ids.
 const createMessageSQL = `
 WITH msg AS (
@@ -97,9 +99,12 @@ WITH msg AS (
 	RETURNING id
 ), matched AS (
 	SELECT e.id AS endpoint_id, 'dlv_' || substr(@id, 5) || substr(e.id, 4) AS delivery_id,
-		CASE WHEN e.ordering = 'strict' THEN '' ELSE CAST(@ordering_key AS text) END AS ordering_key
+		CASE WHEN @event_type = @verification_event THEN NULL
+			WHEN e.ordering = 'strict' THEN '' ELSE CAST(@ordering_key AS text) END AS ordering_key
 	FROM endpoints e
-	WHERE e.app_id = @app_id AND NOT e.disabled AND CASE WHEN @only = '' THEN
+	WHERE e.app_id = @app_id AND NOT e.disabled
+		AND (e.verification <> @pending_verification OR (@only <> '' AND @event_type = @verification_event))
+		AND CASE WHEN @only = '' THEN
 		(coalesce(jsonb_typeof(e.filter_types), 'null') <> 'array' OR jsonb_array_length(e.filter_types) = 0
 			OR jsonb_exists(e.filter_types, @event_type))
 		AND (coalesce(jsonb_typeof(e.channels), 'null') <> 'array' OR jsonb_array_length(e.channels) = 0
@@ -144,6 +149,7 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 		"retention_days": msg.RetentionDays, "ordering_key": msg.OrderingKey, "now": now,
 		"pending": int(webhook.StatusPending), "reconcile_at": now.Add(db.reconcileGrace),
 		"only": onlyEndpoint, "channel_list": chans,
+		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
 	})
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")

@@ -92,6 +92,21 @@ func ValidKey(s string) bool {
 	return err == nil
 }
 
+// NormalizeKey checks s with ParseKey and returns the form in which an
+// endpoint keeps it: an HMAC secret given without its prefix gets
+// "whsec_", anything else is returned as given, so that a key always reads
+// back as it was written. The error is ParseKey's.
+func NormalizeKey(s string) (string, Type, error) {
+	k, err := ParseKey(s)
+	if err != nil {
+		return "", "", err
+	}
+	if k.Type() == TypeHMAC && !strings.HasPrefix(s, SecretPrefix) {
+		s = SecretPrefix + s
+	}
+	return s, k.Type(), nil
+}
+
 // GenerateKey returns a new random key of type t: a Secret of
 // GeneratedSecretSize bytes for TypeHMAC, a PrivateKey for TypeEd25519.
 // It fails for an unknown type or when the system's random source fails.

@@ -166,6 +166,28 @@ func TestGenerateKey(t *testing.T) {
 	}
 }
 
+func TestNormalizeKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, want string
+		typ      Type
+	}{
+		{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", TypeHMAC},
+		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", TypeHMAC},
+		{svixPrivateKey, svixPrivateKey, TypeEd25519},
+	} {
+		got, typ, err := NormalizeKey(tc.in)
+		if err != nil || got != tc.want || typ != tc.typ {
+			t.Errorf("NormalizeKey(%q) = %q, %q, %v; want %q, %q", tc.in, got, typ, err, tc.want, tc.typ)
+		}
+	}
+	for _, bad := range []string{"", "too-short", svixPublicKey, "whsk_" + strings.Repeat("A", 44)} {
+		if _, _, err := NormalizeKey(bad); !errors.Is(err, ErrInvalidSecret) {
+			t.Errorf("NormalizeKey(%q) error = %v, want ErrInvalidSecret", bad, err)
+		}
+	}
+}
+
 func TestParseType(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -42,12 +42,22 @@ type Endpoint struct {
 	Headers map[string]string
 	// Ordering is OrderingNone ("" reads as it) or OrderingStrict.
 	Ordering string
-	// Secret is the current signing secret, "whsec_" + base64.
+	// Secret is the current signing key in the text form of package
+	// signature: an HMAC secret "whsec_<base64>" or an Ed25519 private key
+	// "whsk_<base64>", as signature.NormalizeKey returns it. The API checks
+	// it; the domain keeps it as it is.
 	Secret string
 	// OldSecrets are rotated-out secrets, still signed with until they expire.
 	OldSecrets []ExpiringSecret
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+
+	// MTLS is the client certificate and server CAs of its deliveries; nil: none.
+	MTLS *EndpointMTLS
+	// OAuth is the OAuth2 client that gets its deliveries' bearer token; nil: none.
+	OAuth *EndpointOAuth
+	// Verification is its proof of control over URL.
+	Verification Verification
 }
 
 // Endpoint orderings.
@@ -96,8 +106,8 @@ func (e *Endpoint) Validate(httpsOnly bool) error {
 	if e.Channels != nil {
 		checkList(v, e.Channels, MaxChannelLength, 1, MaxChannels, "body", "channels")
 	}
-	if !ValidSecret(e.Secret) {
-		v.Add("must match ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$", "body", "secret")
+	if e.Secret == "" {
+		v.Add("must not be empty", "body", "secret")
 	}
 	CheckHeaders(v, e.Headers, "body", "headers")
 	if e.Ordering != "" && e.Ordering != OrderingNone && e.Ordering != OrderingStrict {
@@ -106,10 +116,11 @@ func (e *Endpoint) Validate(httpsOnly bool) error {
 	return v.Err()
 }
 
-// RotateSecret makes newSecret current and keeps the previous one valid for
-// grace (0: not at all). Expired secrets are dropped; the others keep their
-// own expiry. The rotated-out secrets are kept newest first, so a delivery
-// is signed with the current secret, then the most recent old ones.
+// RotateSecret makes newSecret (a key as signature.NormalizeKey returns
+// it) current and keeps the previous one valid for grace (0: not at all).
+// Expired secrets are dropped; the others keep their own expiry. The
+// rotated-out secrets are kept newest first, so a delivery is signed with
+// the current secret, then the most recent old ones.
 //
 // A rotation that would keep more than MaxOldSecrets valid old secrets is
 // refused with ELIMITREACHED and changes nothing: every rotated-out secret
@@ -125,7 +136,7 @@ func (e *Endpoint) RotateSecret(newSecret string, grace time.Duration, now time.
 		old = append([]ExpiringSecret{{Key: e.Secret, ExpiresAt: now.Add(grace)}}, old...)
 	}
 	e.OldSecrets = old
-	e.Secret = NormalizeSecret(newSecret)
+	e.Secret = newSecret
 	return nil
 }
 
@@ -240,4 +251,13 @@ type EndpointStore interface {
 	DeleteEndpoint(ctx context.Context, ep *Endpoint) error
 	// EndpointStats counts the endpoint's deliveries created in [since, until).
 	EndpointStats(ctx context.Context, ep *Endpoint, since, until time.Time) (EndpointStats, error)
+}
+
+// PublishedEndpointStore finds endpoints whose public keys are published
+// without authentication, by ids alone (no organisation scopes them).
+type PublishedEndpointStore interface {
+	// FindPublishedEndpoint returns the endpoint endpointID of application
+	// appID; ENOTFOUND when either is missing, the endpoint is of another
+	// application, or the application is internal (operational webhooks).
+	FindPublishedEndpoint(ctx context.Context, appID, endpointID string) (*Endpoint, error)
 }

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -20,10 +19,7 @@ const (
 	MaxFeatureFlagLength = 256
 )
 
-var (
-	namePattern   = regexp.MustCompile(`^[a-zA-Z0-9\-_.]+$`)
-	secretPattern = regexp.MustCompile(`^(whsec_)?[a-zA-Z0-9+/=]{32,100}$`)
-)
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9\-_.]+$`)
 
 // ValidName reports whether s matches the contract's identifier pattern
 // ^[a-zA-Z0-9\-_.]+$ used by uids, event type names, channels and flags.
@@ -91,24 +87,6 @@ func checkList(v *ValidationError, items []string, max, minItems, maxItems int, 
 	}
 }
 
-// ValidSecret reports whether s is an endpoint secret in the contract's
-// format, ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$, whose base64 decodes.
-func ValidSecret(s string) bool {
-	if !secretPattern.MatchString(s) {
-		return false
-	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
-	return err == nil && len(b) > 0
-}
-
-// NormalizeSecret returns a valid secret with its whsec_ prefix.
-func NormalizeSecret(s string) string {
-	if strings.HasPrefix(s, "whsec_") {
-		return s
-	}
-	return "whsec_" + s
-}
-
 // validPort reports whether port (from url.URL.Port) is absent or a port
 // number a connection can be made to.
 func validPort(port string) bool {
@@ -120,7 +98,9 @@ func validPort(port string) bool {
 }
 
 // CheckEndpointURL validates a delivery URL: absolute http(s) with a host,
-// at most MaxURLLength characters, and https when httpsOnly.
+// at most MaxURLLength characters, and https when httpsOnly. Credentials
+// ("https://user:password@host/") are allowed: deliveries send them as
+// Basic authorization, and the API shows them masked.
 func CheckEndpointURL(raw string, httpsOnly bool) string {
 	if raw == "" {
 		return "must not be empty"
@@ -141,8 +121,6 @@ func CheckEndpointURL(raw string, httpsOnly bool) string {
 		return "must have a host"
 	case !validPort(u.Port()):
 		return "port must be a number between 1 and 65535"
-	case u.User != nil:
-		return "must not contain credentials"
 	case u.Fragment != "":
 		return "must not contain a fragment"
 	case strings.ContainsAny(raw, " \t\r\n"):

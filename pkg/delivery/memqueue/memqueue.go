@@ -144,6 +144,20 @@ func (q *Queue) Stats() (done, errs int) {
 	return q.done, q.errs
 }
 
+// Take removes every queued job and returns them in due order, for a
+// test that runs them itself.
+func (q *Queue) Take() []delivery.Job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []delivery.Job
+	for len(q.jobs) > 0 {
+		j := heap.Pop(&q.jobs).(delivery.Job)
+		delete(q.ids, j.Ref.ID())
+		out = append(out, j)
+	}
+	return out
+}
+
 // Drop forgets every queued job, as a queue that lost its data would.
 func (q *Queue) Drop() {
 	q.mu.Lock()

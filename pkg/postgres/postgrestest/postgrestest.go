@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/secretbox"
@@ -133,10 +135,22 @@ func connect(ctx context.Context, t testing.TB, database string) *pgx.Conn {
 	}
 	cfg.Database = database
 	conn, err := pgx.ConnectConfig(ctx, cfg)
+	// Test binaries share one server: wait a little when it is at
+	// max_connections ("too many clients already", 53300) for a moment.
+	for deadline := time.Now().Add(30 * time.Second); tooManyClients(err) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		conn, err = pgx.ConnectConfig(ctx, cfg)
+	}
 	if err != nil {
 		t.Fatalf("connecting to test postgres: %v", err)
 	}
 	return conn
+}
+
+// tooManyClients reports PostgreSQL's "too many clients already".
+func tooManyClients(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "53300"
 }
 
 // DSNFor returns the test server's DSN with another database name.

@@ -39,19 +39,36 @@ export async function renderEndpoint(ctx, view, params) {
         ['ID', code(ep.id)],
         ep.uid ? ['UID', code(ep.uid)] : null,
         ['State', ep.disabled ? tag('disabled', 'off') : tag('enabled', 'on')],
+        ep.verification ? ['Ownership', verificationTag(ep.verification)] : null,
+        ['Signature', tag(ep.signatureType === 'ed25519' ? 'Ed25519 (v1a)' : 'HMAC (v1)')],
         ['Created', time(ep.createdAt)],
       ].filter(Boolean),
-      actions: [toggle, remove],
+      actions: [verifyButton(ctx, base, ep, again), toggle, remove].filter(Boolean),
     }),
     statsRow(ctx, view, base),
     h('div.grid-2', null,
       settingsCard(ctx, base, ep, again),
       h('div.stack', null,
-        secretCard(ctx, base),
+        secretCard(ctx, base, ep),
         headersCard(ctx, view, base),
         recoverCard(ctx, base),
         exampleCard(ctx, base, app))),
     attemptsCard(ctx, view, app, ep));
+}
+
+// verificationTag shows whether the endpoint proved it controls its URL.
+function verificationTag(v) {
+  return v.status === 'verified' ? tag('verified', 'on') : tag('pending verification', 'warn');
+}
+
+// verifyButton sends a pending endpoint its challenge again.
+function verifyButton(ctx, base, ep, again) {
+  if (ep.verification?.status !== 'pendingVerification' || ep.disabled) return null;
+  return button('Send challenge', async () => {
+    await ctx.api.post(base + '/verify', {});
+    notify('Challenge sent: the endpoint receives messages once its receiver answers it.', 'success');
+    again();
+  }, { testid: 'verify-endpoint' });
 }
 
 function statsRow(ctx, view, base) {
@@ -85,12 +102,14 @@ function settingsCard(ctx, base, ep, again) {
   }, { testid: 'settings-form' }));
 }
 
-function secretCard(ctx, base) {
-  const shown = h('code.secret', { dataset: { testid: 'secret' } }, 'whsec_••••••••••••••••');
+function secretCard(ctx, base, ep) {
+  const ed25519 = ep.signatureType === 'ed25519';
+  const hidden = (ed25519 ? 'whsk_' : 'whsec_') + '••••••••••••••••';
+  const shown = h('code.secret', { dataset: { testid: 'secret' } }, hidden);
   let revealed = false;
   const reveal = button('Reveal', async (btn) => {
     if (revealed) {
-      fill(shown, 'whsec_••••••••••••••••');
+      fill(shown, hidden);
       btn.textContent = 'Reveal';
       revealed = false;
       return;
@@ -105,9 +124,16 @@ function secretCard(ctx, base) {
     notify('Secret rotated. Receivers accept both secrets for the next 24 hours: update them now.', 'success');
     if (revealed) fill(shown, (await ctx.api.get(base + '/secret')).key);
   }, { kind: '', small: true });
+  const publicKey = h('code.secret', { dataset: { testid: 'public-key' } });
+  if (ed25519) {
+    ctx.api.get(base + '/public-key').then((k) => fill(publicKey, k.key), () => fill(publicKey, '—'));
+  }
   return card('Signing secret', null,
-    h('p.hint', null, 'Receivers verify each request’s webhook-signature header with this secret.'),
-    h('div.row.secret-row', null, shown, reveal, rotate));
+    h('p.hint', null, ed25519
+      ? 'An Ed25519 key: receivers verify each request’s webhook-signature header with its public key, which is not secret.'
+      : 'Receivers verify each request’s webhook-signature header with this secret.'),
+    h('div.row.secret-row', null, shown, reveal, rotate),
+    ed25519 ? h('div.row.secret-row', null, publicKey) : null);
 }
 
 function headersCard(ctx, view, base) {
