@@ -95,13 +95,13 @@ const (
 //     it had been published to it.
 //
 // Either way the deliveries are due, not held behind an ordering key, and
-// their first attempts are queued with delivery.Job's Bulk set. Two things
-// keep a big replay from crowding out other traffic (docs/delivery.md):
-// the queue serves bulk attempts behind new messages, and a replay keeps at
-// most Window of its deliveries due and not attempted yet, pausing (and
-// freeing its processor) until the workers catch up. Towards an endpoint
-// with a rate limit, due times are spaced at that rate and made at most
-// ten seconds ahead, so the attempts do not wait in the queue throttled.
+// their first attempts are queued with their messages. A big replay does
+// not crowd out other traffic (docs/delivery.md): it keeps at most Window
+// of its deliveries due and not attempted yet, pausing (and freeing its
+// processor) until the workers catch up, so new messages never wait behind
+// more than that; towards an endpoint with a rate limit, due times are
+// spaced at that rate and made at most ten seconds ahead, so the attempts
+// do not wait in the queue throttled.
 type Replay struct {
 	Store ReplayStore    // required
 	Queue delivery.Queue // required
@@ -205,7 +205,7 @@ func (r *Replay) batch(ctx context.Context, ep *webhook.Endpoint, b webhook.Repl
 			}
 			jobs = append(jobs, delivery.JobsFor(msg, []webhook.Delivery{d})...)
 		}
-		return step, bulkJobs(jobs), nil
+		return step, jobs, nil
 	}
 	msgs, step, err := r.Store.MissingMessages(ctx, ep, b)
 	if err != nil {
@@ -228,7 +228,7 @@ func (r *Replay) batch(ctx context.Context, ep *webhook.Endpoint, b webhook.Repl
 		// With their messages: the first attempts need not read them back.
 		jobs = append(jobs, delivery.JobsFor(byID[d.MessageID], []webhook.Delivery{d})...)
 	}
-	return step, bulkJobs(jobs), nil
+	return step, jobs, nil
 }
 
 // room returns how many more deliveries the replay may make due now (0:
@@ -331,12 +331,4 @@ func (r *Replay) now() time.Time {
 		return r.Now()
 	}
 	return time.Now()
-}
-
-// bulkJobs marks jobs as a bulk operation's.
-func bulkJobs(jobs []delivery.Job) []delivery.Job {
-	for i := range jobs {
-		jobs[i].Bulk = true
-	}
-	return jobs
 }

@@ -171,7 +171,7 @@ func TestBulkReplayFilters(t *testing.T) {
 }
 
 // A bulk replay restarts every matching delivery in a new round, due now
-// and not held, batch by batch, and queues its first attempt as a bulk job.
+// and not held, batch by batch, and queues its first attempt with its message.
 func TestBulkReplayRestartsDeliveries(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -215,8 +215,8 @@ func TestBulkReplayRestartsDeliveries(t *testing.T) {
 		t.Fatalf("queued %v, want %v", ids, want)
 	}
 	for _, j := range queue.got {
-		if !j.Bulk || j.Ref.Round != 1 || j.Ref.Number != 1 || j.Ref.IsManual() {
-			t.Errorf("job %+v, want the first scheduled attempt of round 1, bulk", j)
+		if j.Ref.Round != 1 || j.Ref.Number != 1 || j.Ref.IsManual() {
+			t.Errorf("job %+v, want the first scheduled attempt of round 1", j)
 		}
 		if j.Fresh == nil || string(j.Fresh.Payload) != `{"n":1}` || j.Fresh.EventType != "a" || j.Fresh.EndpointID != b.ep.ID {
 			t.Errorf("job %+v, want it to carry its message", j)
@@ -385,8 +385,8 @@ func TestReplayMissing(t *testing.T) {
 			break
 		}
 		for _, j := range queue.got {
-			if !j.Bulk || j.Fresh == nil || string(j.Fresh.Payload) != `{"n":1}` || j.Ref.Round != 0 || j.Ref.Number != 1 {
-				t.Errorf("job %+v, want a bulk first attempt carrying its message", j)
+			if j.Fresh == nil || string(j.Fresh.Payload) != `{"n":1}` || j.Ref.Round != 0 || j.Ref.Number != 1 {
+				t.Errorf("job %+v, want a first attempt carrying its message", j)
 			}
 		}
 	}
