@@ -72,6 +72,7 @@ type setupOptions struct {
 	maxBodyBytes int64
 	httpsOnly    bool
 	events       api.Emitter
+	tracer       delivery.Tracer // the API's and its Publisher's
 }
 
 func setup(t *testing.T) *bundle {
@@ -90,13 +91,14 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 	dispatched := &recordingQueue{db: db}
 	srv := api.New(api.Config{
 		Store:        db,
-		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched},
+		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched, Tracer: opt.tracer},
 		Replayer:     &delivery.Replayer{Store: db, Queue: dispatched},
 		Checks:       []api.Checker{{Name: "postgres", Check: db.Ping}},
 		Logger:       slog.New(slog.DiscardHandler), // one line per request is noise here
 		MaxBodyBytes: opt.maxBodyBytes,
 		HTTPSOnly:    opt.httpsOnly,
 		Events:       opt.events,
+		Tracer:       opt.tracer,
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)

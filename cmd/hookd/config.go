@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/retry"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/tracing"
 	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/worker"
 )
@@ -124,6 +125,11 @@ type Config struct {
 	// EndpointVerification is how endpoints prove control of their URL:
 	// off, optional (each endpoint chooses) or required.
 	EndpointVerification string `env:"HOOKD_ENDPOINT_VERIFICATION" envDefault:"off"`
+
+	// Tracing is OpenTelemetry's, from the standard OTEL_* variables: off
+	// unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set (see
+	// tracing.Config and docs/configuration.md).
+	Tracing tracing.Config
 }
 
 var adminKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{24,128}$`)
@@ -300,6 +306,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := webhook.ParseVerificationMode(c.EndpointVerification); err != nil {
 		bad("HOOKD_ENDPOINT_VERIFICATION", "got %q (accepted: off, optional or required)", c.EndpointVerification)
+	}
+	if err := c.Tracing.Validate(); err != nil {
+		errs = append(errs, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))

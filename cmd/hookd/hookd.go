@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/tracing"
 	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/web"
 	"github.com/hookd/hookd/worker"
@@ -60,6 +61,7 @@ type Main struct {
 	health     *delivery.HealthChecker
 	ordering   *delivery.OrderingWatch
 	tasks      *background.Processor
+	tracing    *tracing.Provider // nil: tracing is off
 }
 
 // NewMain returns a Main logging to logOut.
@@ -121,7 +123,11 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:     m.Logger,
 	})
 	m.enqueuer = worker.NewEnqueuer(redisOpt, queues, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
-	m.publisher = &delivery.Publisher{Store: m.db, Queue: m.enqueuer, Logger: m.Logger}
+	m.tracing, err = tracing.Open(ctx, m.Config.Tracing, tracing.Options{ServiceVersion: Version, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	m.publisher = &delivery.Publisher{Store: m.db, Queue: m.enqueuer, Logger: m.Logger, Tracer: m.tracer()}
 	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Publisher: m.publisher})
 	if m.Roles.API {
 		if err := m.openAPI(); err != nil {
@@ -184,6 +190,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Observer: m.metrics,
 		Send:     client,
 		OAuth:    oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: m.saveRefreshToken}),
+		Tracer:   m.tracer(),
 		Throttle: &delivery.Throttle{
 			Limiter:     worker.NewRedisRateLimiter(m.redis),
 			MaxInFlight: m.Config.EndpointMaxInFlight,
@@ -276,6 +283,7 @@ func (m *Main) openAPI() error {
 		RateLimit:         m.Config.APIRateLimit,
 		RateBurst:         m.Config.APIRateBurst,
 		TrustedProxies:    m.Config.TrustedProxies,
+		Tracer:            m.tracer(),
 	})
 	m.http = &http.Server{
 		Handler:           srv,
@@ -327,9 +335,23 @@ func (m *Main) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// Close releases connections.
+// tracer returns the Tracer of the publish and attempt flows: nil (a nil
+// interface, not a nil *tracing.Provider) when tracing is off.
+func (m *Main) tracer() delivery.Tracer {
+	if m.tracing == nil {
+		return nil
+	}
+	return m.tracing
+}
+
+// Close exports the spans still buffered and releases connections.
 func (m *Main) Close() error {
 	var errs []error
+	if m.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.tracing.Shutdown(ctx))
+		cancel()
+	}
 	if m.enqueuer != nil {
 		errs = append(errs, m.enqueuer.Close())
 	}

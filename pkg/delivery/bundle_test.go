@@ -49,6 +49,7 @@ type bundleOptions struct {
 	// endpoint between messages make it tiny.
 	endpointTTL time.Duration
 	events      webhook.OperationalEmitter
+	tracer      delivery.Tracer // the Publisher's and the Attempter's
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
@@ -69,12 +70,12 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	if opt.timeout == 0 {
 		opt.timeout = 5 * time.Second
 	}
-	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue}
+	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue, Tracer: opt.tracer}
 	b.replayer = &delivery.Replayer{Store: db, Queue: b.queue}
 	client := egress.New(egress.Config{AllowedSubnets: opt.allowed, Timeout: opt.timeout})
 	b.attempter = &delivery.Attempter{
 		Store: store, Queue: b.queue, Schedule: opt.schedule, Headers: signature.WebhookHeaders,
-		Throttle: opt.throttle, Events: opt.events, Send: client, EndpointTTL: opt.endpointTTL,
+		Throttle: opt.throttle, Events: opt.events, Send: client, EndpointTTL: opt.endpointTTL, Tracer: opt.tracer,
 		OAuth: oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: func(id, old, new string) {
 			if _, err := db.SaveRefreshToken(context.Background(), id, old, new); err != nil {
 				t.Errorf("saving a rotated refresh token: %v", err)
