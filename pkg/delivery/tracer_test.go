@@ -200,13 +200,14 @@ func TestTraceFromPublisherToReceiver(t *testing.T) {
 // A message published without a trace context (tracing off in the API, or
 // before tracing) gets its attempts in a trace of their own, and its
 // receiver a traceparent naming it; the endpoint's own tracestate does not
-// go with hookd's traceparent.
+// go with hookd's traceparent. The URL's credentials are not recorded.
 func TestTraceOfMessageWithoutTraceContext(t *testing.T) {
 	t.Parallel()
 	b := setupTraced(t)
 	untraced := &delivery.Publisher{Store: b.db, Queue: b.queue}
 	rcv := newReceiver(t, nil)
-	ep := b.endpoint(rcv.URL, func(ep *webhook.Endpoint) { ep.Headers = map[string]string{"Tracestate": "mine=1"} })
+	withCredentials := strings.Replace(rcv.URL, "http://", "http://user:pass@", 1)
+	ep := b.endpoint(withCredentials, func(ep *webhook.Endpoint) { ep.Headers = map[string]string{"Tracestate": "mine=1"} })
 	msg := &webhook.Message{OrgID: b.app.OrgID, AppID: b.app.ID, EventType: "a", Payload: json.RawMessage(`{}`),
 		RetentionDays: webhook.DefaultRetentionDays}
 	if _, err := untraced.Publish(b.ctx, msg, ""); err != nil {
@@ -219,6 +220,9 @@ func TestTraceOfMessageWithoutTraceContext(t *testing.T) {
 		t.Errorf("the attempt has parent %v, want none", at.Parent)
 	}
 	checkChild(t, req, at)
+	if got, want := attr(req, "url.full").AsString(), strings.Replace(rcv.URL, "http://", "http://REDACTED:REDACTED@", 1); got != want {
+		t.Errorf("url.full = %q, want %q: the credentials must be redacted", got, want)
+	}
 	h := rcv.got()[0].header
 	if want := "00-" + at.SpanContext.TraceID().String() + "-" + req.SpanContext.SpanID().String() + "-01"; h.Get("Traceparent") != want {
 		t.Errorf("traceparent %q, want %q", h.Get("Traceparent"), want)
