@@ -52,8 +52,9 @@ func (v *Validator) CheckSchema(schema json.RawMessage) error {
 }
 
 // Validate implements webhook.SchemaValidator: it returns nil when doc is
-// valid against schema, an error listing the problems (with their JSON
-// pointer in doc) when it is not, and the error of CheckSchema when schema
+// valid against schema, a *webhook.SchemaError listing the problems (each
+// with its JSON pointer in doc and the keyword it breaks, at most
+// maxProblems) when it is not, and the error of CheckSchema when schema
 // itself is not valid.
 func (v *Validator) Validate(schema, doc json.RawMessage) error {
 	sch, err := v.compile(schema)
@@ -66,11 +67,47 @@ func (v *Validator) Validate(schema, doc json.RawMessage) error {
 	}
 	var verr *js.ValidationError
 	if err := sch.Validate(inst); errors.As(err, &verr) {
-		return errors.New(describe(verr))
+		return &webhook.SchemaError{Problems: problems(verr)}
 	} else if err != nil {
 		return err
 	}
 	return nil
+}
+
+// problems lists the innermost problems of a validation error, at most
+// maxProblems, each once.
+func problems(verr *js.ValidationError) []webhook.SchemaProblem {
+	var out []webhook.SchemaProblem
+	var walk func(e *js.ValidationError)
+	walk = func(e *js.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		p := webhook.SchemaProblem{Message: e.ErrorKind.LocalizedString(printer)}
+		if len(e.InstanceLocation) > 0 {
+			p.Pointer = "/" + strings.Join(escapePointer(e.InstanceLocation), "/")
+		}
+		if kw := e.ErrorKind.KeywordPath(); len(kw) > 0 {
+			p.Keyword = kw[len(kw)-1]
+		}
+		if len(out) < maxProblems && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	walk(verr)
+	return out
+}
+
+// escapePointer escapes the reference tokens of a JSON pointer (RFC 6901).
+func escapePointer(tokens []string) []string {
+	out := make([]string, len(tokens))
+	for i, t := range tokens {
+		out[i] = strings.NewReplacer("~", "~0", "/", "~1").Replace(t)
+	}
+	return out
 }
 
 // schemaURL is where a schema being compiled lives, for "$ref"s within it.
