@@ -64,7 +64,7 @@ type Publisher struct {
 	RoutingTTL time.Duration
 
 	cacheOnce sync.Once
-	filtered  *ttlcache.Cache[string, []webhook.Endpoint]              // by app id
+	filtered  *ttlcache.Cache[string, []webhook.Endpoint]           // by app id
 	enforced  *ttlcache.Cache[string, map[string]webhook.EventType] // by org id
 }
 

@@ -134,4 +134,3 @@ func (at *attempt) attemptURL() string {
 	}
 	return at.ep.URL
 }
-

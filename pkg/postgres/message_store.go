@@ -320,7 +320,7 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"status_code": a.StatusCode, "response": a.Response, "duration_ms": a.DurationMs,
 		"trigger_type": int(a.TriggerType), "created_at": a.CreatedAt,
 		"transition": rec.Transition.String(), "next_attempt_at": rec.NextAttemptAt, "reconcile_at": reconcileAt,
-		"reason": rec.Reason,
+		"reason":    rec.Reason,
 		"scheduled": a.TriggerType == webhook.TriggerScheduled, "round": rec.Round, "made_before": rec.Number - 1,
 		"release_reconcile_at": a.CreatedAt.Add(db.reconcileGrace),
 	})

@@ -50,7 +50,6 @@ const (
 // transformation cancelled.
 const ReasonTransformCancelled = "cancelled by transformation"
 
-
 // String names the transition as the store's SQL does.
 func (t Transition) String() string {
 	switch t {

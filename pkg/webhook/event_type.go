@@ -32,7 +32,7 @@ type EventType struct {
 	// empty, non-nil schedule means one attempt and no retry.
 	RetrySchedule []time.Duration
 	CreatedAt     time.Time
-	UpdatedAt time.Time
+	UpdatedAt     time.Time
 }
 
 // Validate checks the event type against the contract's rules.
