@@ -123,6 +123,17 @@ func (p *Publisher) Publish(ctx context.Context, msg *webhook.Message, onlyEndpo
 	return deliveries, nil
 }
 
+// Check validates msg (its OrgID set) and checks its payload against its
+// event type's enforced schema, as Publish does first, for a caller that
+// must know before it does anything else (the API, before it creates the
+// application a message names). Its errors are Publish's.
+func (p *Publisher) Check(ctx context.Context, msg *webhook.Message) error {
+	if err := msg.Validate(); err != nil {
+		return err
+	}
+	return p.checkSchema(ctx, msg)
+}
+
 // Forget drops what the Publisher keeps about the application appID and
 // the organisation orgID (either may be ""), so that a change to their
 // endpoints' filters or event types reaches the next publish.
