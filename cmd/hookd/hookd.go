@@ -131,7 +131,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.schemas = jsonschema.New()
 	m.publisher = &delivery.Publisher{
 		Store: m.db, Queue: m.enqueuer, Logger: m.Logger,
-		Filters: celFilters{m.filters}, Schemas: m.schemas,
+		Filters: m.filters, Schemas: m.schemas,
 	}
 	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Publisher: m.publisher})
 	if m.Roles.API {

@@ -8,38 +8,19 @@ import (
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/filter"
 	"github.com/hookd/hookd/pkg/transform"
-	"github.com/hookd/hookd/pkg/webhook"
 )
 
-// Adapters from the packages that run customer code (filters in CEL,
-// transformations in JavaScript) to the interfaces of pkg/delivery, which
-// imports neither cel-go nor goja.
-
-// celFilters implements delivery.Filters with a filter.Env.
-type celFilters struct{ env *filter.Env }
-
-var _ delivery.Filters = celFilters{}
-
-// Matcher implements delivery.Filters: the payload is decoded once, and
-// each expression's program comes from the Env's cache.
-func (f celFilters) Matcher(msg *webhook.Message) (func(string) (bool, error), error) {
-	in, err := filter.NewInput(filter.Message{EventType: msg.EventType, Channels: msg.Channels, Tags: msg.Tags, Payload: msg.Payload})
-	if err != nil {
-		return nil, err
-	}
-	return func(expr string) (bool, error) {
-		p, err := f.env.Load(expr)
-		if err != nil {
-			return false, err
-		}
-		return p.Match(in)
-	}, nil
-}
+// The adapter from package transform, which runs customer code in
+// JavaScript, to delivery.Transformer (pkg/delivery does not import goja).
+// Payload filters need none: filter.Env implements delivery.Filters.
 
 // gojaTransformer implements delivery.Transformer with a transform.Engine.
 type gojaTransformer struct{ engine *transform.Engine }
 
-var _ delivery.Transformer = gojaTransformer{}
+var (
+	_ delivery.Transformer = gojaTransformer{}
+	_ delivery.Filters     = (*filter.Env)(nil)
+)
 
 // Transform implements delivery.Transformer. Every error reads
 // "transformation failed: ...".

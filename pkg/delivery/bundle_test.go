@@ -80,7 +80,7 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue, Filters: testFilters{env}, Schemas: jsonschema.New()}
+	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue, Filters: env, Schemas: jsonschema.New()}
 	b.replayer = &delivery.Replayer{Store: db, Queue: b.queue}
 	client := egress.New(egress.Config{AllowedSubnets: opt.allowed, Timeout: opt.timeout})
 	b.attempter = &delivery.Attempter{

@@ -54,7 +54,6 @@ func TestDecide(t *testing.T) {
 		{"cancelled", Outcome{Cancelled: true}, scheduled(1), Decision{Transition: webhook.Cancelled}},
 		{"cancelled on the last attempt", Outcome{Cancelled: true}, scheduled(3), Decision{Transition: webhook.Cancelled}},
 		{"cancelled manual", Outcome{Cancelled: true}, manual, Decision{Transition: webhook.ManualFailed}},
-
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

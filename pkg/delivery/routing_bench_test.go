@@ -33,22 +33,6 @@ func (s *routingStore) EnforcedEventTypes(context.Context, string) ([]webhook.Ev
 	return s.enforced, nil
 }
 
-type celMatcher struct{ env *filter.Env }
-
-func (f celMatcher) Matcher(msg *webhook.Message) (func(string) (bool, error), error) {
-	in, err := filter.NewInput(filter.Message{EventType: msg.EventType, Channels: msg.Channels, Tags: msg.Tags, Payload: msg.Payload})
-	if err != nil {
-		return nil, err
-	}
-	return func(expr string) (bool, error) {
-		p, err := f.env.Load(expr)
-		if err != nil {
-			return false, err
-		}
-		return p.Match(in)
-	}, nil
-}
-
 // invoicePayload is a 1 KiB invoice event.
 func invoicePayload(i int) []byte {
 	var lines []string
@@ -90,7 +74,7 @@ func BenchmarkPublishFilters(b *testing.B) {
 	for i := range endpoints {
 		store.endpoints = append(store.endpoints, webhook.Endpoint{ID: fmt.Sprintf("ep_%d", i), Filter: exprs[i%len(exprs)]})
 	}
-	p := &Publisher{Store: store, Filters: celMatcher{env}}
+	p := &Publisher{Store: store, Filters: env}
 	msgs := make([]*webhook.Message, 256)
 	for i := range msgs {
 		msgs[i] = &webhook.Message{AppID: "app_1", EventType: "invoice.paid", Channels: []string{"eu"}, Payload: invoicePayload(i)}

@@ -12,30 +12,13 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/pkg/delivery"
-	"github.com/hookd/hookd/pkg/filter"
 	"github.com/hookd/hookd/pkg/retry"
 	"github.com/hookd/hookd/pkg/transform"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
-// testFilters and testTransformer adapt package filter and package
-// transform to the Publisher and the Attempter, as cmd/hookd does.
-type testFilters struct{ env *filter.Env }
-
-func (f testFilters) Matcher(msg *webhook.Message) (func(string) (bool, error), error) {
-	in, err := filter.NewInput(filter.Message{EventType: msg.EventType, Channels: msg.Channels, Tags: msg.Tags, Payload: msg.Payload})
-	if err != nil {
-		return nil, err
-	}
-	return func(expr string) (bool, error) {
-		p, err := f.env.Load(expr)
-		if err != nil {
-			return false, err
-		}
-		return p.Match(in)
-	}, nil
-}
-
+// testTransformer adapts package transform to the Attempter, as cmd/hookd
+// does.
 type testTransformer struct{ engine *transform.Engine }
 
 func (t testTransformer) Transform(ctx context.Context, code string, in delivery.TransformInput) (delivery.TransformOutput, error) {
