@@ -247,6 +247,8 @@ func (db *DB) EndpointStats(ctx context.Context, ep *webhook.Endpoint, since, un
 			st.Sending = r.Count
 		case webhook.StatusFail:
 			st.Fail = r.Count
+		case webhook.StatusCanceled:
+			st.Canceled = r.Count
 		}
 	}
 	return st, err
