@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -64,8 +65,8 @@ type Publisher struct {
 	RoutingTTL time.Duration
 
 	cacheOnce sync.Once
-	filtered  *ttlcache.Cache[string, []webhook.Endpoint]           // by app id
-	enforced  *ttlcache.Cache[string, map[string]webhook.EventType] // by org id
+	filtered  *ttlcache.Cache[string, []webhook.Endpoint]         // by app id
+	enforced  *ttlcache.Cache[string, map[string]json.RawMessage] // by org id: newest schemas by event type
 }
 
 // routingCacheSize caps the applications (and organisations) whose routing
@@ -154,6 +155,6 @@ func (p *Publisher) caches() {
 			ttl = time.Second
 		}
 		p.filtered = ttlcache.New[string, []webhook.Endpoint](ttl, routingCacheSize)
-		p.enforced = ttlcache.New[string, map[string]webhook.EventType](ttl, routingCacheSize)
+		p.enforced = ttlcache.New[string, map[string]json.RawMessage](ttl, routingCacheSize)
 	})
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -85,25 +86,24 @@ func (p *Publisher) checkSchema(ctx context.Context, msg *webhook.Message) error
 		return nil
 	}
 	p.caches()
-	types, err := p.enforced.Load(msg.OrgID, func() (map[string]webhook.EventType, error) {
+	// By event type name, the newest schema of each type that enforces it.
+	schemas, err := p.enforced.Load(msg.OrgID, func() (map[string]json.RawMessage, error) {
 		list, err := p.Store.EnforcedEventTypes(ctx, msg.OrgID)
 		if err != nil {
 			return nil, err
 		}
-		m := make(map[string]webhook.EventType, len(list))
+		m := make(map[string]json.RawMessage, len(list))
 		for _, et := range list {
-			m[et.Name] = et
+			if schema, ok := et.NewestSchema(); ok {
+				m[et.Name] = schema
+			}
 		}
 		return m, nil
 	})
 	if err != nil {
 		return fmt.Errorf("reading the event types that enforce their schema: %w", err)
 	}
-	et, ok := types[msg.EventType]
-	if !ok {
-		return nil
-	}
-	schema, ok := et.NewestSchema()
+	schema, ok := schemas[msg.EventType]
 	if !ok {
 		return nil
 	}

@@ -32,14 +32,21 @@ const maxProblems = 5
 // Validator compiles and caches JSON Schemas. The zero value is not usable;
 // call New. It is safe for concurrent use.
 type Validator struct {
-	compiled *ttlcache.Cache[[sha256.Size]byte, *js.Schema]
+	compiled *ttlcache.Cache[[sha256.Size]byte, *compiled]
+}
+
+// compiled is a compiled schema and its fast plan (nil when the schema
+// uses keywords the fast path does not check).
+type compiled struct {
+	schema *js.Schema
+	plan   *plan
 }
 
 var _ webhook.SchemaValidator = (*Validator)(nil)
 
 // New returns a Validator with an empty cache.
 func New() *Validator {
-	return &Validator{compiled: ttlcache.New[[sha256.Size]byte, *js.Schema](cacheTTL, cacheSize)}
+	return &Validator{compiled: ttlcache.New[[sha256.Size]byte, *compiled](cacheTTL, cacheSize)}
 }
 
 // CheckSchema implements webhook.SchemaValidator: it returns nil when
@@ -57,16 +64,19 @@ func (v *Validator) CheckSchema(schema json.RawMessage) error {
 // maxProblems) when it is not, and the error of CheckSchema when schema
 // itself is not valid.
 func (v *Validator) Validate(schema, doc json.RawMessage) error {
-	sch, err := v.compile(schema)
+	c, err := v.compile(schema)
 	if err != nil {
 		return err
 	}
-	inst, err := js.UnmarshalJSON(bytes.NewReader(doc))
+	inst, err := decode(doc)
 	if err != nil {
 		return fmt.Errorf("not valid JSON: %w", err)
 	}
+	if c.plan != nil && c.plan.valid(inst, 0) {
+		return nil // the fast path (fast.go); the library judges the rest
+	}
 	var verr *js.ValidationError
-	if err := sch.Validate(inst); errors.As(err, &verr) {
+	if err := c.schema.Validate(inst); errors.As(err, &verr) {
 		return &webhook.SchemaError{Problems: problems(verr)}
 	} else if err != nil {
 		return err
@@ -113,9 +123,9 @@ func escapePointer(tokens []string) []string {
 // schemaURL is where a schema being compiled lives, for "$ref"s within it.
 const schemaURL = "hookd:///schema.json"
 
-func (v *Validator) compile(schema json.RawMessage) (*js.Schema, error) {
+func (v *Validator) compile(schema json.RawMessage) (*compiled, error) {
 	key := sha256.Sum256(schema)
-	return v.compiled.Load(key, func() (*js.Schema, error) {
+	return v.compiled.Load(key, func() (*compiled, error) {
 		doc, err := js.UnmarshalJSON(bytes.NewReader(schema))
 		if err != nil {
 			return nil, fmt.Errorf("not valid JSON: %w", err)
@@ -129,7 +139,7 @@ func (v *Validator) compile(schema json.RawMessage) (*js.Schema, error) {
 		if err != nil {
 			return nil, schemaError(err)
 		}
-		return sch, nil
+		return &compiled{schema: sch, plan: newPlan(sch)}, nil
 	})
 }
 
