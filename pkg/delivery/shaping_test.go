@@ -420,3 +420,25 @@ func TestEnforceSchema(t *testing.T) {
 	b.waitFor("two deliveries", func() bool { return len(rcv.got()) == 2 })
 	_ = ep
 }
+
+// A delivery its transformation cancels is done, for ordering: the next
+// message of its key goes.
+func TestTransformationCancelHandsTheKeyOn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{})
+	rcv := newReceiver(t, nil)
+	ep := b.endpoint(rcv.URL, transformed(`function handler(webhook) {
+  webhook.cancel = !!webhook.payload.skip;
+  return webhook;
+}`, nil), func(e *webhook.Endpoint) { e.Ordering = webhook.OrderingStrict })
+	first, _ := b.publish("a", `{"skip":true}`)
+	second, ds := b.publish("a", `{"n":2}`)
+	if len(ds) != 1 || !ds[0].Held {
+		t.Fatalf("the second message's delivery %+v, want held behind the first", ds)
+	}
+	b.waitStatus(first, ep, webhook.StatusCanceled)
+	b.waitStatus(second, ep, webhook.StatusSuccess)
+	if got := rcv.got(); len(got) != 1 || string(got[0].body) != `{"n":2}` {
+		t.Fatalf("the receiver got %d requests, want the second message only", len(got))
+	}
+}
