@@ -102,6 +102,16 @@ test: ## Run all tests (needs Postgres and Redis on 127.0.0.1)
 test/race: ## Run all tests with the race detector
 	$(call go_test,-race)
 
+# The tests behind the cluster build tag start their own Redis Cluster and
+# Sentinel processes (redis-server, redis-cli) and run the real binary under
+# faults, one at a time (about four minutes). Their names start with
+# TestCluster, TestSentinel or TestManyProcesses; -run keeps the rest of the
+# packages' tests, which make test runs, out.
+.PHONY: test/cluster
+test/cluster: ## Run the Redis Cluster, Sentinel and many-process tests (needs redis-server)
+	$(GO) test -count=1 -tags cluster -p 1 -timeout 14m -v \
+		-run '^Test(Cluster|Sentinel|ManyProcesses)' ./internal/redistest/ ./cmd/hookd/
+
 # The Go files to format and check: tracked and new ones, not ignored ones.
 GO_FILES = $$(git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
 
@@ -114,7 +124,9 @@ lint: ## Check formatting (gofmt), go vet and staticcheck
 		exit 1; \
 	fi
 	$(GO) vet ./...
+	$(GO) vet -tags cluster ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags cluster ./...
 
 .PHONY: fmt
 fmt: ## Format every Go file with gofmt

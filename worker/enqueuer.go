@@ -17,24 +17,21 @@ import (
 type Enqueuer struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
-	queue     string
+	queues    Queues
 	// taskTimeout bounds one attempt's handler: the request, and the
 	// retries of recording its outcome.
 	taskTimeout time.Duration
 }
 
-// NewEnqueuer returns an Enqueuer on Redis and queue ("" means
-// DefaultQueue). handlerTimeout bounds each attempt's handler: it must
-// cover the delivery request and delivery.Attempter's RecordTimeout, or
-// asynq would run an attempt again while it is still being recorded.
-func NewEnqueuer(redis asynq.RedisConnOpt, queue string, handlerTimeout time.Duration) *Enqueuer {
-	if queue == "" {
-		queue = DefaultQueue
-	}
+// NewEnqueuer returns an Enqueuer on Redis and queues. handlerTimeout
+// bounds each attempt's handler: it must cover the delivery request and
+// delivery.Attempter's RecordTimeout, or asynq would run an attempt again
+// while it is still being recorded.
+func NewEnqueuer(redis asynq.RedisConnOpt, queues Queues, handlerTimeout time.Duration) *Enqueuer {
 	return &Enqueuer{
 		client:      asynq.NewClient(redis),
 		inspector:   asynq.NewInspector(redis),
-		queue:       queue,
+		queues:      queues,
 		taskTimeout: handlerTimeout,
 	}
 }
@@ -77,11 +74,28 @@ func (e *Enqueuer) Enqueue(ctx context.Context, jobs ...delivery.Job) error {
 	return errors.Join(errs...)
 }
 
-// enqueue queues one job. A task already queued with its id is not queued
-// again, unless asynq archived it after too many infrastructure errors:
-// then it is taken out and queued afresh.
+// enqueue queues one job on its endpoint's shard. When that shard's Redis
+// refuses (its master is failing over), a new job goes to the next shard,
+// so that a failover does not delay it: a job's shard is where its work is
+// spread to, not what keeps it correct (order is kept in Postgres, and
+// in-flight caps per process). A job that may be queued already
+// (Requeue) stays on its shard, where asynq's duplicate check finds it.
 func (e *Enqueuer) enqueue(ctx context.Context, job delivery.Job) error {
-	queue := queueFor(e.queue, job.Ref)
+	home := e.queues.shardOf(job)
+	err := e.enqueueOn(ctx, e.queues.queueOf(home, job), job)
+	if err != nil && !job.Requeue && e.queues.Len() > 1 && ctx.Err() == nil {
+		next := e.queues.queueOf((home+1)%e.queues.Len(), job)
+		if err2 := e.enqueueOn(ctx, next, job); err2 == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// enqueueOn queues job on queue. A task already queued there with its id
+// is not queued again, unless asynq archived it after too many
+// infrastructure errors: then it is taken out and queued afresh.
+func (e *Enqueuer) enqueueOn(ctx context.Context, queue string, job delivery.Job) error {
 	task, err := NewAttemptTask(job, queue, e.taskTimeout)
 	if err != nil {
 		return err
@@ -102,7 +116,7 @@ func (e *Enqueuer) enqueue(ctx context.Context, job delivery.Job) error {
 		_, err = e.client.EnqueueContext(ctx, task, opts...)
 	}
 	if err != nil {
-		return fmt.Errorf("enqueueing delivery %s: %w", job.Ref.DeliveryID, err)
+		return fmt.Errorf("enqueueing delivery %s on %s: %w", job.Ref.DeliveryID, queue, err)
 	}
 	return nil
 }

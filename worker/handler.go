@@ -16,6 +16,11 @@ import (
 // undecodable task is dropped (SkipRetry), an infrastructure error is
 // retried with asynq's back-off, a throttled attempt is put back after its
 // delay without counting as a failure.
+//
+// A task that runs again after a failure (an infrastructure error, or a
+// lease that expired because its worker died or lost Redis) drops the
+// message it carries: the Attempter then reads the delivery afresh and does
+// nothing if the attempt was recorded before, rather than sending it again.
 type Handler struct {
 	Attempter *delivery.Attempter
 }
@@ -25,6 +30,9 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	job, err := DecodeAttemptTask(t)
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	if n, _ := asynq.GetRetryCount(ctx); n > 0 {
+		job.Fresh = nil
 	}
 	res, err := h.Attempter.Attempt(ctx, job)
 	if err != nil {

@@ -11,11 +11,12 @@ import (
 )
 
 // QueueDepth returns a metrics.QueueDepthFunc that reads the task counts of
-// the delivery queues of base (fresh attempts and retries) through rdb. A
-// queue that does not exist yet (nothing was ever queued) counts as empty.
-func QueueDepth(rdb redis.UniversalClient, base string) metrics.QueueDepthFunc {
+// every delivery queue of every shard (fresh attempts and retries) through
+// rdb. A queue that does not exist yet (nothing was ever queued) counts as
+// empty.
+func QueueDepth(rdb redis.UniversalClient, q Queues) metrics.QueueDepthFunc {
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	queues := []string{base, RetryQueue(base)}
+	queues := q.All()
 	return func() ([]metrics.QueueDepth, error) {
 		existing, err := insp.Queues()
 		if err != nil {
@@ -36,4 +37,27 @@ func QueueDepth(rdb redis.UniversalClient, base string) metrics.QueueDepthFunc {
 		}
 		return depths, nil
 	}
+}
+
+// LeftoverQueues returns the queues named as shards of q's base queue that
+// are not q's shards and still hold tasks to run: what the shards of
+// another HOOKD_QUEUE_SHARDS left behind. A worker serves them too (Config's
+// Drain), so that changing the number of shards strands no task.
+func LeftoverQueues(rdb redis.UniversalClient, q Queues) ([]string, error) {
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	existing, err := insp.Queues()
+	if err != nil {
+		return nil, fmt.Errorf("listing queues: %w", err)
+	}
+	var busy []string
+	for _, name := range q.leftovers(existing) {
+		info, err := insp.GetQueueInfo(name)
+		if err != nil {
+			return nil, fmt.Errorf("reading queue %s: %w", name, err)
+		}
+		if info.Pending+info.Active+info.Scheduled+info.Retry > 0 {
+			busy = append(busy, name)
+		}
+	}
+	return busy, nil
 }

@@ -15,7 +15,8 @@ import (
 // accepts asynq's forms (redis://, rediss://, redis-socket://,
 // redis-sentinel://:password@host1,host2?master=name[&master_password=...])
 // and
-// redis-cluster://[:password@]host1:port,host2:port for Redis Cluster.
+// redis-cluster://[:password@]host1:port,host2:port for Redis Cluster (a
+// ClusterConnOpt).
 func ParseRedisDSN(dsn string) (asynq.RedisConnOpt, error) {
 	if rest, ok := strings.CutPrefix(dsn, "redis-cluster://"); ok {
 		var password string
@@ -37,7 +38,7 @@ func ParseRedisDSN(dsn string) (asynq.RedisConnOpt, error) {
 		if len(addrs) == 0 {
 			return nil, fmt.Errorf("redis-cluster DSN names no host")
 		}
-		return asynq.RedisClusterClientOpt{Addrs: addrs, Password: password}, nil
+		return ClusterConnOpt{Addrs: addrs, Password: password}, nil
 	}
 	opt, err := asynq.ParseRedisURI(dsn)
 	if err != nil {

@@ -21,7 +21,7 @@ func TestParseRedisDSN(t *testing.T) {
 	}
 	// Cluster.
 	opt, err = ParseRedisDSN("redis-cluster://:pw@h1:6379,h2:6379")
-	if co, ok := opt.(asynq.RedisClusterClientOpt); err != nil || !ok || len(co.Addrs) != 2 || co.Password != "pw" {
+	if co, ok := opt.(ClusterConnOpt); err != nil || !ok || len(co.Addrs) != 2 || co.Password != "pw" {
 		t.Fatalf("cluster = %+v, %v", opt, err)
 	}
 	// A malformed DSN is refused without quoting its password.

@@ -21,16 +21,8 @@ const (
 const DefaultQueue = "deliveries"
 
 // RetryQueue is the queue of a base queue's retries (scheduled attempts
-// after the first).
+// after the first) in its shard 0.
 func RetryQueue(base string) string { return base + "-retries" }
-
-// queueFor returns the queue of job's attempt: retries go to RetryQueue.
-func queueFor(base string, ref delivery.Ref) string {
-	if !ref.IsManual() && ref.Number > 1 {
-		return RetryQueue(base)
-	}
-	return base
-}
 
 // infraMaxRetry is how often asynq retries a task whose handler failed on
 // our own infrastructure (database down), about 16 hours at the capped

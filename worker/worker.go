@@ -14,8 +14,12 @@ import (
 // Config configures a worker process.
 type Config struct {
 	Redis asynq.RedisConnOpt
-	// Queue is the asynq queue to process; "" means DefaultQueue.
-	Queue string
+	// Queues are the asynq queues to process, every shard's; the zero
+	// value is DefaultQueue in one shard.
+	Queues Queues
+	// Drain are more queues to serve, at the weight of a retry queue: the
+	// leftovers of another number of shards (LeftoverQueues).
+	Drain []string
 	// Concurrency is how many tasks run at once; 0 means 100.
 	Concurrency int
 	// Processors is how many asynq servers share Concurrency. Each dequeues
@@ -54,9 +58,6 @@ func New(cfg Config) *Worker {
 	if cfg.DelayedCheckInterval == 0 {
 		cfg.DelayedCheckInterval = time.Second
 	}
-	if cfg.Queue == "" {
-		cfg.Queue = DefaultQueue
-	}
 	if cfg.Processors == 0 {
 		cfg.Processors = 4
 	}
@@ -76,10 +77,7 @@ func newServer(cfg Config, concurrency int) *asynq.Server {
 	return asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:     concurrency,
 		ShutdownTimeout: cfg.ShutdownTimeout,
-		// Fresh attempts and retries have their own queues, fresh ones
-		// served three times as often, so a backlog of retries (a receiver
-		// back from an outage) never starves new messages.
-		Queues: map[string]int{cfg.Queue: 3, RetryQueue(cfg.Queue): 1},
+		Queues:          weights(cfg.Queues, cfg.Drain),
 		// Fresh attempts are enqueued for immediate processing; an idle
 		// worker checks for them this often.
 		TaskCheckInterval: 50 * time.Millisecond,
@@ -99,6 +97,22 @@ func newServer(cfg Config, concurrency int) *asynq.Server {
 		Logger:   newAsynqLogger(cfg.Logger),
 		LogLevel: asynq.WarnLevel,
 	})
+}
+
+// weights returns asynq's queue weights: every shard alike, and in each,
+// fresh attempts served three times as often as retries, so a backlog of
+// retries (a receiver back from an outage) never starves new messages;
+// queues to drain weigh as much as retries.
+func weights(q Queues, drain []string) map[string]int {
+	w := make(map[string]int, 2*q.Len()+len(drain))
+	for _, name := range drain {
+		w[name] = 1
+	}
+	for i := range q.Len() {
+		fresh, retries := q.Shard(i)
+		w[fresh], w[retries] = 3, 1
+	}
+	return w
 }
 
 // Mux is where task handlers are registered.

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,7 +39,7 @@ type bundle struct {
 	ctx       context.Context
 	db        *postgres.DB
 	redis     asynq.RedisConnOpt
-	queue     string
+	queues    worker.Queues
 	enqueuer  *worker.Enqueuer
 	publisher *delivery.Publisher
 	app       *webhook.Application
@@ -49,6 +51,10 @@ type bundleOptions struct {
 	workers     int
 	newThrottle func() *delivery.Throttle
 	wrapStore   func(delivery.AttemptStore) delivery.AttemptStore
+	// shards is HOOKD_QUEUE_SHARDS (0: 1).
+	shards int
+	// recordTimeout is the Attempter's RecordTimeout (0: a minute).
+	recordTimeout time.Duration
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
@@ -59,9 +65,9 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue := "test-" + randomHex()
-	b := &bundle{t: t, ctx: ctx, db: db, redis: redisOpt, queue: queue,
-		enqueuer: worker.NewEnqueuer(redisOpt, queue, worker.HandlerTimeout(5*time.Second, time.Minute))}
+	queues := worker.NewQueues("test-"+randomHex(), opt.shards)
+	b := &bundle{t: t, ctx: ctx, db: db, redis: redisOpt, queues: queues,
+		enqueuer: worker.NewEnqueuer(redisOpt, queues, worker.HandlerTimeout(5*time.Second, time.Minute))}
 	b.publisher = &delivery.Publisher{Store: db, Queue: b.enqueuer}
 	var store delivery.AttemptStore = db
 	if opt.wrapStore != nil {
@@ -73,11 +79,15 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 		if opt.newThrottle != nil {
 			throttle = opt.newThrottle()
 		}
-		w := worker.New(worker.Config{Redis: redisOpt, Queue: queue, Concurrency: 20,
+		recordTimeout := opt.recordTimeout
+		if recordTimeout == 0 {
+			recordTimeout = time.Minute
+		}
+		w := worker.New(worker.Config{Redis: redisOpt, Queues: queues, Concurrency: 20,
 			ShutdownTimeout: 5 * time.Second, DelayedCheckInterval: 50 * time.Millisecond})
 		w.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
 			Store: store, Queue: b.enqueuer, Schedule: retry.Schedule{10 * time.Millisecond, 10 * time.Millisecond},
-			Headers: signature.WebhookHeaders, Throttle: throttle, RecordTimeout: time.Minute,
+			Headers: signature.WebhookHeaders, Throttle: throttle, RecordTimeout: recordTimeout,
 			Send: egress.New(egress.Config{AllowedSubnets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 5 * time.Second}),
 		}})
 		wg.Add(1)
@@ -92,8 +102,9 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 		cancel()
 		wg.Wait()
 		insp := asynq.NewInspector(redisOpt)
-		_ = insp.DeleteQueue(queue, true)
-		_ = insp.DeleteQueue(worker.RetryQueue(queue), true)
+		for _, q := range queues.All() {
+			_ = insp.DeleteQueue(q, true)
+		}
 		_ = insp.Close()
 		_ = b.enqueuer.Close()
 	})
@@ -200,23 +211,144 @@ func (r *receiver) times() []time.Time {
 	return append([]time.Time(nil), r.at...)
 }
 
-// Through asynq: the first attempt on the fresh queue, retries on the
-// retry queue, each recorded once.
+// Through asynq: the first attempt on the fresh queue of the endpoint's
+// shard, retries on that shard's retry queue, each recorded once.
 func TestDeliveryThroughAsynq(t *testing.T) {
 	t.Parallel()
-	b := setup(t, bundleOptions{})
-	rcv := newReceiver(t, func(n int) int {
-		if n <= 2 {
-			return http.StatusInternalServerError
-		}
-		return http.StatusOK
-	})
-	ep := b.endpoint(rcv.URL)
-	msg := b.publish(`{"a":1}`)
-	attempts := b.waitStatus(msg, ep, webhook.StatusSuccess)
-	if len(attempts) != 3 || len(rcv.times()) != 3 {
-		t.Fatalf("%d attempts, %d requests; want 3 and 3", len(attempts), len(rcv.times()))
+	for _, shards := range []int{1, 3} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, bundleOptions{shards: shards})
+			rcv := newReceiver(t, func(n int) int {
+				if n <= 2 {
+					return http.StatusInternalServerError
+				}
+				return http.StatusOK
+			})
+			ep := b.endpoint(rcv.URL)
+			msg := b.publish(`{"a":1}`)
+			attempts := b.waitStatus(msg, ep, webhook.StatusSuccess)
+			if len(attempts) != 3 || len(rcv.times()) != 3 {
+				t.Fatalf("%d attempts, %d requests; want 3 and 3", len(attempts), len(rcv.times()))
+			}
+			// One shard did all the work: one first attempt, two retries.
+			var busy []string
+			for i := range b.queues.Len() {
+				fresh, retries := b.queues.Shard(i)
+				nf, nr := b.processed(fresh), b.processed(retries)
+				if nf+nr == 0 {
+					continue
+				}
+				busy = append(busy, fresh)
+				if nf != 1 || nr != 2 {
+					t.Errorf("shard %s processed %d first attempts and %d retries, want 1 and 2", fresh, nf, nr)
+				}
+			}
+			if len(busy) != 1 {
+				t.Errorf("shards that worked: %v, want one", busy)
+			}
+		})
 	}
+}
+
+// Endpoints spread over the shards, and every shard is served.
+func TestShardsSpreadEndpoints(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{shards: 4})
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	var eps []*webhook.Endpoint
+	for range 16 {
+		eps = append(eps, b.endpoint(rcv.URL))
+	}
+	msg := b.publish(`{}`)
+	for _, ep := range eps {
+		b.waitStatus(msg, ep, webhook.StatusSuccess)
+	}
+	total, used := 0, 0
+	for i := range b.queues.Len() {
+		fresh, _ := b.queues.Shard(i)
+		n := b.processed(fresh)
+		total += n
+		if n > 0 {
+			used++
+		}
+	}
+	if total != len(eps) || used < 3 {
+		t.Fatalf("%d first attempts over %d of 4 shards; want %d over at least 3", total, used, len(eps))
+	}
+}
+
+// Tasks queued under another number of shards are served by a worker that
+// drains the leftovers it finds at start.
+func TestLeftoverShardsAreDrained(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{shards: 3})
+	fresh, _ := b.queues.Shard(0)
+	six := worker.NewQueues(fresh, 6)
+	enq6 := worker.NewEnqueuer(b.redis, six, worker.HandlerTimeout(5*time.Second, time.Minute))
+	t.Cleanup(func() {
+		insp := asynq.NewInspector(b.redis)
+		for _, q := range six.All() {
+			_ = insp.DeleteQueue(q, true)
+		}
+		_ = insp.Close()
+		_ = enq6.Close()
+	})
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	var eps []*webhook.Endpoint
+	for range 12 {
+		eps = append(eps, b.endpoint(rcv.URL))
+	}
+	// Published by an API with six shards: the running workers (three
+	// shards) serve shard 0 only.
+	msg := &webhook.Message{OrgID: b.app.OrgID, AppID: b.app.ID, EventType: "a", Payload: json.RawMessage(`{}`),
+		RetentionDays: webhook.DefaultRetentionDays}
+	if _, err := (&delivery.Publisher{Store: b.db, Queue: enq6}).Publish(b.ctx, msg, ""); err != nil {
+		t.Fatal(err)
+	}
+	rdb := worker.NewRedisClient(b.redis)
+	t.Cleanup(func() { _ = rdb.Close() })
+	drain, err := worker.LeftoverQueues(rdb, b.queues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drain) == 0 {
+		t.Fatal("no leftover queue holds tasks; the test's endpoints all hashed to shard 0")
+	}
+	for _, q := range drain {
+		if slices.Contains(b.queues.All(), q) {
+			t.Fatalf("leftover %s is one of the current shards", q)
+		}
+	}
+	w := worker.New(worker.Config{Redis: b.redis, Queues: b.queues, Drain: drain, Concurrency: 10,
+		ShutdownTimeout: 5 * time.Second, DelayedCheckInterval: 50 * time.Millisecond})
+	w.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
+		Store: b.db, Queue: b.enqueuer, Headers: signature.WebhookHeaders, RecordTimeout: time.Minute,
+		Send: egress.New(egress.Config{AllowedSubnets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 5 * time.Second}),
+	}})
+	ctx, cancel := context.WithCancel(b.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = w.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for _, ep := range eps {
+		b.waitStatus(msg, ep, webhook.StatusSuccess)
+	}
+}
+
+// processed returns how many tasks queue has processed ("" queues never
+// used count 0).
+func (b *bundle) processed(queue string) int {
+	b.t.Helper()
+	insp := asynq.NewInspector(b.redis)
+	defer insp.Close()
+	info, err := insp.GetQueueInfo(queue)
+	if err != nil {
+		return 0
+	}
+	return info.ProcessedTotal
 }
 
 // failingLoads fails LoadDelivery a number of times, as a database outage
@@ -252,6 +384,63 @@ func TestInfrastructureErrorIsRetriedByAsynq(t *testing.T) {
 	if len(attempts) != 1 || len(rcv.times()) != 1 || flaky.failures.Load() >= 0 {
 		t.Fatalf("%d attempts, %d requests, %d failures left; want 1, 1 and none",
 			len(attempts), len(rcv.times()), max(0, flaky.failures.Load()))
+	}
+}
+
+// lostCommits records the first attempt but answers with an error, as a
+// connection lost after the commit would, and fails every record for the
+// next three seconds, so that the Attempter gives up (after its
+// RecordTimeout) and asynq runs the task again.
+type lostCommits struct {
+	delivery.AttemptStore
+	mu    sync.Mutex
+	first time.Time
+}
+
+func (l *lostCommits) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
+	l.mu.Lock()
+	first := l.first
+	if first.IsZero() {
+		l.first = time.Now()
+	}
+	l.mu.Unlock()
+	switch {
+	case first.IsZero():
+		if _, err := l.AttemptStore.RecordAttempt(ctx, rec); err != nil {
+			return false, err
+		}
+		return false, errors.New("injected: connection lost after the commit")
+	case time.Since(first) < 3*time.Second:
+		return false, errors.New("injected: database unavailable")
+	}
+	return l.AttemptStore.RecordAttempt(ctx, rec)
+}
+
+// A first attempt whose task runs again after its outcome was recorded
+// (the worker gave up waiting for the store) reads the delivery afresh and
+// does not send the request again.
+func TestRetriedTaskReadsTheDeliveryAfresh(t *testing.T) {
+	t.Parallel()
+	store := &lostCommits{}
+	b := setup(t, bundleOptions{recordTimeout: time.Second, wrapStore: func(s delivery.AttemptStore) delivery.AttemptStore {
+		store.AttemptStore = s
+		return store
+	}})
+	rcv := newReceiver(t, func(int) int { return http.StatusOK })
+	ep := b.endpoint(rcv.URL)
+	msg := b.publish(`{"a":1}`)
+	b.waitStatus(msg, ep, webhook.StatusSuccess)
+	// The task failed once (the lost commit) and ran again.
+	fresh, _ := b.queues.Shard(0)
+	deadline := time.Now().Add(10 * time.Second)
+	for b.processed(fresh) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the task ran %d times, want 2", b.processed(fresh))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(rcv.times()); n != 1 {
+		t.Fatalf("the receiver got %d requests, want 1", n)
 	}
 }
 
@@ -300,7 +489,7 @@ func TestEnqueueReplacesArchivedTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	queue := "test-" + randomHex()
-	enq := worker.NewEnqueuer(redisOpt, queue, time.Minute)
+	enq := worker.NewEnqueuer(redisOpt, worker.NewQueues(queue, 1), time.Minute)
 	insp := asynq.NewInspector(redisOpt)
 	t.Cleanup(func() {
 		_ = insp.DeleteQueue(queue, true)

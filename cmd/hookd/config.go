@@ -66,6 +66,10 @@ type Config struct {
 	// Queue is the asynq queue name; processes sharing one Redis for
 	// separate installations (or tests) use different names.
 	Queue string `env:"HOOKD_QUEUE" envDefault:"deliveries"`
+	// QueueShards is how many shards the queue is split in, by endpoint,
+	// each a pair of asynq queues (see worker.Queues): on Redis Cluster,
+	// shards on different masters share the load. 1 is the queue alone.
+	QueueShards int `env:"HOOKD_QUEUE_SHARDS" envDefault:"1"`
 	// ReconcilerInterval is how often the worker looks for lost attempts.
 	ReconcilerInterval time.Duration `env:"HOOKD_RECONCILER_INTERVAL" envDefault:"10s"`
 	// ReconcilerGrace is how long past its due time an attempt may wait in
@@ -277,6 +281,9 @@ func (c *Config) validate() error {
 		c.EndpointMaxInFlight = max(4, c.WorkerConcurrency/4)
 	case -1:
 		c.EndpointMaxInFlight = 0 // Throttle: no cap
+	}
+	if c.QueueShards < 1 || c.QueueShards > worker.MaxShards {
+		bad("HOOKD_QUEUE_SHARDS", "must be between 1 and %d", worker.MaxShards)
 	}
 	if c.MaxRequestBodyBytes < 1024 {
 		bad("HOOKD_MAX_REQUEST_BODY_BYTES", "must be at least 1024")

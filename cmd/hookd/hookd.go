@@ -120,11 +120,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("HOOKD_REDIS_DSN: %w", err)
 	}
 	m.redis = worker.NewRedisClient(redisOpt)
+	queues := worker.NewQueues(m.Config.Queue, m.Config.QueueShards)
 	m.metrics = metrics.New(metrics.Config{
-		QueueDepth: worker.QueueDepth(m.redis, m.Config.Queue),
+		QueueDepth: worker.QueueDepth(m.redis, queues),
 		Logger:     m.Logger,
 	})
-	m.enqueuer = worker.NewEnqueuer(redisOpt, m.Config.Queue, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
+	m.enqueuer = worker.NewEnqueuer(redisOpt, queues, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
 	if m.filters, err = filter.NewEnv(filter.Config{MaxPayloadBytes: uint64(m.Config.MaxRequestBodyBytes)}); err != nil {
 		return err
 	}
@@ -140,19 +141,39 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	if m.Roles.Worker {
-		return m.openWorker(redisOpt)
+		return m.openWorker(redisOpt, queues)
 	}
 	return nil
 }
 
-func (m *Main) openWorker(redisOpt asynq.RedisConnOpt) error {
+func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) error {
 	headers, err := signature.HeadersFor(m.Config.HeaderPrefix)
 	if err != nil {
 		return fmt.Errorf("HOOKD_HEADER_PREFIX: %w", err)
 	}
+	// Shards of an earlier HOOKD_QUEUE_SHARDS that still hold tasks are
+	// served too, until the next start. Without Redis now, they are left to
+	// the reconciler.
+	drain, err := worker.LeftoverQueues(m.redis, queues)
+	if err != nil {
+		m.Logger.Warn("could not look for queues left by another HOOKD_QUEUE_SHARDS", slog.String("error", err.Error()))
+	}
+	if len(drain) > 0 {
+		m.Logger.Info("serving queues left by another HOOKD_QUEUE_SHARDS until they are empty", slog.Any("queues", drain))
+	}
+	if queues.Len() > 1 {
+		// On Redis Cluster, where each queue lives is its hash slot's master.
+		for i := range queues.Len() {
+			fresh, retries := queues.Shard(i)
+			m.Logger.Info("queue shard", slog.Int("shard", i),
+				slog.String("queue", fresh), slog.Int("slot", worker.Slot(fresh)),
+				slog.String("retry_queue", retries), slog.Int("retry_slot", worker.Slot(retries)))
+		}
+	}
 	m.worker = worker.New(worker.Config{
 		Redis:           redisOpt,
-		Queue:           m.Config.Queue,
+		Queues:          queues,
+		Drain:           drain,
 		Concurrency:     m.Config.WorkerConcurrency,
 		ShutdownTimeout: m.Config.ShutdownTimeout,
 		Logger:          m.Logger,

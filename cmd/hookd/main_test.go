@@ -410,6 +410,8 @@ func TestLoadConfig(t *testing.T) {
 		{"HOOKD_REDIS_DSN", "mysql://localhost"},
 		{"HOOKD_DB_DSN", "mysql://localhost/hookd"},
 		{"HOOKD_LOG_FORMAT", "xml"},
+		{"HOOKD_QUEUE_SHARDS", "0"},
+		{"HOOKD_QUEUE_SHARDS", "257"},
 		{"HOOKD_DEFAULT_SIGNATURE_TYPE", "rsa"},
 		{"HOOKD_ENDPOINT_VERIFICATION", "on"},
 		{"HOOKD_PUBLISH_PUBLIC_KEYS", "maybe"},

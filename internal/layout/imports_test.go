@@ -30,7 +30,7 @@ var frameworks = map[string][]string{
 	"github.com/hibiken/asynq":   {"worker", "cmd/hookd"},
 	"gorm.io/gorm":               {"pkg/postgres"},
 	"gorm.io/driver/postgres":    {"pkg/postgres"},
-	"github.com/redis/go-redis":  {"worker", "cmd/hookd"},
+	"github.com/redis/go-redis":  {"worker", "cmd/hookd", "internal/redistest"},
 	"github.com/jackc/pgx":       {"pkg/postgres", "pkg/postgres/postgrestest"},
 	"github.com/pressly/goose":   {"pkg/postgres"},
 	"github.com/go-redis/redis_": {"worker"},

@@ -205,7 +205,7 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	a.tell(ctx, at, rec)
 	var next []Job
 	if dec.Transition == webhook.Retry {
-		next = append(next, Job{Ref: at.ref.Next(), At: dec.NextAttemptAt})
+		next = append(next, Job{Ref: at.ref.Next(), At: dec.NextAttemptAt, EndpointID: at.ep.ID})
 	}
 	if r := rec.Released; r != nil {
 		// The next delivery of the ordering key this one headed, with its

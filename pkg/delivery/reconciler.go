@@ -64,7 +64,11 @@ func (r *Reconciler) RunOnce(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		if err := r.Queue.Enqueue(ctx, JobsFor(nil, due)...); err != nil {
+		jobs := JobsFor(nil, due)
+		for i := range jobs {
+			jobs[i].Requeue = true
+		}
+		if err := r.Queue.Enqueue(ctx, jobs...); err != nil {
 			return total, err
 		}
 		total += len(due)

@@ -67,6 +67,14 @@ type Job struct {
 	Ref Ref
 	// At is when the attempt is due; zero or past means now.
 	At time.Time
+	// EndpointID is the endpoint the attempt goes to, "" when unknown: a
+	// queue may keep one endpoint's jobs together by it (the asynq queue
+	// picks its shard by it).
+	EndpointID string
+	// Requeue marks a job that may still be queued from before (the
+	// Reconciler's): a queue must put it where it put it then, so that its
+	// duplicate check sees it, never somewhere else for convenience.
+	Requeue bool
 	// Fresh is set on the first attempt of a delivery just published with a
 	// payload small enough to travel in the queue.
 	Fresh *Fresh
@@ -98,7 +106,7 @@ func JobsFor(msg *webhook.Message, deliveries []webhook.Delivery) []Job {
 		if d.NextAttemptAt == nil {
 			continue
 		}
-		job := Job{Ref: FirstRef(d), At: *d.NextAttemptAt}
+		job := Job{Ref: FirstRef(d), At: *d.NextAttemptAt, EndpointID: d.EndpointID}
 		if msg != nil && d.Round == 0 && d.RoundAttempts == 0 && len(msg.Payload) <= MaxInlinePayload {
 			job.Fresh = &Fresh{
 				OrgID: d.OrgID, AppID: d.AppID, MessageID: d.MessageID, EndpointID: d.EndpointID,

@@ -33,7 +33,7 @@ func (r *Replayer) Resend(ctx context.Context, msg *webhook.Message, ep *webhook
 	if err != nil {
 		return err
 	}
-	if err := r.Queue.Enqueue(ctx, Job{Ref: ManualRef(d.ID)}); err != nil {
+	if err := r.Queue.Enqueue(ctx, Job{Ref: ManualRef(d.ID), EndpointID: ep.ID}); err != nil {
 		loggerOr(r.Logger).WarnContext(ctx, "queueing a resend failed",
 			slog.String("delivery_id", d.ID), slog.String("error", err.Error()))
 		return webhook.Errorf(webhook.EUNAVAILABLE, "the queue is unavailable, try again")
