@@ -63,8 +63,8 @@ func TestEndpointFilterField(t *testing.T) {
 	if f := filterOf(r); f != nil {
 		t.Fatalf("PUT with a null filter left %s", str(f))
 	}
-	r = b.do(http.MethodPatch, path, map[string]any{"filter": "tags.size() > 0"}).must(t, http.StatusOK)
-	r = b.do(http.MethodPatch, path, map[string]any{"filter": ""}).must(t, http.StatusOK)
+	b.do(http.MethodPatch, path, map[string]any{"filter": "tags.size() > 0"}).must(t, http.StatusOK)
+	b.do(http.MethodPatch, path, map[string]any{"filter": ""}).must(t, http.StatusOK)
 	if f := filterOf(b.do(http.MethodGet, path, nil).must(t, http.StatusOK)); f != nil {
 		t.Fatalf(`PATCH with "" left %s`, str(f))
 	}

@@ -93,6 +93,7 @@ func TestShapingEndToEnd(t *testing.T) {
 		t.Fatalf("after PatchTransformation: %+v", tr)
 	}
 	// The deprecated call still works (it sends code and enabled).
+	//lint:ignore SA1019 SDK users still call it: it must keep working
 	must(t, "Endpoint.TransformationPartialUpdate", svx.Endpoint.TransformationPartialUpdate(ctx, app.Id, ep.Id,
 		models.EndpointTransformationIn{Code: ptr(code), Enabled: ptr(true)}))
 	err = svx.Endpoint.PatchTransformation(ctx, app.Id, ep.Id, models.EndpointTransformationPatch{Code: utils.NewNullable("function handler( {")})
