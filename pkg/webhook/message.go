@@ -139,7 +139,8 @@ func (m *Message) Validate() error {
 
 // Matches reports whether ep receives m: it is enabled, its event type
 // filter is empty or names m's type, and its channels are empty or share
-// one with m.
+// one with m. The payload filter (Filter) is not evaluated here: the
+// Publisher evaluates it (package filter) for the endpoints that match.
 func (ep *Endpoint) Matches(m *Message) bool {
 	if ep.Disabled {
 		return false
