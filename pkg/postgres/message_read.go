@@ -254,7 +254,7 @@ func (db *DB) RecoverDeliveries(ctx context.Context, endpointID string, since, u
 			WHERE endpoint_id = @endpoint_id AND status = @fail AND msg_id >= @since AND msg_id < @until AND msg_id > @after
 			ORDER BY msg_id LIMIT @limit
 			FOR UPDATE)
-		UPDATE deliveries SET status = @pending, round = round + 1, round_attempts = 0,
+		UPDATE deliveries SET status = @pending, round = round + 1, round_attempts = 0, reason = NULL,
 			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => @grace), updated_at = now()
 		WHERE status = @fail AND id IN (SELECT id FROM picked)
 		RETURNING `+deliveryColumns, pgx.NamedArgs{
