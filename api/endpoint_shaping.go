@@ -170,9 +170,12 @@ func filterSummary(ep *webhook.Endpoint, out *filterTestOut) string {
 				falseTerms = append(falseTerms, t.Expr)
 			}
 		}
-		if len(falseTerms) > 0 && len(out.Terms) > 1 {
-			why = append(why, "the filter is false: "+strings.Join(falseTerms, ", ")+" is false")
-		} else {
+		switch n := len(falseTerms); {
+		case n == 1 && len(out.Terms) > 1:
+			why = append(why, "the filter is false: "+falseTerms[0]+" is false")
+		case n > 1:
+			why = append(why, "the filter is false: "+strings.Join(falseTerms[:n-1], ", ")+" and "+falseTerms[n-1]+" are false")
+		default:
 			why = append(why, "the filter is false")
 		}
 	}
