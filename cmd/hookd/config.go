@@ -124,6 +124,10 @@ type Config struct {
 	// EndpointVerification is how endpoints prove control of their URL:
 	// off, optional (each endpoint chooses) or required.
 	EndpointVerification string `env:"HOOKD_ENDPOINT_VERIFICATION" envDefault:"off"`
+
+	// TransformationTimeout bounds one run of an endpoint's transformation
+	// (wall-clock time; the attempt fails past it).
+	TransformationTimeout time.Duration `env:"HOOKD_TRANSFORMATION_TIMEOUT" envDefault:"100ms"`
 }
 
 var adminKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{24,128}$`)
@@ -256,6 +260,9 @@ func (c *Config) validate() error {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.EndpointMaxInFlight < -1 {
 		bad("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "must be -1 (no cap), 0 (a quarter of the worker concurrency) or a positive integer")
+	}
+	if c.TransformationTimeout < time.Millisecond || c.TransformationTimeout > 10*time.Second {
+		bad("HOOKD_TRANSFORMATION_TIMEOUT", "must be between 1ms and 10s")
 	}
 	if c.DBMaxConnections < 1 {
 		bad("HOOKD_DB_MAX_CONNECTIONS", "must be a positive integer")

@@ -20,6 +20,8 @@ import (
 	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/filter"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/maintenance"
 	"github.com/hookd/hookd/pkg/metrics"
 	"github.com/hookd/hookd/pkg/oauth"
@@ -27,6 +29,7 @@ import (
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/transform"
 	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/web"
 	"github.com/hookd/hookd/worker"
@@ -60,6 +63,8 @@ type Main struct {
 	health     *delivery.HealthChecker
 	ordering   *delivery.OrderingWatch
 	tasks      *background.Processor
+	filters    *filter.Env           // payload filters: the API compiles, the publisher evaluates
+	schemas    *jsonschema.Validator // event types' schemas, for the API and the publisher
 }
 
 // NewMain returns a Main logging to logOut.
@@ -121,7 +126,14 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:     m.Logger,
 	})
 	m.enqueuer = worker.NewEnqueuer(redisOpt, queues, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
-	m.publisher = &delivery.Publisher{Store: m.db, Queue: m.enqueuer, Logger: m.Logger}
+	if m.filters, err = filter.NewEnv(filter.Config{MaxPayloadBytes: uint64(m.Config.MaxRequestBodyBytes)}); err != nil {
+		return err
+	}
+	m.schemas = jsonschema.New()
+	m.publisher = &delivery.Publisher{
+		Store: m.db, Queue: m.enqueuer, Logger: m.Logger,
+		Filters: m.filters, Schemas: m.schemas,
+	}
 	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Publisher: m.publisher})
 	if m.Roles.API {
 		if err := m.openAPI(); err != nil {
@@ -184,6 +196,11 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Observer: m.metrics,
 		Send:     client,
 		OAuth:    oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: m.saveRefreshToken}),
+		// One VM per delivery in flight, kept warm.
+		Transform: gojaTransformer{transform.New(transform.Config{
+			Timeout: m.Config.TransformationTimeout, PoolSize: m.Config.WorkerConcurrency,
+		})},
+		HTTPSOnly: m.Config.EndpointHTTPSOnly,
 		Throttle: &delivery.Throttle{
 			Limiter:     worker.NewRedisRateLimiter(m.redis),
 			MaxInFlight: m.Config.EndpointMaxInFlight,
@@ -268,6 +285,9 @@ func (m *Main) openAPI() error {
 		SignatureType:     signature.Type(m.Config.DefaultSignatureType),
 		PublishPublicKeys: m.Config.PublishPublicKeys,
 		Verification:      webhook.VerificationMode(m.Config.EndpointVerification),
+		Schemas:           m.schemas,
+		Filters:           m.filters,
+		Transforms:        transform.New(transform.Config{Timeout: m.Config.TransformationTimeout}),
 		Web:               web.Handler(),
 		Logger:            m.Logger,
 		Metrics:           m.metrics,
