@@ -15,6 +15,8 @@ import (
 	"github.com/hookd/hookd/api"
 	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/filter"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/secretbox"
@@ -89,9 +91,16 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	dispatched := &recordingQueue{db: db}
+	filters, err := filter.NewEnv(filter.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := jsonschema.New()
 	srv := api.New(api.Config{
 		Store:        db,
-		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched, Tracer: opt.tracer},
+		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched, Filters: filters, Schemas: schemas, Tracer: opt.tracer},
+		Filters:      filters,
+		Schemas:      schemas,
 		Replayer:     &delivery.Replayer{Store: db, Queue: dispatched},
 		Checks:       []api.Checker{{Name: "postgres", Check: db.Ping}},
 		Logger:       slog.New(slog.DiscardHandler), // one line per request is noise here

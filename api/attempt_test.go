@@ -309,7 +309,7 @@ func TestListAttempts(t *testing.T) {
 		q   string
 		loc []string
 	}{
-		{"status=4", []string{"query", "status"}},
+		{"status=5", []string{"query", "status"}},
 		{"status=fail", []string{"query", "status"}},
 		{"status_code_class=201", []string{"query", "status_code_class"}},
 		{"status_code_class=2xx", []string{"query", "status_code_class"}},

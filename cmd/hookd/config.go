@@ -126,6 +126,10 @@ type Config struct {
 	// off, optional (each endpoint chooses) or required.
 	EndpointVerification string `env:"HOOKD_ENDPOINT_VERIFICATION" envDefault:"off"`
 
+	// TransformationTimeout bounds one run of an endpoint's transformation
+	// (wall-clock time; the attempt fails past it).
+	TransformationTimeout time.Duration `env:"HOOKD_TRANSFORMATION_TIMEOUT" envDefault:"100ms"`
+
 	// Tracing is OpenTelemetry's, from the standard OTEL_* variables: off
 	// unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set (see
 	// tracing.Config and docs/configuration.md).
@@ -262,6 +266,9 @@ func (c *Config) validate() error {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.EndpointMaxInFlight < -1 {
 		bad("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "must be -1 (no cap), 0 (a quarter of the worker concurrency) or a positive integer")
+	}
+	if c.TransformationTimeout < time.Millisecond || c.TransformationTimeout > 10*time.Second {
+		bad("HOOKD_TRANSFORMATION_TIMEOUT", "must be between 1ms and 10s")
 	}
 	if c.DBMaxConnections < 1 {
 		bad("HOOKD_DB_MAX_CONNECTIONS", "must be a positive integer")

@@ -20,6 +20,8 @@ import (
 	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/filter"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/maintenance"
 	"github.com/hookd/hookd/pkg/metrics"
 	"github.com/hookd/hookd/pkg/oauth"
@@ -28,6 +30,7 @@ import (
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
 	"github.com/hookd/hookd/pkg/tracing"
+	"github.com/hookd/hookd/pkg/transform"
 	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/web"
 	"github.com/hookd/hookd/worker"
@@ -61,7 +64,9 @@ type Main struct {
 	health     *delivery.HealthChecker
 	ordering   *delivery.OrderingWatch
 	tasks      *background.Processor
-	tracing    *tracing.Provider // nil: tracing is off
+	filters    *filter.Env           // payload filters: the API compiles, the publisher evaluates
+	schemas    *jsonschema.Validator // event types' schemas, for the API and the publisher
+	tracing    *tracing.Provider     // nil: tracing is off
 }
 
 // NewMain returns a Main logging to logOut.
@@ -127,7 +132,14 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.publisher = &delivery.Publisher{Store: m.db, Queue: m.enqueuer, Logger: m.Logger, Tracer: m.tracer()}
+	if m.filters, err = filter.NewEnv(filter.Config{MaxPayloadBytes: uint64(m.Config.MaxRequestBodyBytes)}); err != nil {
+		return err
+	}
+	m.schemas = jsonschema.New()
+	m.publisher = &delivery.Publisher{
+		Store: m.db, Queue: m.enqueuer, Logger: m.Logger,
+		Filters: m.filters, Schemas: m.schemas, Tracer: m.tracer(),
+	}
 	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Publisher: m.publisher})
 	if m.Roles.API {
 		if err := m.openAPI(); err != nil {
@@ -190,7 +202,12 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Observer: m.metrics,
 		Send:     client,
 		OAuth:    oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: m.saveRefreshToken}),
-		Tracer:   m.tracer(),
+		// One VM per delivery in flight, kept warm.
+		Transform: gojaTransformer{transform.New(transform.Config{
+			Timeout: m.Config.TransformationTimeout, PoolSize: m.Config.WorkerConcurrency,
+		})},
+		HTTPSOnly: m.Config.EndpointHTTPSOnly,
+		Tracer:    m.tracer(),
 		Throttle: &delivery.Throttle{
 			Limiter:     worker.NewRedisRateLimiter(m.redis),
 			MaxInFlight: m.Config.EndpointMaxInFlight,
@@ -275,6 +292,9 @@ func (m *Main) openAPI() error {
 		SignatureType:     signature.Type(m.Config.DefaultSignatureType),
 		PublishPublicKeys: m.Config.PublishPublicKeys,
 		Verification:      webhook.VerificationMode(m.Config.EndpointVerification),
+		Schemas:           m.schemas,
+		Filters:           m.filters,
+		Transforms:        transform.New(transform.Config{Timeout: m.Config.TransformationTimeout}),
 		Web:               web.Handler(),
 		Logger:            m.Logger,
 		Metrics:           m.metrics,

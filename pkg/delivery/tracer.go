@@ -198,7 +198,8 @@ func (a *Attempter) noteRecorded(ctx context.Context, rec *webhook.AttemptRecord
 		tr.span.SetAttributes(slog.Int(AttrHTTPStatusCode, rec.Attempt.StatusCode))
 	}
 	switch {
-	case rec.Attempt.Status == webhook.StatusSuccess:
+	case rec.Attempt.Status == webhook.StatusSuccess, rec.Attempt.Status == webhook.StatusCanceled:
+		// Delivered, or cancelled by the endpoint's transformation: no failure.
 	case rec.Attempt.StatusCode != 0:
 		// Never the receiver's answer: it is the customer's.
 		tr.span.Fail("the receiver answered " + strconv.Itoa(rec.Attempt.StatusCode))

@@ -291,3 +291,39 @@ func spanNames(spans tracetest.SpanStubs) []string {
 	}
 	return out
 }
+
+// A transformation cannot set the trace headers either, and the request
+// span is named after the method it chose; an attempt it cancels is a span
+// that did not fail, without a request.
+func TestTraceWithTransformation(t *testing.T) {
+	t.Parallel()
+	b := setupTraced(t)
+	rcv := newReceiver(t, nil)
+	const code = `function handler(webhook) {
+  if (webhook.payload.cancel) { webhook.cancel = true; return webhook; }
+  webhook.method = "PUT";
+  webhook.headers["traceparent"] = "00-11111111111111111111111111111111-2222222222222222-01";
+  webhook.headers["tracestate"] = "evil=1";
+  return webhook;
+}`
+	ep := b.endpoint(rcv.URL, transformed(code, nil))
+	msg, _ := b.publish("a", `{}`)
+	b.waitStatus(msg, ep, webhook.StatusSuccess)
+	spans := b.waitSpans("attempt", 1)
+	req := named(spans, "PUT")
+	if len(req) != 1 {
+		t.Fatalf("spans %v, want a PUT", spanNames(spans))
+	}
+	h := rcv.got()[0].header
+	if want := "00-" + req[0].SpanContext.TraceID().String() + "-" + req[0].SpanContext.SpanID().String() + "-01"; h.Get("Traceparent") != want || h.Get("Tracestate") != "" {
+		t.Errorf("traceparent %q, tracestate %q; want %q and none", h.Get("Traceparent"), h.Get("Tracestate"), want)
+	}
+
+	cancelled, _ := b.publish("a", `{"cancel":true}`)
+	b.waitStatus(cancelled, ep, webhook.StatusCanceled)
+	spans = b.waitSpans("attempt", 2)
+	at := named(spans, "attempt")[1]
+	if at.Status.Code == codes.Error || attr(at, delivery.AttrTransition).AsString() != "cancelled" || len(named(spans, "PUT")) != 1 {
+		t.Errorf("cancelled attempt: status %v, transition %v, %d requests", at.Status, attr(at, delivery.AttrTransition).String(), len(named(spans, "PUT")))
+	}
+}
