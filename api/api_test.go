@@ -74,6 +74,7 @@ type setupOptions struct {
 	maxBodyBytes int64
 	httpsOnly    bool
 	events       api.Emitter
+	tracer       delivery.Tracer // the API's and its Publisher's
 }
 
 func setup(t *testing.T) *bundle {
@@ -97,7 +98,7 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 	schemas := jsonschema.New()
 	srv := api.New(api.Config{
 		Store:        db,
-		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched, Filters: filters, Schemas: schemas},
+		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched, Filters: filters, Schemas: schemas, Tracer: opt.tracer},
 		Filters:      filters,
 		Schemas:      schemas,
 		Replayer:     &delivery.Replayer{Store: db, Queue: dispatched},
@@ -106,6 +107,7 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 		MaxBodyBytes: opt.maxBodyBytes,
 		HTTPSOnly:    opt.httpsOnly,
 		Events:       opt.events,
+		Tracer:       opt.tracer,
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)

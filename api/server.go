@@ -97,6 +97,9 @@ type Config struct {
 	Now func() time.Time
 	// Metrics is told about every request and published message; nil: nobody.
 	Metrics Metrics
+	// Tracer records a span per API request, continuing the caller's
+	// traceparent (see traceRequests); nil: nothing is traced.
+	Tracer delivery.Tracer
 	// MetricsHandler serves GET /metrics (no API key needed); nil: no such route.
 	MetricsHandler http.Handler
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
@@ -191,6 +194,9 @@ func (s *Server) routes() {
 		s.cfg.Logger.ErrorContext(c.Request.Context(), "panic serving request", slog.Any("panic", err))
 		c.AbortWithStatusJSON(http.StatusInternalServerError, httpError{Code: webhook.EINTERNAL, Detail: "internal error"})
 	}))
+	if s.cfg.Tracer != nil {
+		e.Use(s.traceRequests)
+	}
 	e.NoRoute(func(c *gin.Context) {
 		if s.cfg.Web != nil && isWebRequest(c.Request) {
 			s.cfg.Web.ServeHTTP(c.Writer, c.Request)

@@ -29,6 +29,7 @@ import (
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/tracing"
 	"github.com/hookd/hookd/pkg/transform"
 	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/web"
@@ -65,6 +66,7 @@ type Main struct {
 	tasks      *background.Processor
 	filters    *filter.Env           // payload filters: the API compiles, the publisher evaluates
 	schemas    *jsonschema.Validator // event types' schemas, for the API and the publisher
+	tracing    *tracing.Provider     // nil: tracing is off
 }
 
 // NewMain returns a Main logging to logOut.
@@ -126,13 +128,17 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:     m.Logger,
 	})
 	m.enqueuer = worker.NewEnqueuer(redisOpt, queues, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
+	m.tracing, err = tracing.Open(ctx, m.Config.Tracing, tracing.Options{ServiceVersion: Version, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
 	if m.filters, err = filter.NewEnv(filter.Config{MaxPayloadBytes: uint64(m.Config.MaxRequestBodyBytes)}); err != nil {
 		return err
 	}
 	m.schemas = jsonschema.New()
 	m.publisher = &delivery.Publisher{
 		Store: m.db, Queue: m.enqueuer, Logger: m.Logger,
-		Filters: m.filters, Schemas: m.schemas,
+		Filters: m.filters, Schemas: m.schemas, Tracer: m.tracer(),
 	}
 	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Publisher: m.publisher})
 	if m.Roles.API {
@@ -201,6 +207,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 			Timeout: m.Config.TransformationTimeout, PoolSize: m.Config.WorkerConcurrency,
 		})},
 		HTTPSOnly: m.Config.EndpointHTTPSOnly,
+		Tracer:    m.tracer(),
 		Throttle: &delivery.Throttle{
 			Limiter:     worker.NewRedisRateLimiter(m.redis),
 			MaxInFlight: m.Config.EndpointMaxInFlight,
@@ -296,6 +303,7 @@ func (m *Main) openAPI() error {
 		RateLimit:         m.Config.APIRateLimit,
 		RateBurst:         m.Config.APIRateBurst,
 		TrustedProxies:    m.Config.TrustedProxies,
+		Tracer:            m.tracer(),
 	})
 	m.http = &http.Server{
 		Handler:           srv,
@@ -347,9 +355,23 @@ func (m *Main) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// Close releases connections.
+// tracer returns the Tracer of the publish and attempt flows: nil (a nil
+// interface, not a nil *tracing.Provider) when tracing is off.
+func (m *Main) tracer() delivery.Tracer {
+	if m.tracing == nil {
+		return nil
+	}
+	return m.tracing
+}
+
+// Close exports the spans still buffered and releases connections.
 func (m *Main) Close() error {
 	var errs []error
+	if m.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.tracing.Shutdown(ctx))
+		cancel()
+	}
 	if m.enqueuer != nil {
 		errs = append(errs, m.enqueuer.Close())
 	}

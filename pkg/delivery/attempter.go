@@ -99,6 +99,9 @@ type Attempter struct {
 	// HTTPSOnly refuses a transformed URL that is not https
 	// (HOOKD_ENDPOINT_HTTPS_ONLY), as the API refuses such endpoint URLs.
 	HTTPSOnly bool
+	// Tracer records a span per attempt and per request, and sends the
+	// trace context to receivers; nil: nothing is traced.
+	Tracer Tracer
 
 	cacheOnce sync.Once
 	// endpoints keeps the endpoints fresh first attempts read, for
@@ -147,6 +150,14 @@ func (at *attempt) sendable() bool {
 // retried for recording for RecordTimeout rather than answered with an
 // error, so a store outage does not make the request be sent again.
 func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
+	if a.Tracer != nil {
+		return a.attemptTraced(ctx, job)
+	}
+	return a.attempt(ctx, job)
+}
+
+// attempt is Attempt.
+func (a *Attempter) attempt(ctx context.Context, job Job) (Result, error) {
 	at, err := a.load(ctx, job)
 	if webhook.ErrorCode(err) == webhook.ENOTFOUND {
 		return Result{}, nil
@@ -164,6 +175,7 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("reading the retry schedule of event type %s: %w", at.msg.EventType, err)
 	}
+	ctx = a.startAttemptSpan(ctx, at)
 	var (
 		out = Outcome{NotSent: !at.sendable()}
 		res *egress.Response
@@ -194,6 +206,7 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	a.noteRecorded(ctx, rec, recorded)
 	a.log().LogAttrs(ctx, slog.LevelDebug, "attempt",
 		slog.String("msg_id", at.msg.ID), slog.String("endpoint_id", at.ep.ID),
 		slog.String("delivery_id", at.ref.DeliveryID), slog.Int("status_code", out.StatusCode),
@@ -254,6 +267,7 @@ func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 	}
 	msg := webhook.Message{
 		ID: f.MessageID, OrgID: f.OrgID, AppID: f.AppID, EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
+		Trace: f.Trace,
 	}
 	return &attempt{ref: job.Ref, msg: msg, ep: ep}, nil
 }
@@ -272,7 +286,7 @@ func (a *Attempter) send(ctx context.Context, at *attempt) (*egress.Response, er
 	if err != nil || req == nil {
 		return nil, err
 	}
-	return a.sendAs(ctx, &at.ep, req)
+	return a.sendTraced(ctx, &at.ep, req)
 }
 
 // Responses recorded for attempts that made no request.

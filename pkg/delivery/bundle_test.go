@@ -56,6 +56,8 @@ type bundleOptions struct {
 	transformTimeout time.Duration
 	// scheduleTTL is the Attempter's ScheduleTTL.
 	scheduleTTL time.Duration
+	// tracer is the Publisher's and the Attempter's; nil: no tracing.
+	tracer delivery.Tracer
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
@@ -80,12 +82,13 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue, Filters: env, Schemas: jsonschema.New()}
+	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue, Filters: env, Schemas: jsonschema.New(), Tracer: opt.tracer}
 	b.replayer = &delivery.Replayer{Store: db, Queue: b.queue}
 	client := egress.New(egress.Config{AllowedSubnets: opt.allowed, Timeout: opt.timeout})
 	b.attempter = &delivery.Attempter{
 		Store: store, Queue: b.queue, Schedule: opt.schedule, Headers: signature.WebhookHeaders,
 		Throttle: opt.throttle, Events: opt.events, Send: client, EndpointTTL: opt.endpointTTL, ScheduleTTL: opt.scheduleTTL,
+		Tracer:    opt.tracer,
 		Transform: testTransformer{transform.New(transform.Config{Timeout: opt.transformTimeout, PoolSize: 4})},
 		OAuth: oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: func(id, old, new string) {
 			if _, err := db.SaveRefreshToken(context.Background(), id, old, new); err != nil {

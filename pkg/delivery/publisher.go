@@ -58,6 +58,10 @@ type Publisher struct {
 	// EnqueueTimeout bounds the queueing after the commit; 0 means 5
 	// seconds. What does not make it is queued by the Reconciler.
 	EnqueueTimeout time.Duration
+	// Tracer records a span per publish, with its store call and its
+	// queueing, and keeps its trace context with the message; nil: nothing
+	// is traced.
+	Tracer Tracer
 	// RoutingTTL is how long the filtered endpoints of an application and
 	// the enforced event types of an organisation are kept in memory; 0
 	// means one second. Changes made through this process's API reach
@@ -89,6 +93,14 @@ const routingCacheSize = 10_000
 // pointer), ECONFLICT for a taken eventId, ENOTFOUND for a missing
 // application, or the store's own error.
 func (p *Publisher) Publish(ctx context.Context, msg *webhook.Message, onlyEndpoint string) ([]webhook.Delivery, error) {
+	if p.Tracer != nil {
+		return p.publishTraced(ctx, msg, onlyEndpoint)
+	}
+	return p.publish(ctx, msg, onlyEndpoint)
+}
+
+// publish is Publish.
+func (p *Publisher) publish(ctx context.Context, msg *webhook.Message, onlyEndpoint string) ([]webhook.Delivery, error) {
 	if err := msg.Validate(); err != nil {
 		return nil, err
 	}
@@ -102,7 +114,9 @@ func (p *Publisher) Publish(ctx context.Context, msg *webhook.Message, onlyEndpo
 			return nil, err
 		}
 	}
-	deliveries, err := p.Store.PublishMessage(ctx, msg, onlyEndpoint, verdicts)
+	sctx, end := startSpan(ctx, p.Tracer, "store message", SpanClient)
+	deliveries, err := p.Store.PublishMessage(sctx, msg, onlyEndpoint, verdicts)
+	end(err)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +131,10 @@ func (p *Publisher) Publish(ctx context.Context, msg *webhook.Message, onlyEndpo
 	// Committed: the caller may go, the queueing goes on within its bound.
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	if err := p.Queue.Enqueue(qctx, jobs...); err != nil {
+	qctx, end = startSpan(qctx, p.Tracer, "enqueue", SpanProducer)
+	err = p.Queue.Enqueue(qctx, jobs...)
+	end(err)
+	if err != nil {
 		loggerOr(p.Logger).WarnContext(ctx, "queueing deliveries failed; the reconciler will retry",
 			slog.String("msg_id", msg.ID), slog.String("event_type", msg.EventType), slog.String("error", err.Error()))
 	}

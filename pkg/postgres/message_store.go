@@ -107,9 +107,9 @@ func deref(s *string) string {
 const createMessageSQL = `
 WITH msg AS (
 	INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload, retention_days,
-		ordering_key, created_at)
+		ordering_key, traceparent, tracestate, created_at)
 	VALUES (@id, @org_id, @app_id, @event_type, @event_id, CAST(@channels AS jsonb), CAST(@tags AS jsonb),
-		@payload, @retention_days, @ordering_key, @now)
+		@payload, @retention_days, @ordering_key, @traceparent, @tracestate, @now)
 	RETURNING id
 ), matched AS (
 	SELECT e.id AS endpoint_id, 'dlv_' || substr(@id, 5) || substr(e.id, 4) AS delivery_id,
@@ -187,6 +187,7 @@ func (db *DB) PublishMessage(ctx context.Context, msg *webhook.Message, onlyEndp
 		"only": onlyEndpoint, "channel_list": chans,
 		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
 		"passed_ids": passed, "failed_ids": failedIDs, "failed_reasons": failedReasons,
+		"traceparent": nullIfEmpty(msg.Trace.Parent), "tracestate": nullIfEmpty(msg.Trace.State),
 	})
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")
@@ -212,6 +213,27 @@ func (db *DB) PublishMessage(ctx context.Context, msg *webhook.Message, onlyEndp
 		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
 	}
 	return deliveries, translate(err, "a message with this eventId")
+}
+
+// nullIfEmpty returns s, or nil (SQL NULL) for "".
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// traceContextOf returns the trace context a message's traceparent and
+// tracestate columns hold.
+func traceContextOf(parent, state *string) webhook.TraceContext {
+	var tc webhook.TraceContext
+	if parent != nil {
+		tc.Parent = *parent
+	}
+	if state != nil {
+		tc.State = *state
+	}
+	return tc
 }
 
 // jsonOrNull returns list as a JSON array, or nil (SQL NULL) for nil.
@@ -257,6 +279,8 @@ type jobRow struct {
 	MPayload       *string
 	MRetentionDays int
 	MCreatedAt     time.Time
+	MTraceparent   *string
+	MTracestate    *string
 }
 
 // loadDeliverySQL reads a delivery with its message and endpoint.
@@ -266,7 +290,8 @@ SELECT ` + prefixed("e.", "", endpointSelect) + `,
 	d.next_attempt_at AS d_next_attempt_at, d.ordering_key AS d_ordering_key, d.held AS d_held,
 	d.created_at AS d_created_at, d.updated_at AS d_updated_at,
 	m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.channels AS m_channels,
-	m.tags AS m_tags, m.payload AS m_payload, m.retention_days AS m_retention_days, m.created_at AS m_created_at
+	m.tags AS m_tags, m.payload AS m_payload, m.retention_days AS m_retention_days, m.created_at AS m_created_at,
+	m.traceparent AS m_traceparent, m.tracestate AS m_tracestate
 FROM deliveries d
 JOIN messages m ON m.id = d.msg_id
 JOIN endpoints e ON e.id = d.endpoint_id
@@ -293,6 +318,7 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob
 	}
 	job := &webhook.DeliveryJob{Delivery: d.delivery()}
 	job.Message, _ = m.message()
+	job.Message.Trace = traceContextOf(r.MTraceparent, r.MTracestate)
 	job.Endpoint, err = db.endpointOf(&r.endpointRow)
 	return job, err
 }
@@ -338,7 +364,7 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		if r.MsgID != nil && r.Payload != nil {
 			job.Delivery.MessageID = *r.MsgID
 			job.Message = webhook.Message{ID: *r.MsgID, OrgID: a.OrgID, AppID: a.AppID, EventType: *r.EventType,
-				EventID: r.EventID, Payload: json.RawMessage(*r.Payload)}
+				EventID: r.EventID, Payload: json.RawMessage(*r.Payload), Trace: traceContextOf(r.Traceparent, r.Tracestate)}
 		}
 		rec.Released = job
 	}
@@ -347,12 +373,14 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 
 // recordedRow is the row of recordAttemptSQL.
 type recordedRow struct {
-	Inserted  int
-	Released  *string
-	MsgID     *string
-	EventType *string
-	EventID   *string
-	Payload   *string
+	Inserted    int
+	Released    *string
+	MsgID       *string
+	EventType   *string
+	EventID     *string
+	Payload     *string
+	Traceparent *string
+	Tracestate  *string
 }
 
 // recordAttemptSQL records one attempt and applies its transition, in
@@ -410,7 +438,8 @@ WITH attempt AS (
 	FROM transition t
 	WHERE @transition IN ('succeeded', 'exhausted', 'endpoint_gone', 'cancelled') AND t.ordering_key IS NOT NULL
 )
-SELECT (SELECT count(*) FROM attempt) AS inserted, r.id AS released, m.id AS msg_id, m.event_type, m.event_id, m.payload
+SELECT (SELECT count(*) FROM attempt) AS inserted, r.id AS released, m.id AS msg_id, m.event_type, m.event_id, m.payload,
+	m.traceparent, m.tracestate
 FROM (SELECT 1) AS one
 LEFT JOIN released r ON r.id IS NOT NULL
 LEFT JOIN deliveries d ON d.id = r.id

@@ -44,7 +44,10 @@ type Message struct {
 	// endpoint, the messages of one key are attempted in publish order
 	// (docs/delivery.md, "Ordering").
 	OrderingKey *string
-	CreatedAt   time.Time
+	// Trace is the trace context of the span that published the message
+	// when tracing is on; zero otherwise.
+	Trace     TraceContext
+	CreatedAt time.Time
 }
 
 // Ordering keys.
