@@ -15,6 +15,8 @@ import (
 	"github.com/hookd/hookd/api"
 	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/filter"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/secretbox"
@@ -72,6 +74,7 @@ type setupOptions struct {
 	maxBodyBytes int64
 	httpsOnly    bool
 	events       api.Emitter
+	tracer       delivery.Tracer // the API's and its Publisher's
 }
 
 func setup(t *testing.T) *bundle {
@@ -88,15 +91,23 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	dispatched := &recordingQueue{db: db}
+	filters, err := filter.NewEnv(filter.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := jsonschema.New()
 	srv := api.New(api.Config{
 		Store:        db,
-		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched},
+		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched, Filters: filters, Schemas: schemas, Tracer: opt.tracer},
+		Filters:      filters,
+		Schemas:      schemas,
 		Replayer:     &delivery.Replayer{Store: db, Queue: dispatched},
 		Checks:       []api.Checker{{Name: "postgres", Check: db.Ping}},
 		Logger:       slog.New(slog.DiscardHandler), // one line per request is noise here
 		MaxBodyBytes: opt.maxBodyBytes,
 		HTTPSOnly:    opt.httpsOnly,
 		Events:       opt.events,
+		Tracer:       opt.tracer,
 	})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)

@@ -50,6 +50,9 @@ type endpointMessageOut struct {
 	// WaitingFor is a hookd extension, set while the delivery is held
 	// behind an earlier message of its ordering key.
 	WaitingFor *waitingForOut `json:"waitingFor,omitempty"`
+	// Reason is a hookd extension: why a cancelled delivery was not made
+	// ("filtered out: no such key: amount", "cancelled by transformation").
+	Reason string `json:"reason,omitempty"`
 }
 
 // waitingForOut is what a held delivery waits for (a hookd extension):
@@ -95,6 +98,7 @@ type messageEndpointOut struct {
 	StatusText  string         `json:"statusText"`
 	NextAttempt *time.Time     `json:"nextAttempt"`
 	WaitingFor  *waitingForOut `json:"waitingFor,omitempty"` // hookd extension
+	Reason      string         `json:"reason,omitempty"`     // hookd extension, as in endpointMessageOut
 }
 
 // recoverIn is the contract's RecoverIn. The times are parsed by hand so
@@ -211,6 +215,7 @@ func (s *Server) listEndpointMessages(c *gin.Context) {
 			messageOut: messageOutOf(&em.Message, withContent),
 			Status:     int(em.Delivery.Status), StatusText: em.Delivery.Status.String(),
 			NextAttempt: em.Delivery.NextAttemptAt, WaitingFor: waitingForOf(&em.Delivery, em.WaitingFor),
+			Reason: reasonOf(&em.Delivery),
 		}
 	}
 	c.PureJSON(http.StatusOK, newList(page, opt, out, func(em *webhook.EndpointMessage) string { return em.Message.ID }))
@@ -233,6 +238,7 @@ func (s *Server) listMessageEndpoints(c *gin.Context) {
 			endpointOut: endpointOutOf(&me.Endpoint),
 			Status:      int(me.Delivery.Status), StatusText: me.Delivery.Status.String(),
 			NextAttempt: me.Delivery.NextAttemptAt, WaitingFor: waitingForOf(&me.Delivery, me.WaitingFor),
+			Reason: reasonOf(&me.Delivery),
 		}
 	}
 	c.PureJSON(http.StatusOK, newList(page, opt, out, func(me *webhook.MessageEndpoint) string { return me.Delivery.EndpointID }))
@@ -371,4 +377,12 @@ func schemaExample(schemas json.RawMessage, i int) (json.RawMessage, bool) {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// reasonOf is a delivery's reason as shown: only while it is cancelled.
+func reasonOf(d *webhook.Delivery) string {
+	if d.Status != webhook.StatusCanceled {
+		return ""
+	}
+	return d.Reason
 }

@@ -40,6 +40,9 @@ type endpointIn struct {
 	// whether the endpoint proves control of its URL.
 	SignatureType Opt[string] `json:"signatureType"`
 	Verify        Opt[bool]   `json:"verify"`
+	// Filter is a hookd extension: the payload filter, a CEL expression
+	// (kept when absent on PUT; null or "" removes it).
+	Filter Opt[string] `json:"filter"`
 }
 
 // endpointPatch is the contract's EndpointPatch: absent fields are kept,
@@ -62,6 +65,7 @@ type endpointPatch struct {
 	// hookd extensions, as in endpointIn.
 	SignatureType Opt[string] `json:"signatureType"`
 	Verify        Opt[bool]   `json:"verify"`
+	Filter        Opt[string] `json:"filter"`
 }
 
 type endpointOut struct {
@@ -84,6 +88,7 @@ type endpointOut struct {
 	// hookd extensions (docs/api.md).
 	SignatureType signature.Type   `json:"signatureType"`
 	Verification  *verificationOut `json:"verification"`
+	Filter        *string          `json:"filter"`
 }
 
 // endpointOutOf shows ep. Credentials in its URL are masked.
@@ -94,7 +99,7 @@ func endpointOutOf(ep *webhook.Endpoint) endpointOut {
 		Channels: ep.Channels, Metadata: orEmpty(ep.Metadata),
 		ThrottleRate: ep.ThrottleRate, RateLimit: ep.ThrottleRate, Ordering: cmp.Or(ep.Ordering, webhook.OrderingNone),
 		CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
-		SignatureType: signatureTypeOf(ep.Secret), Verification: verificationOutOf(ep),
+		SignatureType: signatureTypeOf(ep.Secret), Verification: verificationOutOf(ep), Filter: filterOut(ep),
 	}
 }
 
@@ -135,6 +140,7 @@ func (in *endpointIn) apply(ep *webhook.Endpoint) {
 		ep.Version = in.Version.V
 	}
 	ordering(ep, in.Ordering)
+	payloadFilter(ep, in.Filter)
 }
 
 func (s *Server) withEndpoint(h gin.HandlerFunc) gin.HandlerFunc {
@@ -279,10 +285,16 @@ func unmaskURL(given, current string) string {
 // validateEndpoint checks ep; an operational-webhook endpoint's filter names
 // operational event types (see operational.go).
 func (s *Server) validateEndpoint(c *gin.Context, ep *webhook.Endpoint) error {
+	var err error
 	if isOperational(c) {
-		return ep.ValidateOperational(s.cfg.HTTPSOnly)
+		err = ep.ValidateOperational(s.cfg.HTTPSOnly)
+	} else {
+		err = ep.Validate(s.cfg.HTTPSOnly)
 	}
-	return ep.Validate(s.cfg.HTTPSOnly)
+	if err != nil {
+		return err
+	}
+	return s.checkFilter(ep.Filter)
 }
 
 func (s *Server) getEndpoint(c *gin.Context) {
@@ -439,6 +451,7 @@ func (s *Server) applyPatch(c *gin.Context, in *endpointPatch, before, ep *webho
 		ep.Version = in.Version.V
 	}
 	ordering(ep, in.Ordering)
+	payloadFilter(ep, in.Filter)
 	var err error
 	if in.Secret.Set {
 		err = s.setSecret(ep, in.Secret, in.SignatureType, "secret")

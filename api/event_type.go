@@ -23,6 +23,8 @@ type eventTypeIn struct {
 	FeatureFlags []string        `json:"featureFlags"`
 	GroupName    *string         `json:"groupName"`
 	Schemas      json.RawMessage `json:"schemas"`
+	// EnforceSchema is a hookd extension (kept when absent on PUT).
+	EnforceSchema Opt[bool] `json:"enforceSchema"`
 }
 
 type eventTypePatch struct {
@@ -33,6 +35,8 @@ type eventTypePatch struct {
 	FeatureFlags Opt[[]string]   `json:"featureFlags"`
 	GroupName    Opt[string]     `json:"groupName"`
 	Schemas      json.RawMessage `json:"schemas"` // absent: nil; null: "null"
+	// EnforceSchema is a hookd extension.
+	EnforceSchema Opt[bool] `json:"enforceSchema"`
 }
 
 type eventTypeOut struct {
@@ -46,13 +50,16 @@ type eventTypeOut struct {
 	Schemas      json.RawMessage `json:"schemas"`
 	CreatedAt    time.Time       `json:"createdAt"`
 	UpdatedAt    time.Time       `json:"updatedAt"`
+	// EnforceSchema is a hookd extension: publishing a payload the newest
+	// schema refuses is a 422.
+	EnforceSchema bool `json:"enforceSchema"`
 }
 
 func eventTypeOutOf(et *webhook.EventType) eventTypeOut {
 	out := eventTypeOut{
 		Name: et.Name, Description: et.Description, Archived: et.Archived, Deprecated: et.Deprecated,
 		FeatureFlag: et.FeatureFlag, FeatureFlags: et.FeatureFlags, GroupName: et.GroupName,
-		Schemas: et.Schemas, CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt,
+		Schemas: et.Schemas, CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt, EnforceSchema: et.EnforceSchema,
 	}
 	if len(out.Schemas) == 0 {
 		out.Schemas = json.RawMessage("null")
@@ -71,6 +78,9 @@ func (in *eventTypeIn) apply(et *webhook.EventType, sv webhook.SchemaValidator) 
 	et.Archived, et.Deprecated = in.Archived, in.Deprecated
 	et.FeatureFlag, et.FeatureFlags, et.GroupName = in.FeatureFlag, in.FeatureFlags, in.GroupName
 	et.Schemas = in.Schemas
+	if in.EnforceSchema.Set {
+		et.EnforceSchema = in.EnforceSchema.V // null: false
+	}
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -78,12 +88,18 @@ func (in *eventTypeIn) apply(et *webhook.EventType, sv webhook.SchemaValidator) 
 }
 
 // validateEventType checks et's fields, then that its schemas are valid
-// JSON Schemas.
+// JSON Schemas, and that one exists when it enforces its schema.
 func validateEventType(et *webhook.EventType, sv webhook.SchemaValidator) error {
 	if err := et.Validate(); err != nil {
 		return err
 	}
-	return et.ValidateSchemas(sv)
+	if err := et.ValidateSchemas(sv); err != nil {
+		return err
+	}
+	if _, ok := et.NewestSchema(); et.EnforceSchema && !ok {
+		return webhook.Invalid("needs a schema to enforce: give schemas too", "body", "enforceSchema")
+	}
+	return nil
 }
 
 func (s *Server) listEventTypes(c *gin.Context) {
@@ -135,6 +151,7 @@ func (s *Server) createEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	s.eventTypeChanged(et.OrgID)
 	c.PureJSON(http.StatusCreated, eventTypeOutOf(et))
 }
 
@@ -182,6 +199,7 @@ func (s *Server) putEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	s.eventTypeChanged(et.OrgID)
 	c.PureJSON(status, eventTypeOutOf(et))
 }
 
@@ -225,6 +243,9 @@ func (in *eventTypePatch) apply(et *webhook.EventType, sv webhook.SchemaValidato
 	if in.Schemas != nil {
 		et.Schemas = in.Schemas
 	}
+	if in.EnforceSchema.Set {
+		et.EnforceSchema = in.EnforceSchema.V // null: false
+	}
 	return validateEventType(et, sv)
 }
 
@@ -240,6 +261,7 @@ func (s *Server) patchEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	s.eventTypeChanged(et.OrgID)
 	c.PureJSON(http.StatusOK, eventTypeOutOf(et))
 }
 
@@ -284,6 +306,7 @@ func (s *Server) deleteEventType(c *gin.Context) {
 			fail(c, err)
 			return
 		}
+		s.eventTypeChanged(orgID)
 		noContent(c)
 		return
 	}
@@ -293,5 +316,15 @@ func (s *Server) deleteEventType(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	s.eventTypeChanged(orgID)
 	noContent(c)
+}
+
+// eventTypeChanged is called once a change of one of the organisation's
+// event types is stored: the next publish reads which types enforce their
+// schema afresh.
+func (s *Server) eventTypeChanged(orgID string) {
+	if s.cfg.Publisher != nil {
+		s.cfg.Publisher.Forget(orgID, "")
+	}
 }

@@ -194,6 +194,15 @@ func (s *Server) createMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	if in.Application != nil {
+		// The application may be created: refuse a payload its event
+		// type's schema refuses first (Publish checks it otherwise).
+		msg.OrgID = principal(c).OrgID
+		if err := s.cfg.Publisher.Check(c.Request.Context(), msg); err != nil {
+			fail(c, err)
+			return
+		}
+	}
 	app, err := s.findOrCreateApp(c, in.Application, true)
 	if err != nil {
 		fail(c, err)

@@ -116,6 +116,10 @@ const emitTimeout = 5 * time.Second
 // the operational event; a failure is logged, never the request's: the
 // change is made. For an operational-webhook endpoint it tells Events.
 func (s *Server) endpointChanged(c *gin.Context, eventType string, ep *webhook.Endpoint) {
+	if s.cfg.Publisher != nil {
+		// The next publish to the application reads its filters afresh.
+		s.cfg.Publisher.Forget("", ep.AppID)
+	}
 	if s.cfg.Events == nil {
 		return
 	}

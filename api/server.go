@@ -11,8 +11,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/filter"
 	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/transform"
 	"github.com/hookd/hookd/pkg/ttlcache"
 	"github.com/hookd/hookd/pkg/webhook"
 )
@@ -75,6 +77,12 @@ type Config struct {
 	// Schemas checks event types' JSON Schemas; nil means a
 	// jsonschema.Validator of this server's own.
 	Schemas webhook.SchemaValidator
+	// Filters compiles endpoints' payload filters; nil means a filter.Env
+	// of this server's own, with the default limits.
+	Filters *filter.Env
+	// Transforms compiles and simulates transformations; nil means a
+	// transform.Engine of this server's own, with the default limits.
+	Transforms *transform.Engine
 	// PortalTokenTTL is how long app-portal tokens last by default; 0 means 7 days.
 	PortalTokenTTL time.Duration
 	// PublicURL is the base URL browsers reach hookd at, for portal links;
@@ -90,6 +98,9 @@ type Config struct {
 	Now func() time.Time
 	// Metrics is told about every request and published message; nil: nobody.
 	Metrics Metrics
+	// Tracer records a span per API request, continuing the caller's
+	// traceparent (see traceRequests); nil: nothing is traced.
+	Tracer delivery.Tracer
 	// MetricsHandler serves GET /metrics (no API key needed); nil: no such route.
 	MetricsHandler http.Handler
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
@@ -115,6 +126,9 @@ type Server struct {
 	limit   *rateLimiter                                    // nil: no rate limit
 	apps    *ttlcache.Cache[[2]string, webhook.Application] // publishing's lookups by (org, id or uid)
 	engine  *gin.Engine
+
+	filters    *filter.Env
+	transforms *transform.Engine
 }
 
 // New builds the API's routes.
@@ -142,6 +156,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, auth: newAuthenticator(cfg.Store, cfg.Now), engine: gin.New(),
 		apps: ttlcache.New[[2]string, webhook.Application](appCacheTTL, appCacheSize), keySets: newKeySetCache()}
 	s.limit = newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
+	s.filters, s.transforms = newShaping(&cfg)
 	s.routes()
 	return s
 }
@@ -180,6 +195,9 @@ func (s *Server) routes() {
 		s.cfg.Logger.ErrorContext(c.Request.Context(), "panic serving request", slog.Any("panic", err))
 		c.AbortWithStatusJSON(http.StatusInternalServerError, httpError{Code: webhook.EINTERNAL, Detail: "internal error"})
 	}))
+	if s.cfg.Tracer != nil {
+		e.Use(s.traceRequests)
+	}
 	e.NoRoute(func(c *gin.Context) {
 		if s.cfg.Web != nil && isWebRequest(c.Request) {
 			s.cfg.Web.ServeHTTP(c.Writer, c.Request)
@@ -230,6 +248,8 @@ func (s *Server) routes() {
 	authed.PUT("/event-type/:event_type_name", orgOnly, s.putEventType)
 	authed.PATCH("/event-type/:event_type_name", orgOnly, s.patchEventType)
 	authed.DELETE("/event-type/:event_type_name", orgOnly, s.deleteEventType)
+	authed.GET("/event-type/:event_type_name/retry-schedule", s.getRetrySchedule)
+	authed.PUT("/event-type/:event_type_name/retry-schedule", orgOnly, s.putRetrySchedule)
 
 	authed.GET("/app/:app_id/endpoint", s.withApp(s.listEndpoints))
 	authed.POST("/app/:app_id/endpoint", s.withApp(idem(s.createEndpoint)))
@@ -260,6 +280,11 @@ func (s *Server) routes() {
 	authed.DELETE("/app/:app_id/endpoint/:endpoint_id/oauth", s.withEndpoint(s.deleteOAuth))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/oauth-config", s.withEndpoint(s.getOAuthConfig))
 	authed.POST("/app/:app_id/endpoint/:endpoint_id/verify", s.withEndpoint(idem(s.verifyEndpoint)))
+	// Issue 13: payload filters (hookd's) and transformations (Svix's shapes).
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/filter/test", s.withEndpoint(idem(s.testFilter)))
+	authed.GET("/app/:app_id/endpoint/:endpoint_id/transformation", s.withEndpoint(s.getTransformation))
+	authed.PATCH("/app/:app_id/endpoint/:endpoint_id/transformation", s.withEndpoint(s.patchTransformation))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/transformation/simulate", s.withEndpoint(idem(s.simulateTransformation)))
 
 	authed.GET("/app/:app_id/msg", s.withApp(s.listMessages))
 	authed.POST("/app/:app_id/msg", orgOnly, idem(s.createMessage))

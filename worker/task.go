@@ -8,6 +8,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/webhook"
 )
 
 // Task types.
@@ -40,15 +41,20 @@ type attemptPayload struct {
 	Fresh      *freshPayload `json:"f,omitempty"`
 }
 
-// freshPayload is a delivery.Fresh.
+// freshPayload is a delivery.Fresh. TraceParent and TraceState, the
+// message's trace context, are absent from the tasks of versions before
+// tracing (and of messages published without it): their attempts have no
+// parent span.
 type freshPayload struct {
-	OrgID      string          `json:"o"`
-	AppID      string          `json:"a"`
-	MessageID  string          `json:"m"`
-	EndpointID string          `json:"e"`
-	EventType  string          `json:"t"`
-	EventID    *string         `json:"i,omitempty"`
-	Payload    json.RawMessage `json:"p"`
+	OrgID       string          `json:"o"`
+	AppID       string          `json:"a"`
+	MessageID   string          `json:"m"`
+	EndpointID  string          `json:"e"`
+	EventType   string          `json:"t"`
+	EventID     *string         `json:"i,omitempty"`
+	Payload     json.RawMessage `json:"p"`
+	TraceParent string          `json:"tp,omitempty"`
+	TraceState  string          `json:"ts,omitempty"`
 }
 
 // NewAttemptTask returns the task of job on queue, with the handler
@@ -60,6 +66,7 @@ func NewAttemptTask(job delivery.Job, queue string, timeout time.Duration) (*asy
 		p.Fresh = &freshPayload{
 			OrgID: f.OrgID, AppID: f.AppID, MessageID: f.MessageID, EndpointID: f.EndpointID,
 			EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
+			TraceParent: f.Trace.Parent, TraceState: f.Trace.State,
 		}
 	}
 	raw, err := json.Marshal(p)
@@ -85,6 +92,7 @@ func DecodeAttemptTask(t *asynq.Task) (delivery.Job, error) {
 		job.Fresh = &delivery.Fresh{
 			OrgID: f.OrgID, AppID: f.AppID, MessageID: f.MessageID, EndpointID: f.EndpointID,
 			EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
+			Trace: webhook.TraceContext{Parent: f.TraceParent, State: f.TraceState},
 		}
 	}
 	return job, nil

@@ -453,6 +453,13 @@ func TestAttemptTaskRoundTrip(t *testing.T) {
 			OrgID: "org_1", AppID: "app_1", MessageID: "msg_1", EndpointID: "ep_1", EventType: "a.b",
 			EventID: &eventID, Payload: json.RawMessage(`{"a":1}`),
 		}},
+		// With the message's trace context (tracing on).
+		{Ref: delivery.Ref{DeliveryID: "dlv_1", Number: 1}, Fresh: &delivery.Fresh{
+			OrgID: "org_1", AppID: "app_1", MessageID: "msg_1", EndpointID: "ep_1", EventType: "a.b",
+			Payload: json.RawMessage(`{"a":1}`), Trace: webhook.TraceContext{
+				Parent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", State: "congo=t61rcWkgMzE",
+			},
+		}},
 	} {
 		task, err := worker.NewAttemptTask(job, "q", time.Minute)
 		if err != nil {
@@ -470,7 +477,7 @@ func TestAttemptTaskRoundTrip(t *testing.T) {
 	}
 	// A task queued by an earlier version (no eventId) still decodes.
 	old := asynq.NewTask(worker.TypeDeliveryAttempt, []byte(`{"d":"dlv_1","r":0,"n":1,"f":{"o":"org_1","a":"app_1","m":"msg_1","e":"ep_1","t":"a","p":{}}}`))
-	if job, err := worker.DecodeAttemptTask(old); err != nil || job.Fresh == nil || job.Fresh.MessageID != "msg_1" {
+	if job, err := worker.DecodeAttemptTask(old); err != nil || job.Fresh == nil || job.Fresh.MessageID != "msg_1" || !job.Fresh.Trace.IsZero() {
 		t.Fatalf("old task = %+v, %v", job, err)
 	}
 	// An undecodable one is dropped, not retried.

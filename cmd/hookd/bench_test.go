@@ -124,6 +124,46 @@ func checkBenchResult(t *testing.T, r bench.Result) {
 	}
 }
 
+// TestBenchFilterScenarios runs the unfiltered and filtered scenarios
+// small: every endpoint of the filtered one has the payload filter, and
+// every message passes it, so both deliver everything once. Speed is
+// judged in docs/benchmarks.md, not here.
+func TestBenchFilterScenarios(t *testing.T) {
+	t.Parallel()
+	b := setupWithEnv(t, map[string]string{"HOOKD_WHITELIST_SUBNETS": "127.0.0.0/8", "HOOKD_LOG_LEVEL": "warn"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := runBench(ctx, []string{
+		"-url", b.url, "-key", b.key, "-scenarios", "unfiltered,filtered",
+		"-messages", "400", "-concurrency", "4", "-filter-endpoints", "5",
+		"-deadline", "15s", "-settle", "300ms",
+	}, map[string]string{}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("hookd bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	var lines []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "{") {
+			lines = append(lines, line)
+		}
+	}
+	results := parseBenchResults(t, []byte(strings.Join(lines, "\n")))
+	if len(results) != 2 || results[0].Filter != "" || results[1].Filter != benchFilter {
+		t.Fatalf("results %+v, want unfiltered then filtered", results)
+	}
+	for _, r := range results {
+		checkBenchResult(t, r)
+		if r.Endpoints != 5 || r.Messages != 20 {
+			t.Errorf("%s: %d endpoints, %d messages; want 5 and 20", r.Scenario, r.Endpoints, r.Messages)
+		}
+	}
+	if !strings.Contains(out, "filtered publish rate: ") {
+		t.Errorf("the table does not compare the publish rates:\n%s", out)
+	}
+}
+
 // TestBenchReplaySmoke runs the replay scenario: every delivery arrives
 // once, then once more after the bulk replay, and never a third time.
 func TestBenchReplaySmoke(t *testing.T) {

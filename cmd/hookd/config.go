@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/retry"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/tracing"
 	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/worker"
 )
@@ -124,6 +125,15 @@ type Config struct {
 	// EndpointVerification is how endpoints prove control of their URL:
 	// off, optional (each endpoint chooses) or required.
 	EndpointVerification string `env:"HOOKD_ENDPOINT_VERIFICATION" envDefault:"off"`
+
+	// TransformationTimeout bounds one run of an endpoint's transformation
+	// (wall-clock time; the attempt fails past it).
+	TransformationTimeout time.Duration `env:"HOOKD_TRANSFORMATION_TIMEOUT" envDefault:"100ms"`
+
+	// Tracing is OpenTelemetry's, from the standard OTEL_* variables: off
+	// unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set (see
+	// tracing.Config and docs/configuration.md).
+	Tracing tracing.Config
 }
 
 var adminKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{24,128}$`)
@@ -257,6 +267,9 @@ func (c *Config) validate() error {
 	if c.EndpointMaxInFlight < -1 {
 		bad("HOOKD_ENDPOINT_MAX_IN_FLIGHT", "must be -1 (no cap), 0 (a quarter of the worker concurrency) or a positive integer")
 	}
+	if c.TransformationTimeout < time.Millisecond || c.TransformationTimeout > 10*time.Second {
+		bad("HOOKD_TRANSFORMATION_TIMEOUT", "must be between 1ms and 10s")
+	}
 	if c.DBMaxConnections < 1 {
 		bad("HOOKD_DB_MAX_CONNECTIONS", "must be a positive integer")
 	}
@@ -300,6 +313,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := webhook.ParseVerificationMode(c.EndpointVerification); err != nil {
 		bad("HOOKD_ENDPOINT_VERIFICATION", "got %q (accepted: off, optional or required)", c.EndpointVerification)
+	}
+	if err := c.Tracing.Validate(); err != nil {
+		errs = append(errs, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))

@@ -20,6 +20,8 @@ import (
 	"github.com/hookd/hookd/pkg/background"
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/filter"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/maintenance"
 	"github.com/hookd/hookd/pkg/metrics"
 	"github.com/hookd/hookd/pkg/oauth"
@@ -27,6 +29,8 @@ import (
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/secretbox"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/tracing"
+	"github.com/hookd/hookd/pkg/transform"
 	"github.com/hookd/hookd/pkg/webhook"
 	"github.com/hookd/hookd/web"
 	"github.com/hookd/hookd/worker"
@@ -60,6 +64,9 @@ type Main struct {
 	health     *delivery.HealthChecker
 	ordering   *delivery.OrderingWatch
 	tasks      *background.Processor
+	filters    *filter.Env           // payload filters: the API compiles, the publisher evaluates
+	schemas    *jsonschema.Validator // event types' schemas, for the API and the publisher
+	tracing    *tracing.Provider     // nil: tracing is off
 }
 
 // NewMain returns a Main logging to logOut.
@@ -121,7 +128,18 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:     m.Logger,
 	})
 	m.enqueuer = worker.NewEnqueuer(redisOpt, queues, worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0))
-	m.publisher = &delivery.Publisher{Store: m.db, Queue: m.enqueuer, Logger: m.Logger}
+	m.tracing, err = tracing.Open(ctx, m.Config.Tracing, tracing.Options{ServiceVersion: Version, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	if m.filters, err = filter.NewEnv(filter.Config{MaxPayloadBytes: uint64(m.Config.MaxRequestBodyBytes)}); err != nil {
+		return err
+	}
+	m.schemas = jsonschema.New()
+	m.publisher = &delivery.Publisher{
+		Store: m.db, Queue: m.enqueuer, Logger: m.Logger,
+		Filters: m.filters, Schemas: m.schemas, Tracer: m.tracer(),
+	}
 	m.events = opwebhook.New(opwebhook.Config{Store: m.db, Publisher: m.publisher})
 	if m.Roles.API {
 		if err := m.openAPI(); err != nil {
@@ -184,6 +202,12 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Observer: m.metrics,
 		Send:     client,
 		OAuth:    oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: m.saveRefreshToken}),
+		// One VM per delivery in flight, kept warm.
+		Transform: gojaTransformer{transform.New(transform.Config{
+			Timeout: m.Config.TransformationTimeout, PoolSize: m.Config.WorkerConcurrency,
+		})},
+		HTTPSOnly: m.Config.EndpointHTTPSOnly,
+		Tracer:    m.tracer(),
 		Throttle: &delivery.Throttle{
 			Limiter:     worker.NewRedisRateLimiter(m.redis),
 			MaxInFlight: m.Config.EndpointMaxInFlight,
@@ -223,7 +247,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Runners: map[webhook.TaskKind]background.Runner{
 			webhook.TaskEndpointRecover:    &background.Recover{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
 			webhook.TaskEndpointBulkReplay: &background.Replay{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
-			webhook.TaskEndpointReplay:     &background.Replay{Store: m.db, Queue: m.enqueuer, Logger: m.Logger, Missing: true},
+			webhook.TaskEndpointReplay:     &background.Replay{Store: m.db, Queue: m.enqueuer, Logger: m.Logger, Missing: true, Filters: m.filters},
 			webhook.TaskEndpointCancel:     &background.Cancel{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
 			webhook.TaskMessageBroadcast:   &background.Broadcast{Store: m.db, Publisher: m.publisher},
 		},
@@ -272,6 +296,9 @@ func (m *Main) openAPI() error {
 		SignatureType:     signature.Type(m.Config.DefaultSignatureType),
 		PublishPublicKeys: m.Config.PublishPublicKeys,
 		Verification:      webhook.VerificationMode(m.Config.EndpointVerification),
+		Schemas:           m.schemas,
+		Filters:           m.filters,
+		Transforms:        transform.New(transform.Config{Timeout: m.Config.TransformationTimeout}),
 		Web:               web.Handler(),
 		Logger:            m.Logger,
 		Metrics:           m.metrics,
@@ -280,6 +307,7 @@ func (m *Main) openAPI() error {
 		RateLimit:         m.Config.APIRateLimit,
 		RateBurst:         m.Config.APIRateBurst,
 		TrustedProxies:    m.Config.TrustedProxies,
+		Tracer:            m.tracer(),
 	})
 	m.http = &http.Server{
 		Handler:           srv,
@@ -331,9 +359,23 @@ func (m *Main) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// Close releases connections.
+// tracer returns the Tracer of the publish and attempt flows: nil (a nil
+// interface, not a nil *tracing.Provider) when tracing is off.
+func (m *Main) tracer() delivery.Tracer {
+	if m.tracing == nil {
+		return nil
+	}
+	return m.tracing
+}
+
+// Close exports the spans still buffered and releases connections.
 func (m *Main) Close() error {
 	var errs []error
+	if m.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.tracing.Shutdown(ctx))
+		cancel()
+	}
 	if m.enqueuer != nil {
 		errs = append(errs, m.enqueuer.Close())
 	}

@@ -361,6 +361,9 @@ func TestLoadConfig(t *testing.T) {
 		if cfg.DefaultSignatureType != "hmac" || cfg.EndpointVerification != "off" || cfg.PublishPublicKeys || cfg.egressProxy() != nil {
 			t.Errorf("issue 14 defaults: %q %q %v %v", cfg.DefaultSignatureType, cfg.EndpointVerification, cfg.PublishPublicKeys, cfg.egressProxy())
 		}
+		if cfg.TransformationTimeout != 100*time.Millisecond {
+			t.Errorf("HOOKD_TRANSFORMATION_TIMEOUT default %v, want 100ms", cfg.TransformationTimeout)
+		}
 	})
 
 	t.Run("Valid", func(t *testing.T) {
@@ -414,6 +417,9 @@ func TestLoadConfig(t *testing.T) {
 		{"HOOKD_PUBLISH_PUBLIC_KEYS", "maybe"},
 		{"HOOKD_EGRESS_PROXY", "ftp://proxy:21"},
 		{"HOOKD_EGRESS_PROXY", "http://proxy:3128/path"},
+		{"HOOKD_TRANSFORMATION_TIMEOUT", "0s"},
+		{"HOOKD_TRANSFORMATION_TIMEOUT", "1m"},
+		{"HOOKD_TRANSFORMATION_TIMEOUT", "fast"},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			t.Parallel()

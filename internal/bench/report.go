@@ -64,3 +64,21 @@ func WriteJSON(w io.Writer, results []Result) error {
 	}
 	return nil
 }
+
+// FilterRatio returns the publish rate of the last "filtered" result over
+// that of the last "unfiltered" one; ok is false unless both ran.
+func FilterRatio(results []Result) (ratio float64, ok bool) {
+	var filtered, unfiltered *Result
+	for i := range results {
+		switch results[i].Scenario {
+		case "filtered":
+			filtered = &results[i]
+		case "unfiltered":
+			unfiltered = &results[i]
+		}
+	}
+	if filtered == nil || unfiltered == nil || unfiltered.PublishPerSec == 0 {
+		return 0, false
+	}
+	return filtered.PublishPerSec / unfiltered.PublishPerSec, true
+}

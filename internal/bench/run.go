@@ -34,6 +34,9 @@ type Scenario struct {
 	// Replay, once every delivery arrived, replays them all with one bulk
 	// replay per endpoint and measures how fast they arrive again.
 	Replay bool
+	// Filter, when set, is every endpoint's payload filter (a CEL
+	// expression); the published messages are expected to pass it.
+	Filter string
 }
 
 // Result is what one scenario measured.
@@ -43,6 +46,7 @@ type Result struct {
 	Messages      int            `json:"messages"`
 	Concurrency   int            `json:"concurrency"`
 	OrderingKeys  int            `json:"orderingKeys,omitempty"`
+	Filter        string         `json:"filter,omitempty"`
 	OfferedRate   float64        `json:"offeredRate,omitempty"`
 	SinkDelayMs   int64          `json:"sinkDelayMs"`
 	Accepted      int            `json:"accepted"`
@@ -104,9 +108,10 @@ func (r *Runner) call(ctx context.Context, method, path string, body any) (int, 
 	return res.StatusCode, out, err
 }
 
-// setup creates an application with n endpoints at the sink and returns
-// the app's uid, which prefixes the endpoints' sink paths.
-func (r *Runner) setup(ctx context.Context, n int) (string, error) {
+// setup creates an application with n endpoints at the sink, each with
+// the payload filter filter when it is set, and returns the app's uid,
+// which prefixes the endpoints' sink paths.
+func (r *Runner) setup(ctx context.Context, n int, filter string) (string, error) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	uid := "bench-" + hex.EncodeToString(b[:])
@@ -115,6 +120,9 @@ func (r *Runner) setup(ctx context.Context, n int) (string, error) {
 	}
 	for i := 0; i < n; i++ {
 		ep := map[string]any{"url": fmt.Sprintf("%s/%s/%d", r.Sink.URL, uid, i)}
+		if filter != "" {
+			ep["filter"] = filter
+		}
 		if code, body, err := r.call(ctx, http.MethodPost, "/api/v1/app/"+uid+"/endpoint", ep); err != nil || code != http.StatusCreated {
 			return "", fmt.Errorf("creating endpoint: %d %s %v", code, body, err)
 		}
@@ -128,7 +136,7 @@ func (r *Runner) setup(ctx context.Context, n int) (string, error) {
 // deliveries are reported in the Result, not as an error; the error is
 // for a run that could not start (creating the application failed).
 func (r *Runner) Run(ctx context.Context, sc Scenario) (Result, error) {
-	uid, err := r.setup(ctx, sc.Endpoints)
+	uid, err := r.setup(ctx, sc.Endpoints, sc.Filter)
 	if err != nil {
 		return Result{}, err
 	}
@@ -136,7 +144,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (Result, error) {
 	r.Sink.SetDelay(sc.SinkDelay)
 	res := Result{
 		Scenario: sc.Name, Endpoints: sc.Endpoints, Messages: sc.Messages, Concurrency: sc.Concurrency,
-		OrderingKeys: sc.OrderingKeys, OfferedRate: sc.Rate, SinkDelayMs: sc.SinkDelay.Milliseconds(),
+		OrderingKeys: sc.OrderingKeys, OfferedRate: sc.Rate, SinkDelayMs: sc.SinkDelay.Milliseconds(), Filter: sc.Filter,
 	}
 	r.Meter.Start()
 	start := time.Now()

@@ -34,6 +34,7 @@ var frameworks = map[string][]string{
 	"github.com/jackc/pgx":       {"pkg/postgres", "pkg/postgres/postgrestest"},
 	"github.com/pressly/goose":   {"pkg/postgres"},
 	"github.com/go-redis/redis_": {"worker"},
+	"go.opentelemetry.io/otel":   {"pkg/tracing"},
 }
 
 type pkg struct {

@@ -108,9 +108,13 @@ type Replay struct {
 	// Missing selects replay-missing (endpoint.replay); else bulk replay.
 	Missing bool
 	// Match reports whether a message ep never received is to be sent to
-	// it (replay-missing); nil means ep.Matches, whether or not ep is
-	// enabled. The store has already applied the event types and channels.
+	// it (replay-missing); nil means as publishing decides: ep.Matches,
+	// whether or not ep is enabled, and ep's payload filter evaluated by
+	// Filters. The store has already applied the event types and channels.
 	Match func(ep *webhook.Endpoint, m *webhook.Message) bool
+	// Filters evaluates payload filters (the Publisher's); nil: a message
+	// is never sent to an endpoint with a payload filter.
+	Filters delivery.Filters
 	// BatchSize bounds the rows one Step looks at; 0 means 500.
 	BatchSize int
 	// Window bounds a replay's deliveries due and not attempted yet; 0
@@ -291,13 +295,30 @@ func spacingOf(ep *webhook.Endpoint) time.Duration {
 	return 0
 }
 
+// match reports whether replay-missing sends m to ep. A payload filter
+// that cannot be evaluated counts as no match: publishing would have
+// cancelled that delivery, and nothing is sent either way.
 func (r *Replay) match(ep *webhook.Endpoint, m *webhook.Message) bool {
 	if r.Match != nil {
 		return r.Match(ep, m)
 	}
 	enabled := *ep
 	enabled.Disabled = false
-	return enabled.Matches(m)
+	if !enabled.Matches(m) {
+		return false
+	}
+	if ep.Filter == "" {
+		return true
+	}
+	if r.Filters == nil {
+		return false
+	}
+	matcher, err := r.Filters.Matcher(m)
+	if err != nil || matcher == nil {
+		return false
+	}
+	ok, err := matcher(ep.Filter)
+	return err == nil && ok
 }
 
 func (r *Replay) progress(cur replayCursor, data ReplayData, done bool, wait time.Duration) (Progress, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -404,5 +405,57 @@ func TestReplayMissing(t *testing.T) {
 	slices.Sort(ids)
 	if !slices.Equal(ids, want) {
 		t.Fatalf("deliveries created for %v, want %v", ids, want)
+	}
+}
+
+// fieldFilters evaluates filters of the form "<key>" as: the payload's
+// key is true; anything else cannot be evaluated.
+type fieldFilters struct{}
+
+func (fieldFilters) Matcher(m *webhook.Message) (func(string) (bool, error), error) {
+	var payload map[string]any
+	if err := json.Unmarshal(m.Payload, &payload); err != nil {
+		return nil, err
+	}
+	return func(expr string) (bool, error) {
+		v, ok := payload[expr].(bool)
+		if !ok {
+			return false, fmt.Errorf("no such key: %s", expr)
+		}
+		return v, nil
+	}, nil
+}
+
+// Replay-missing applies the endpoint's payload filter as publishing
+// does: a message it rejects, or cannot judge, is not sent.
+func TestReplayMissingAppliesPayloadFilters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec(`DELETE FROM endpoints WHERE id = $1`, b.ep.ID)
+	since := time.Now().Add(-time.Minute)
+	var want []string
+	for _, payload := range []string{`{"vip":true}`, `{"vip":false}`, `{"other":1}`, `{"vip":true,"n":2}`} {
+		m := &webhook.Message{OrgID: b.org.ID, AppID: b.app.ID, EventType: "a", Payload: json.RawMessage(payload), RetentionDays: 90}
+		if _, err := b.db.CreateMessage(b.ctx, m, ""); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(payload, `"vip":true`) {
+			want = append(want, m.ID)
+		}
+	}
+	ep := b.endpoint()
+	b.exec(`UPDATE endpoints SET filter = 'vip' WHERE id = $1`, ep.ID)
+	b.task(webhook.TaskEndpointReplay, background.ReplayParams{EndpointID: ep.ID, Since: since, Until: time.Now()})
+	p := &background.Processor{Store: b.db, Logger: quiet, Runners: map[webhook.TaskKind]background.Runner{
+		webhook.TaskEndpointReplay: &background.Replay{Store: b.db, Queue: &recordingQueue{}, Missing: true, Filters: fieldFilters{}},
+	}}
+	b.runTask(p)
+	var got []string
+	for msgID := range b.deliveries(ep) {
+		got = append(got, msgID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("deliveries created for %v, want the two vip messages %v", got, want)
 	}
 }

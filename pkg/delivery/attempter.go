@@ -33,6 +33,9 @@ type AttemptStore interface {
 	// VerifyEndpoint marks an endpoint verified if it is still pending
 	// verification with challenge; ok is false when it is not.
 	VerifyEndpoint(ctx context.Context, id, challenge string) (ok bool, err error)
+	// EventTypeRetrySchedule returns the retry schedule of an event type
+	// of an organisation; ok is false when it has none or does not exist.
+	EventTypeRetrySchedule(ctx context.Context, orgID, name string) (schedule []time.Duration, ok bool, err error)
 }
 
 // Sender sends one delivery request: egress.Client, with its SSRF guard and
@@ -56,10 +59,15 @@ type Result struct {
 // Attempter makes attempts: Attempt runs one job. It is safe for concurrent
 // use; its fields must not change once it is in use.
 type Attempter struct {
-	Store    AttemptStore // required
-	Queue    Queue        // required: where the next attempt is scheduled
-	Send     Sender       // required
+	Store AttemptStore // required
+	Queue Queue        // required: where the next attempt is scheduled
+	Send  Sender       // required
+	// Schedule is the retry schedule of messages whose event type has none
+	// of its own (webhook.EventType.RetrySchedule).
 	Schedule retry.Schedule
+	// ScheduleTTL is how long the retry schedule of an event type is kept
+	// once read; 0 means 5 seconds. A change reaches attempts within it.
+	ScheduleTTL time.Duration
 	// Headers names the signature headers (webhook-* or svix-*).
 	Headers signature.HeaderNames
 	// Throttle holds back attempts to endpoints at their rate limit or
@@ -85,12 +93,24 @@ type Attempter struct {
 	// OAuth sends the requests of endpoints with an OAuth2 configuration;
 	// nil: their attempts fail, saying so.
 	OAuth TokenSender
+	// Transform runs endpoints' transformations; nil: the attempts of
+	// endpoints with an active one fail, saying so.
+	Transform Transformer
+	// HTTPSOnly refuses a transformed URL that is not https
+	// (HOOKD_ENDPOINT_HTTPS_ONLY), as the API refuses such endpoint URLs.
+	HTTPSOnly bool
+	// Tracer records a span per attempt and per request, and sends the
+	// trace context to receivers; nil: nothing is traced.
+	Tracer Tracer
 
 	cacheOnce sync.Once
 	// endpoints keeps the endpoints fresh first attempts read, for
 	// EndpointTTL: a burst to one endpoint reads it once; a change reaches
 	// fresh attempts within the TTL, and every other attempt reads afresh.
 	endpoints *ttlcache.Cache[string, webhook.Endpoint]
+	// schedules keeps the retry schedules of event types, by organisation
+	// and name, for ScheduleTTL.
+	schedules *ttlcache.Cache[[2]string, typeSchedule]
 	// tls keeps the endpoints' parsed TLS options.
 	tls tlsCache
 }
@@ -105,6 +125,9 @@ type attempt struct {
 	delivery *webhook.Delivery // nil: fresh, pending and never attempted
 	// held is why the endpoint's verification holds the attempt back; "": it does not.
 	held string
+	// shaped is the request the endpoint's transformation asked for; nil:
+	// none ran.
+	shaped *transformed
 }
 
 // sendable reports whether a request can be made: the payload is there,
@@ -127,6 +150,14 @@ func (at *attempt) sendable() bool {
 // retried for recording for RecordTimeout rather than answered with an
 // error, so a store outage does not make the request be sent again.
 func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
+	if a.Tracer != nil {
+		return a.attemptTraced(ctx, job)
+	}
+	return a.attempt(ctx, job)
+}
+
+// attempt is Attempt.
+func (a *Attempter) attempt(ctx context.Context, job Job) (Result, error) {
 	at, err := a.load(ctx, job)
 	if webhook.ErrorCode(err) == webhook.ENOTFOUND {
 		return Result{}, nil
@@ -140,6 +171,11 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	if err := a.holdForVerification(ctx, at); err != nil {
 		return Result{}, fmt.Errorf("loading endpoint %s: %w", at.ep.ID, err)
 	}
+	schedule, err := a.scheduleOf(ctx, &at.msg)
+	if err != nil {
+		return Result{}, fmt.Errorf("reading the retry schedule of event type %s: %w", at.msg.EventType, err)
+	}
+	ctx = a.startAttemptSpan(ctx, at)
 	var (
 		out = Outcome{NotSent: !at.sendable()}
 		res *egress.Response
@@ -154,13 +190,14 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 			return Result{Throttled: true, RetryIn: retryIn}, nil
 		}
 		res, out.Err = a.send(ctx, at)
+		out.Cancelled = at.shaped != nil && at.shaped.cancel
 		release()
 		if res != nil {
 			out.StatusCode, out.RetryAfter = res.StatusCode, res.Header.Get("Retry-After")
 		}
 		out = checkChallengeAnswer(at, res, out)
 	}
-	dec := Decide(out, at.ref, a.Schedule, a.now(), nil)
+	dec := Decide(out, at.ref, schedule, a.now(), nil)
 	if err := a.verified(ctx, at, dec.Transition); err != nil {
 		return Result{}, err
 	}
@@ -169,6 +206,7 @@ func (a *Attempter) Attempt(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	a.noteRecorded(ctx, rec, recorded)
 	a.log().LogAttrs(ctx, slog.LevelDebug, "attempt",
 		slog.String("msg_id", at.msg.ID), slog.String("endpoint_id", at.ep.ID),
 		slog.String("delivery_id", at.ref.DeliveryID), slog.Int("status_code", out.StatusCode),
@@ -239,36 +277,33 @@ func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 	}
 	msg := webhook.Message{
 		ID: f.MessageID, OrgID: f.OrgID, AppID: f.AppID, EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
+		Trace: f.Trace,
 	}
 	return &attempt{ref: job.Ref, msg: msg, ep: ep}, nil
 }
 
 // endpointCache returns the cache of endpoints read by fresh attempts.
 func (a *Attempter) endpointCache() *ttlcache.Cache[string, webhook.Endpoint] {
-	a.cacheOnce.Do(func() {
-		ttl := a.EndpointTTL
-		if ttl == 0 {
-			ttl = time.Second
-		}
-		a.endpoints = ttlcache.New[string, webhook.Endpoint](ttl, endpointCacheSize)
-	})
+	a.cacheOnce.Do(a.initCaches)
 	return a.endpoints
 }
 
 // send signs and sends the attempt's request, with the endpoint's
-// authentication (sendAs).
+// authentication (sendAs). It sends nothing, and returns nil, when the
+// endpoint's transformation cancelled the attempt (at.shaped.cancel).
 func (a *Attempter) send(ctx context.Context, at *attempt) (*egress.Response, error) {
 	req, err := a.prepare(ctx, at, a.now())
-	if err != nil {
+	if err != nil || req == nil {
 		return nil, err
 	}
-	return a.sendAs(ctx, &at.ep, req)
+	return a.sendTraced(ctx, &at.ep, req)
 }
 
 // Responses recorded for attempts that made no request.
 const (
-	notSentDisabled = "not attempted: the endpoint is disabled"
-	notSentExpired  = "not attempted: the message payload was expunged or has expired"
+	notSentDisabled  = "not attempted: the endpoint is disabled"
+	notSentExpired   = "not attempted: the message payload was expunged or has expired"
+	notSentCancelled = "not sent: cancelled by transformation (webhook.cancel = true)"
 )
 
 // recordOf returns the record of an attempt: what was sent and answered,
@@ -278,14 +313,21 @@ func (a *Attempter) recordOf(at *attempt, out Outcome, res *egress.Response, dec
 		TaskKey: at.ref.Key(), Round: at.ref.Round, Number: at.ref.Number, Transition: dec.Transition,
 		Attempt: webhook.Attempt{
 			DeliveryID: at.ref.DeliveryID, OrgID: at.msg.OrgID, AppID: at.msg.AppID, MessageID: at.msg.ID,
-			EndpointID: at.ep.ID, URL: egress.MaskUserinfo(at.ep.URL), TriggerType: webhook.TriggerScheduled, Status: webhook.StatusFail,
+			EndpointID: at.ep.ID, URL: egress.MaskUserinfo(at.attemptURL()), TriggerType: webhook.TriggerScheduled, Status: webhook.StatusFail,
 		},
 	}
 	if at.ref.IsManual() {
 		rec.Attempt.TriggerType = webhook.TriggerManual
 	}
-	if dec.Transition == webhook.Succeeded {
+	switch {
+	case dec.Transition == webhook.Succeeded:
 		rec.Attempt.Status = webhook.StatusSuccess
+	case out.Cancelled:
+		rec.Attempt.Status = webhook.StatusCanceled
+		rec.Attempt.Response = notSentCancelled
+	}
+	if dec.Transition == webhook.Cancelled {
+		rec.Reason = webhook.ReasonTransformCancelled
 	}
 	if dec.Transition == webhook.Retry {
 		next := dec.NextAttemptAt
@@ -440,6 +482,8 @@ func outcomeName(t webhook.Transition) string {
 		return OutcomeRetry
 	case webhook.ManualFailed:
 		return OutcomeFailed
+	case webhook.Cancelled:
+		return OutcomeCancelled
 	}
 	return OutcomeExhausted
 }

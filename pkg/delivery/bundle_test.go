@@ -15,11 +15,14 @@ import (
 	"github.com/hookd/hookd/pkg/delivery"
 	"github.com/hookd/hookd/pkg/delivery/memqueue"
 	"github.com/hookd/hookd/pkg/egress"
+	"github.com/hookd/hookd/pkg/filter"
+	"github.com/hookd/hookd/pkg/jsonschema"
 	"github.com/hookd/hookd/pkg/oauth"
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/retry"
 	"github.com/hookd/hookd/pkg/signature"
+	"github.com/hookd/hookd/pkg/transform"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -49,6 +52,12 @@ type bundleOptions struct {
 	// endpoint between messages make it tiny.
 	endpointTTL time.Duration
 	events      webhook.OperationalEmitter
+	// transformTimeout is the transformations' timeout; 0: 100 ms.
+	transformTimeout time.Duration
+	// scheduleTTL is the Attempter's ScheduleTTL.
+	scheduleTTL time.Duration
+	// tracer is the Publisher's and the Attempter's; nil: no tracing.
+	tracer delivery.Tracer
 }
 
 func setup(t *testing.T, opt bundleOptions) *bundle {
@@ -69,12 +78,18 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	if opt.timeout == 0 {
 		opt.timeout = 5 * time.Second
 	}
-	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue}
+	env, err := filter.NewEnv(filter.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.publisher = &delivery.Publisher{Store: db, Queue: b.queue, Filters: env, Schemas: jsonschema.New(), Tracer: opt.tracer}
 	b.replayer = &delivery.Replayer{Store: db, Queue: b.queue}
 	client := egress.New(egress.Config{AllowedSubnets: opt.allowed, Timeout: opt.timeout})
 	b.attempter = &delivery.Attempter{
 		Store: store, Queue: b.queue, Schedule: opt.schedule, Headers: signature.WebhookHeaders,
-		Throttle: opt.throttle, Events: opt.events, Send: client, EndpointTTL: opt.endpointTTL,
+		Throttle: opt.throttle, Events: opt.events, Send: client, EndpointTTL: opt.endpointTTL, ScheduleTTL: opt.scheduleTTL,
+		Tracer:    opt.tracer,
+		Transform: testTransformer{transform.New(transform.Config{Timeout: opt.transformTimeout, PoolSize: 4})},
 		OAuth: oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: func(id, old, new string) {
 			if _, err := db.SaveRefreshToken(context.Background(), id, old, new); err != nil {
 				t.Errorf("saving a rotated refresh token: %v", err)
@@ -198,6 +213,8 @@ type receiver struct {
 }
 
 type received struct {
+	method string
+	url    string // the request URI: path and query
 	header http.Header
 	body   []byte
 	at     time.Time
@@ -209,7 +226,7 @@ func newReceiver(t *testing.T, respond func(n int, w http.ResponseWriter)) *rece
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
-		r.requests = append(r.requests, received{header: req.Header.Clone(), body: body, at: time.Now()})
+		r.requests = append(r.requests, received{method: req.Method, url: req.URL.RequestURI(), header: req.Header.Clone(), body: body, at: time.Now()})
 		n := len(r.requests)
 		r.mu.Unlock()
 		if r.respond == nil {

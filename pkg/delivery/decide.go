@@ -20,11 +20,14 @@ type Outcome struct {
 	// Err is set when the request failed: no response, or a response
 	// whose body could not be read.
 	Err error
+	// Cancelled is set when the endpoint's transformation cancelled the
+	// attempt: no request was made, and none is to be.
+	Cancelled bool
 }
 
 // succeeded reports a complete 2xx answer.
 func (o Outcome) succeeded() bool {
-	return !o.NotSent && o.Err == nil && o.StatusCode >= 200 && o.StatusCode < 300
+	return !o.NotSent && !o.Cancelled && o.Err == nil && o.StatusCode >= 200 && o.StatusCode < 300
 }
 
 // Decision is what an attempt does to its delivery.
@@ -38,6 +41,8 @@ type Decision struct {
 // the retry schedule in force and the time, it returns the transition:
 //
 //   - a 2xx answer: Succeeded, for scheduled and manual attempts alike;
+//   - cancelled by the transformation: Cancelled, or for a manual attempt
+//     ManualFailed (the delivery is left as it was);
 //   - a failed manual attempt: ManualFailed (the schedule goes on);
 //   - 410 Gone to a scheduled attempt: EndpointGone (no retry);
 //   - no request possible: Exhausted;
@@ -49,6 +54,8 @@ func Decide(o Outcome, ref Ref, schedule retry.Schedule, now time.Time, rnd func
 	switch {
 	case o.succeeded():
 		return Decision{Transition: webhook.Succeeded}
+	case o.Cancelled && !ref.IsManual():
+		return Decision{Transition: webhook.Cancelled}
 	case ref.IsManual():
 		return Decision{Transition: webhook.ManualFailed}
 	case o.NotSent:

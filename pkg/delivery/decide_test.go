@@ -48,6 +48,12 @@ func TestDecide(t *testing.T) {
 
 		// No request possible: the delivery fails for good.
 		{"not sent", Outcome{NotSent: true}, scheduled(1), Decision{Transition: webhook.Exhausted}},
+
+		// Cancelled by the transformation: no retry, whatever is left; a
+		// cancelled resend leaves the delivery alone.
+		{"cancelled", Outcome{Cancelled: true}, scheduled(1), Decision{Transition: webhook.Cancelled}},
+		{"cancelled on the last attempt", Outcome{Cancelled: true}, scheduled(3), Decision{Transition: webhook.Cancelled}},
+		{"cancelled manual", Outcome{Cancelled: true}, manual, Decision{Transition: webhook.ManualFailed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +62,9 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Decide = %v at %v, want %v at %v", got.Transition, got.NextAttemptAt, tt.want.Transition, tt.want.NextAttemptAt)
 			}
 		})
+	}
+	if got := Decide(Outcome{StatusCode: 500}, scheduled(1), retry.Schedule{}, now, noJitter); got.Transition != webhook.Exhausted {
+		t.Errorf("a failure with an empty schedule: %v, want exhausted", got.Transition)
 	}
 }
 

@@ -11,6 +11,7 @@ const (
 	OutcomeRetry     = "retry"     // failed, another attempt is scheduled
 	OutcomeExhausted = "exhausted" // failed, no attempt left: dead letter
 	OutcomeFailed    = "failed"    // a failed manual attempt (the schedule is untouched)
+	OutcomeCancelled = "cancelled" // the endpoint's transformation cancelled it: no request
 )
 
 // Observer is told what deliveries do, for metrics. Its methods must be

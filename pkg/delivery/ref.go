@@ -90,6 +90,8 @@ type Fresh struct {
 	EventType  string
 	EventID    *string
 	Payload    json.RawMessage
+	// Trace is the message's trace context (webhook.Message.Trace).
+	Trace webhook.TraceContext
 }
 
 // MaxInlinePayload bounds the payloads a Fresh carries: each is copied into
@@ -111,7 +113,7 @@ func JobsFor(msg *webhook.Message, deliveries []webhook.Delivery) []Job {
 		if msg != nil && d.RoundAttempts == 0 && len(msg.Payload) <= MaxInlinePayload {
 			job.Fresh = &Fresh{
 				OrgID: d.OrgID, AppID: d.AppID, MessageID: d.MessageID, EndpointID: d.EndpointID,
-				EventType: msg.EventType, EventID: msg.EventID, Payload: msg.Payload,
+				EventType: msg.EventType, EventID: msg.EventID, Payload: msg.Payload, Trace: msg.Trace,
 			}
 		}
 		jobs = append(jobs, job)

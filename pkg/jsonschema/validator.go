@@ -32,14 +32,21 @@ const maxProblems = 5
 // Validator compiles and caches JSON Schemas. The zero value is not usable;
 // call New. It is safe for concurrent use.
 type Validator struct {
-	compiled *ttlcache.Cache[[sha256.Size]byte, *js.Schema]
+	compiled *ttlcache.Cache[[sha256.Size]byte, *compiled]
+}
+
+// compiled is a compiled schema and its fast plan (nil when the schema
+// uses keywords the fast path does not check).
+type compiled struct {
+	schema *js.Schema
+	plan   *plan
 }
 
 var _ webhook.SchemaValidator = (*Validator)(nil)
 
 // New returns a Validator with an empty cache.
 func New() *Validator {
-	return &Validator{compiled: ttlcache.New[[sha256.Size]byte, *js.Schema](cacheTTL, cacheSize)}
+	return &Validator{compiled: ttlcache.New[[sha256.Size]byte, *compiled](cacheTTL, cacheSize)}
 }
 
 // CheckSchema implements webhook.SchemaValidator: it returns nil when
@@ -52,33 +59,73 @@ func (v *Validator) CheckSchema(schema json.RawMessage) error {
 }
 
 // Validate implements webhook.SchemaValidator: it returns nil when doc is
-// valid against schema, an error listing the problems (with their JSON
-// pointer in doc) when it is not, and the error of CheckSchema when schema
+// valid against schema, a *webhook.SchemaError listing the problems (each
+// with its JSON pointer in doc and the keyword it breaks, at most
+// maxProblems) when it is not, and the error of CheckSchema when schema
 // itself is not valid.
 func (v *Validator) Validate(schema, doc json.RawMessage) error {
-	sch, err := v.compile(schema)
+	c, err := v.compile(schema)
 	if err != nil {
 		return err
 	}
-	inst, err := js.UnmarshalJSON(bytes.NewReader(doc))
+	inst, err := decode(doc)
 	if err != nil {
 		return fmt.Errorf("not valid JSON: %w", err)
 	}
+	if c.plan != nil && c.plan.valid(inst, 0) {
+		return nil // the fast path (fast.go); the library judges the rest
+	}
 	var verr *js.ValidationError
-	if err := sch.Validate(inst); errors.As(err, &verr) {
-		return errors.New(describe(verr))
+	if err := c.schema.Validate(inst); errors.As(err, &verr) {
+		return &webhook.SchemaError{Problems: problems(verr)}
 	} else if err != nil {
 		return err
 	}
 	return nil
 }
 
+// problems lists the innermost problems of a validation error, at most
+// maxProblems, each once.
+func problems(verr *js.ValidationError) []webhook.SchemaProblem {
+	var out []webhook.SchemaProblem
+	var walk func(e *js.ValidationError)
+	walk = func(e *js.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		p := webhook.SchemaProblem{Message: e.ErrorKind.LocalizedString(printer)}
+		if len(e.InstanceLocation) > 0 {
+			p.Pointer = "/" + strings.Join(escapePointer(e.InstanceLocation), "/")
+		}
+		if kw := e.ErrorKind.KeywordPath(); len(kw) > 0 {
+			p.Keyword = kw[len(kw)-1]
+		}
+		if len(out) < maxProblems && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	walk(verr)
+	return out
+}
+
+// escapePointer escapes the reference tokens of a JSON pointer (RFC 6901).
+func escapePointer(tokens []string) []string {
+	out := make([]string, len(tokens))
+	for i, t := range tokens {
+		out[i] = strings.NewReplacer("~", "~0", "/", "~1").Replace(t)
+	}
+	return out
+}
+
 // schemaURL is where a schema being compiled lives, for "$ref"s within it.
 const schemaURL = "hookd:///schema.json"
 
-func (v *Validator) compile(schema json.RawMessage) (*js.Schema, error) {
+func (v *Validator) compile(schema json.RawMessage) (*compiled, error) {
 	key := sha256.Sum256(schema)
-	return v.compiled.Load(key, func() (*js.Schema, error) {
+	return v.compiled.Load(key, func() (*compiled, error) {
 		doc, err := js.UnmarshalJSON(bytes.NewReader(schema))
 		if err != nil {
 			return nil, fmt.Errorf("not valid JSON: %w", err)
@@ -92,7 +139,7 @@ func (v *Validator) compile(schema json.RawMessage) (*js.Schema, error) {
 		if err != nil {
 			return nil, schemaError(err)
 		}
-		return sch, nil
+		return &compiled{schema: sch, plan: newPlan(sch)}, nil
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 
 // Outcomes of a recorded delivery attempt, as worker.Observer reports them;
 // listed so that every series exists (at 0) from the start.
-var outcomes = []string{"success", "retry", "exhausted", "failed"}
+var outcomes = []string{"success", "retry", "exhausted", "failed", "cancelled"}
 
 // Response classes of an attempt: the status code's hundreds, or "none"
 // when no response came back (connection refused, timeout, refused by the
@@ -67,7 +67,7 @@ func New(cfg Config) *Metrics {
 		}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_deliveries_total",
-			Help: "Recorded delivery attempts by outcome: success, retry (another attempt scheduled), exhausted (no attempt left: dead letter), failed (a failed manual attempt).",
+			Help: "Recorded delivery attempts by outcome: success, retry (another attempt scheduled), exhausted (no attempt left: dead letter), failed (a failed manual attempt), cancelled (the endpoint's transformation cancelled it: no request).",
 		}, []string{"outcome"}),
 		attemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "hookd_attempt_duration_seconds",

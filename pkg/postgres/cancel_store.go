@@ -14,7 +14,8 @@ import (
 // canceled, nothing scheduled, not held. A queued attempt of its round
 // then finds it finished (delivery.Ref's isCurrent, and the guard of
 // recordAttemptSQL), and recover, bulk replay and resend can still send it.
-const cancelledSet = `status = 4, next_attempt_at = NULL, reconcile_at = NULL, held = false, updated_at = @now`
+const cancelledSet = `status = 4, next_attempt_at = NULL, reconcile_at = NULL, held = false, reason = @reason,
+	updated_at = @now`
 
 // CancelHeld cancels up to limit of the deliveries to endpointID held
 // behind their ordering key's head whose message id is below beforeID, and
@@ -22,14 +23,17 @@ const cancelledSet = `status = 4, next_attempt_at = NULL, reconcile_at = NULL, h
 // Cancelling those first means that when a head is cancelled afterwards
 // (CancelDue), the key passes to a delivery that stays.
 func (db *DB) CancelHeld(ctx context.Context, endpointID, beforeID string, limit int) (int, error) {
+	// The batch is picked once (MATERIALIZED): as a subquery of the
+	// UPDATE, "id IN (SELECT ... LIMIT n)" may be run again for each row.
 	tag, err := db.pool.Exec(ctx, `
-		UPDATE deliveries SET `+cancelledSet+`
-		WHERE id IN (
+		WITH picked AS MATERIALIZED (
 			SELECT id FROM deliveries
 			WHERE endpoint_id = @endpoint_id AND held AND msg_id < @before_id
 			LIMIT @limit)
-		  AND held`,
-		pgx.NamedArgs{"endpoint_id": endpointID, "before_id": beforeID, "limit": limit, "now": time.Now().UTC()})
+		UPDATE deliveries SET `+cancelledSet+`
+		WHERE id IN (SELECT id FROM picked) AND held`,
+		pgx.NamedArgs{"endpoint_id": endpointID, "before_id": beforeID, "limit": limit, "now": time.Now().UTC(),
+			"reason": webhook.ReasonCancelMsgs})
 	if err != nil {
 		return 0, fmt.Errorf("cancelling held deliveries to %s: %w", endpointID, err)
 	}
@@ -39,23 +43,24 @@ func (db *DB) CancelHeld(ctx context.Context, endpointID, beforeID string, limit
 // cancelDueSQL cancels, in message order, up to @limit deliveries to the
 // endpoint that are pending or retrying (due, something scheduled), of
 // messages in (@after, @before_id). It walks deliveries_app_status once
-// per status, merged by message id; the UPDATE checks the row again, so a
-// delivery that finished meanwhile is left alone.
+// per status, merged by message id, and picks the batch once
+// (MATERIALIZED); the UPDATE checks the row again, so a delivery that
+// finished meanwhile is left alone.
 const cancelDueSQL = `
+WITH due AS MATERIALIZED (
+	(SELECT id, msg_id FROM deliveries
+	 WHERE app_id = @app_id AND status = 1 AND msg_id > @after AND msg_id < @before_id
+	   AND endpoint_id = @endpoint_id AND next_attempt_at IS NOT NULL
+	 ORDER BY msg_id LIMIT @limit)
+	UNION ALL
+	(SELECT id, msg_id FROM deliveries
+	 WHERE app_id = @app_id AND status = 3 AND msg_id > @after AND msg_id < @before_id
+	   AND endpoint_id = @endpoint_id AND next_attempt_at IS NOT NULL
+	 ORDER BY msg_id LIMIT @limit)
+	ORDER BY msg_id LIMIT @limit
+)
 UPDATE deliveries d SET ` + cancelledSet + `
-WHERE d.id IN (
-	SELECT id FROM (
-		(SELECT id, msg_id FROM deliveries
-		 WHERE app_id = @app_id AND status = 1 AND msg_id > @after AND msg_id < @before_id
-		   AND endpoint_id = @endpoint_id AND next_attempt_at IS NOT NULL
-		 ORDER BY msg_id LIMIT @limit)
-		UNION ALL
-		(SELECT id, msg_id FROM deliveries
-		 WHERE app_id = @app_id AND status = 3 AND msg_id > @after AND msg_id < @before_id
-		   AND endpoint_id = @endpoint_id AND next_attempt_at IS NOT NULL
-		 ORDER BY msg_id LIMIT @limit)
-		ORDER BY msg_id LIMIT @limit) due)
-  AND d.status IN (1, 3) AND d.next_attempt_at IS NOT NULL
+WHERE d.id IN (SELECT id FROM due) AND d.status IN (1, 3) AND d.next_attempt_at IS NOT NULL
 RETURNING d.id, d.msg_id, d.ordering_key`
 
 // releaseCancelledSQL hands on the ordering keys whose head was just
@@ -80,6 +85,7 @@ func (db *DB) CancelDue(ctx context.Context, appID, endpointID, after, beforeID 
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, cancelDueSQL, pgx.NamedArgs{
 			"app_id": appID, "endpoint_id": endpointID, "after": after, "before_id": beforeID, "limit": limit, "now": now,
+			"reason": webhook.ReasonCancelMsgs,
 		})
 		type cancelledRow struct {
 			ID          string

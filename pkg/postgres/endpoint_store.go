@@ -17,7 +17,8 @@ import (
 // endpointSelect are the columns of an endpointRow.
 const endpointSelect = `id, org_id, app_id, uid, url, description, version, disabled, filter_types,
 	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, cancelled_at, created_at, updated_at,
-	url_userinfo, mtls, oauth, verification, verification_challenge, verified_at`
+	url_userinfo, mtls, oauth, verification, verification_challenge, verified_at,
+	filter, transformation_code, transformation_enabled, transformation_variables, transformation_updated_at`
 
 type endpointRow struct {
 	ID           string
@@ -47,6 +48,13 @@ type endpointRow struct {
 	Verification          string
 	VerificationChallenge string
 	VerifiedAt            *time.Time
+
+	// Issue 13: payload filter and transformation (endpoint_shaping.go).
+	Filter                  *string
+	TransformationCode      *string
+	TransformationEnabled   bool
+	TransformationVariables string // JSON object, sealed; "" for none
+	TransformationUpdatedAt *time.Time
 }
 
 func (endpointRow) TableName() string { return "endpoints" }
@@ -56,6 +64,7 @@ var endpointColumns = []string{
 	"uid", "url", "description", "version", "disabled", "filter_types", "channels",
 	"metadata", "throttle_rate", "headers", "secret", "old_secrets", "ordering", "updated_at",
 	"url_userinfo", "mtls", "oauth", "verification", "verification_challenge", "verified_at",
+	"filter", "transformation_code", "transformation_enabled", "transformation_variables", "transformation_updated_at",
 }
 
 func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
@@ -81,6 +90,9 @@ func (db *DB) endpointRowOf(ep *webhook.Endpoint) (endpointRow, error) {
 		OldSecrets:   db.box.Seal(string(oldJSON)),
 		Ordering:     cmp.Or(ep.Ordering, webhook.OrderingNone),
 		CreatedAt:    ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
+	}
+	if err := db.shapingRowOf(ep, &row); err != nil {
+		return row, err
 	}
 	return row, db.authRowOf(ep, &row)
 }
@@ -110,6 +122,9 @@ func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
 	}
 	if err := json.Unmarshal([]byte(old), &ep.OldSecrets); err != nil {
 		return ep, fmt.Errorf("endpoint %s old secrets: %w", r.ID, err)
+	}
+	if err := db.shapingOf(r, &ep); err != nil {
+		return ep, err
 	}
 	return ep, db.authOf(r, &ep)
 }

@@ -22,8 +22,11 @@ type eventTypeRow struct {
 	FeatureFlags []string `gorm:"serializer:json"`
 	GroupName    *string
 	Schemas      *string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Issue 13: schema-checked publishing and the retry schedule.
+	EnforceSchema bool
+	RetrySchedule nanosList `gorm:"type:jsonb"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 func (eventTypeRow) TableName() string { return "event_types" }
@@ -33,6 +36,7 @@ func eventTypeRowOf(et *webhook.EventType) eventTypeRow {
 		OrgID: et.OrgID, Name: et.Name, Description: et.Description, Archived: et.Archived,
 		Deprecated: et.Deprecated, FeatureFlag: et.FeatureFlag, FeatureFlags: et.FeatureFlags,
 		GroupName: et.GroupName, CreatedAt: et.CreatedAt, UpdatedAt: et.UpdatedAt,
+		EnforceSchema: et.EnforceSchema, RetrySchedule: nanosList(et.RetrySchedule),
 	}
 	if len(et.Schemas) > 0 && string(et.Schemas) != "null" {
 		s := string(et.Schemas)
@@ -46,6 +50,7 @@ func (r *eventTypeRow) eventType() (webhook.EventType, error) {
 		OrgID: r.OrgID, Name: r.Name, Description: r.Description, Archived: r.Archived,
 		Deprecated: r.Deprecated, FeatureFlag: r.FeatureFlag, FeatureFlags: r.FeatureFlags,
 		GroupName: r.GroupName, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		EnforceSchema: r.EnforceSchema, RetrySchedule: []time.Duration(r.RetrySchedule),
 	}
 	if r.Schemas != nil {
 		et.Schemas = json.RawMessage(*r.Schemas)
@@ -130,7 +135,8 @@ func (db *DB) UpdateEventType(ctx context.Context, et *webhook.EventType, change
 		et.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 		row := eventTypeRowOf(et)
 		return tx.Model(&eventTypeRow{}).Where("org_id = ? AND name = ?", et.OrgID, et.Name).
-			Select("description", "archived", "deprecated", "feature_flag", "feature_flags", "group_name", "schemas", "updated_at").
+			Select("description", "archived", "deprecated", "feature_flag", "feature_flags", "group_name", "schemas",
+				"enforce_schema", "retry_schedule", "updated_at").
 			Updates(&row).Error
 	})
 }

@@ -238,13 +238,17 @@ var recoverable = []int{int(webhook.StatusFail), int(webhook.StatusCanceled)}
 // the batch was being picked is left alone.
 func (db *DB) RecoverDeliveries(ctx context.Context, endpointID string, since, until time.Time, after string, limit int) ([]webhook.Delivery, error) {
 	found, _ := db.pool.Query(ctx, `
-		UPDATE deliveries SET status = @pending, round = round + 1, round_attempts = 0,
-			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => @grace), updated_at = now()
-		WHERE status = ANY(@recoverable) AND id IN (
+		-- The batch is picked once (MATERIALIZED): as a subquery of the
+		-- UPDATE, "id IN (SELECT ... LIMIT n)" may be run again for each
+		-- row and update more than n.
+		WITH picked AS MATERIALIZED (
 			SELECT id FROM deliveries
 			WHERE endpoint_id = @endpoint_id AND status = ANY(@recoverable) AND msg_id >= @since AND msg_id < @until AND msg_id > @after
 			ORDER BY msg_id LIMIT @limit
 			FOR UPDATE)
+		UPDATE deliveries SET status = @pending, round = round + 1, round_attempts = 0, reason = NULL,
+			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => @grace), updated_at = now()
+		WHERE status = ANY(@recoverable) AND id IN (SELECT id FROM picked)
 		RETURNING `+deliveryColumns, pgx.NamedArgs{
 		"pending": int(webhook.StatusPending), "recoverable": recoverable, "grace": db.reconcileGrace.Seconds(),
 		"endpoint_id": endpointID, "since": webhook.TimeID(webhook.PrefixMessage, since),

@@ -42,7 +42,7 @@ func (r *messageRow) message() (webhook.Message, error) {
 
 // deliveryColumns are the columns of a deliveryRow.
 const deliveryColumns = `id, org_id, app_id, msg_id, endpoint_id, status, round, round_attempts,
-	next_attempt_at, reconcile_at, ordering_key, ordering_seq, held, created_at, updated_at`
+	next_attempt_at, reconcile_at, ordering_key, ordering_seq, held, reason, created_at, updated_at`
 
 type deliveryRow struct {
 	ID            string
@@ -58,6 +58,7 @@ type deliveryRow struct {
 	OrderingKey   *string
 	OrderingSeq   *int64
 	Held          bool
+	Reason        *string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -68,9 +69,17 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 	return webhook.Delivery{
 		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, MessageID: r.MsgID, EndpointID: r.EndpointID,
 		Status: webhook.MessageStatus(r.Status), Round: r.Round, RoundAttempts: r.RoundAttempts,
-		NextAttemptAt: r.NextAttemptAt, OrderingKey: r.OrderingKey, Held: r.Held,
+		NextAttemptAt: r.NextAttemptAt, OrderingKey: r.OrderingKey, Held: r.Held, Reason: deref(r.Reason),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
+}
+
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // createMessageSQL inserts a message and one delivery per matching
@@ -79,13 +88,18 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 //   - msg: the message.
 //   - matched: the endpoints it goes to: webhook.Endpoint.Matches in SQL
 //     (enabled, no filter or the event type in it, no channels or one
-//     shared), or with @only set that endpoint alone; and the ordering key
-//     of each delivery (webhook.Endpoint.OrderingKeyFor).
+//     shared) and, for endpoints with a payload filter, the verdict the
+//     publisher passed (@passed_ids matched; @failed_ids could not be
+//     evaluated, with @failed_reasons; any other such endpoint is left
+//     out); or with @only set that endpoint alone, whatever its filters.
+//     Also the ordering key of each delivery
+//     (webhook.Endpoint.OrderingKeyFor), none for a filtered-out one.
 //   - keys: for each ordered delivery, its key's row is taken (its lock
 //     serialises the key's publishes with the release of its head), its
 //     number in the key is counted, and it becomes the key's head unless
 //     the key has one already.
-//   - the deliveries: due now (pending), or held behind their key's head.
+//   - the deliveries: due now (pending), held behind their key's head, or
+//     cancelled with their reason when their filter failed.
 //   - channel_rows, tag_rows: the message's channels and tags, one row
 //     each, in message_channels and message_tags, where the message list
 //     finds them in message order (messageFilesSQL).
@@ -96,15 +110,18 @@ func (r *deliveryRow) delivery() webhook.Delivery {
 var createMessageSQL = `
 WITH msg AS (
 	INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload, retention_days,
-		ordering_key, created_at)
+		ordering_key, traceparent, tracestate, created_at)
 	VALUES (@id, @org_id, @app_id, @event_type, @event_id, CAST(@channels AS jsonb), CAST(@tags AS jsonb),
-		@payload, @retention_days, @ordering_key, @now)
+		@payload, @retention_days, @ordering_key, @traceparent, @tracestate, @now)
 	RETURNING id
 ), matched AS (
 	SELECT e.id AS endpoint_id, 'dlv_' || substr(@id, 5) || substr(e.id, 4) AS delivery_id,
-		CASE WHEN @event_type = @verification_event THEN NULL
-			WHEN e.ordering = 'strict' THEN '' ELSE CAST(@ordering_key AS text) END AS ordering_key
+		CASE WHEN @event_type = @verification_event OR f.id IS NOT NULL THEN NULL
+			WHEN e.ordering = 'strict' THEN '' ELSE CAST(@ordering_key AS text) END AS ordering_key,
+		f.reason
 	FROM endpoints e
+	LEFT JOIN unnest(CAST(@failed_ids AS text[]), CAST(@failed_reasons AS text[])) AS f(id, reason)
+		ON f.id = e.id AND @only = ''
 	WHERE e.app_id = @app_id AND NOT e.disabled
 		AND (e.verification <> @pending_verification OR (@only <> '' AND @event_type = @verification_event))
 		AND CASE WHEN @only = '' THEN
@@ -112,6 +129,7 @@ WITH msg AS (
 			OR jsonb_exists(e.filter_types, @event_type))
 		AND (coalesce(jsonb_typeof(e.channels), 'null') <> 'array' OR jsonb_array_length(e.channels) = 0
 			OR jsonb_exists_any(e.channels, CAST(@channel_list AS text[])))
+		AND (e.filter IS NULL OR e.id = ANY(CAST(@passed_ids AS text[])) OR f.id IS NOT NULL)
 	ELSE e.id = @only END
 ), keys AS (
 	INSERT INTO ordering_keys AS k (endpoint_id, key, last_seq, head_delivery_id, head_since)
@@ -126,15 +144,16 @@ WITH msg AS (
 	RETURNING endpoint_id, last_seq, head_delivery_id
 )` + messageFilesSQL + `
 INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, next_attempt_at, reconcile_at,
-	ordering_key, ordering_seq, held, created_at, updated_at)
-SELECT m.delivery_id, @org_id, @app_id, msg.id, m.endpoint_id, @pending,
-	CASE WHEN held THEN NULL ELSE CAST(@now AS timestamptz) END,
-	CASE WHEN held THEN NULL ELSE CAST(@reconcile_at AS timestamptz) END,
-	m.ordering_key, k.last_seq, held, @now, @now
+	ordering_key, ordering_seq, held, reason, created_at, updated_at)
+SELECT m.delivery_id, @org_id, @app_id, msg.id, m.endpoint_id,
+	CASE WHEN m.reason IS NULL THEN CAST(@pending AS smallint) ELSE CAST(@canceled AS smallint) END,
+	CASE WHEN held OR m.reason IS NOT NULL THEN NULL ELSE CAST(@now AS timestamptz) END,
+	CASE WHEN held OR m.reason IS NOT NULL THEN NULL ELSE CAST(@reconcile_at AS timestamptz) END,
+	m.ordering_key, k.last_seq, held, m.reason, @now, @now
 FROM msg, matched m
 LEFT JOIN keys k ON k.endpoint_id = m.endpoint_id
 CROSS JOIN LATERAL (SELECT coalesce(k.head_delivery_id <> m.delivery_id, false) AS held) h
-RETURNING id, endpoint_id, ordering_key, held`
+RETURNING id, endpoint_id, ordering_key, held, reason`
 
 // messageFilesSQL files a message's channels and tags (@channel_list,
 // @tag_list) under its application: steps of createMessageSQL.
@@ -146,13 +165,21 @@ const messageFilesSQL = `, channel_rows AS (
 	SELECT @app_id, t, msg.id FROM msg, unnest(CAST(@tag_list AS text[])) AS t
 )`
 
-// CreateMessage implements delivery.PublishStore: the message and its
-// deliveries are written by one statement.
+// CreateMessage implements webhook.MessageStore: PublishMessage without
+// filter verdicts, so endpoints with a payload filter get no delivery
+// unless onlyEndpoint names them. The Publisher evaluates filters and calls
+// PublishMessage.
 func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpoint string) ([]webhook.Delivery, error) {
+	return db.PublishMessage(ctx, msg, onlyEndpoint, webhook.FilterVerdicts{})
+}
+
+// PublishMessage implements delivery.PublishStore: the message and its
+// deliveries are written by one statement (createMessageSQL).
+func (db *DB) PublishMessage(ctx context.Context, msg *webhook.Message, onlyEndpoint string, verdicts webhook.FilterVerdicts) ([]webhook.Delivery, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	msg.ID = webhook.NewID(webhook.PrefixMessage)
 	msg.CreatedAt = now
-	rows, err := db.pool.Query(ctx, createMessageSQL, db.createMessageArgs(msg, onlyEndpoint, now))
+	rows, err := db.pool.Query(ctx, createMessageSQL, db.createMessageArgs(msg, onlyEndpoint, now, verdicts))
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")
 	}
@@ -161,10 +188,14 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 			OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
 			Status: webhook.StatusPending, CreatedAt: now, UpdatedAt: now,
 		}
-		if err := row.Scan(&d.ID, &d.EndpointID, &d.OrderingKey, &d.Held); err != nil {
+		var reason *string
+		if err := row.Scan(&d.ID, &d.EndpointID, &d.OrderingKey, &d.Held, &reason); err != nil {
 			return d, err
 		}
-		if !d.Held {
+		switch {
+		case reason != nil:
+			d.Status, d.Reason = webhook.StatusCanceled, *reason
+		case !d.Held:
 			d.NextAttemptAt = &now
 		}
 		return d, nil
@@ -176,15 +207,43 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 }
 
 // createMessageArgs are the arguments of createMessageSQL for msg.
-func (db *DB) createMessageArgs(msg *webhook.Message, onlyEndpoint string, now time.Time) pgx.NamedArgs {
+func (db *DB) createMessageArgs(msg *webhook.Message, onlyEndpoint string, now time.Time, verdicts webhook.FilterVerdicts) pgx.NamedArgs {
+	failedIDs := make([]string, 0, len(verdicts.Failed))
+	failedReasons := make([]string, 0, len(verdicts.Failed))
+	for _, f := range verdicts.Failed {
+		failedIDs, failedReasons = append(failedIDs, f.EndpointID), append(failedReasons, webhook.StorableString(f.Reason))
+	}
 	return pgx.NamedArgs{
 		"id": msg.ID, "org_id": msg.OrgID, "app_id": msg.AppID, "event_type": msg.EventType, "event_id": msg.EventID,
 		"channels": jsonOrNull(msg.Channels), "tags": jsonOrNull(msg.Tags), "payload": string(msg.Payload),
 		"retention_days": msg.RetentionDays, "ordering_key": msg.OrderingKey, "now": now,
-		"pending": int(webhook.StatusPending), "reconcile_at": now.Add(db.reconcileGrace),
+		"pending": int(webhook.StatusPending), "canceled": int(webhook.StatusCanceled), "reconcile_at": now.Add(db.reconcileGrace),
 		"only": onlyEndpoint, "channel_list": nonNil(msg.Channels), "tag_list": nonNil(msg.Tags),
 		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
+		"passed_ids": nonNil(verdicts.Passed), "failed_ids": failedIDs, "failed_reasons": failedReasons,
+		"traceparent": nullIfEmpty(msg.Trace.Parent), "tracestate": nullIfEmpty(msg.Trace.State),
 	}
+}
+
+// nullIfEmpty returns s, or nil (SQL NULL) for "".
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// traceContextOf returns the trace context a message's traceparent and
+// tracestate columns hold.
+func traceContextOf(parent, state *string) webhook.TraceContext {
+	var tc webhook.TraceContext
+	if parent != nil {
+		tc.Parent = *parent
+	}
+	if state != nil {
+		tc.State = *state
+	}
+	return tc
 }
 
 // jsonOrNull returns list as a JSON array, or nil (SQL NULL) for nil.
@@ -230,6 +289,8 @@ type jobRow struct {
 	MPayload       *string
 	MRetentionDays int
 	MCreatedAt     time.Time
+	MTraceparent   *string
+	MTracestate    *string
 }
 
 // loadDeliverySQL reads a delivery with its message and endpoint.
@@ -239,7 +300,8 @@ SELECT ` + prefixed("e.", "", endpointSelect) + `,
 	d.next_attempt_at AS d_next_attempt_at, d.ordering_key AS d_ordering_key, d.held AS d_held,
 	d.created_at AS d_created_at, d.updated_at AS d_updated_at,
 	m.id AS m_id, m.event_type AS m_event_type, m.event_id AS m_event_id, m.channels AS m_channels,
-	m.tags AS m_tags, m.payload AS m_payload, m.retention_days AS m_retention_days, m.created_at AS m_created_at
+	m.tags AS m_tags, m.payload AS m_payload, m.retention_days AS m_retention_days, m.created_at AS m_created_at,
+	m.traceparent AS m_traceparent, m.tracestate AS m_tracestate
 FROM deliveries d
 JOIN messages m ON m.id = d.msg_id
 JOIN endpoints e ON e.id = d.endpoint_id
@@ -266,6 +328,7 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob
 	}
 	job := &webhook.DeliveryJob{Delivery: d.delivery()}
 	job.Message, _ = m.message()
+	job.Message.Trace = traceContextOf(r.MTraceparent, r.MTracestate)
 	job.Endpoint, err = db.endpointOf(&r.endpointRow)
 	return job, err
 }
@@ -293,6 +356,7 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"status_code": a.StatusCode, "response": a.Response, "duration_ms": a.DurationMs,
 		"trigger_type": int(a.TriggerType), "created_at": a.CreatedAt,
 		"transition": rec.Transition.String(), "next_attempt_at": rec.NextAttemptAt, "reconcile_at": reconcileAt,
+		"reason":    rec.Reason,
 		"scheduled": a.TriggerType == webhook.TriggerScheduled, "round": rec.Round, "made_before": rec.Number - 1,
 		"release_reconcile_at": a.CreatedAt.Add(db.reconcileGrace),
 	})
@@ -310,7 +374,7 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		if r.MsgID != nil && r.Payload != nil {
 			job.Delivery.MessageID = *r.MsgID
 			job.Message = webhook.Message{ID: *r.MsgID, OrgID: a.OrgID, AppID: a.AppID, EventType: *r.EventType,
-				EventID: r.EventID, Payload: json.RawMessage(*r.Payload)}
+				EventID: r.EventID, Payload: json.RawMessage(*r.Payload), Trace: traceContextOf(r.Traceparent, r.Tracestate)}
 		}
 		rec.Released = job
 	}
@@ -319,12 +383,14 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 
 // recordedRow is the row of recordAttemptSQL.
 type recordedRow struct {
-	Inserted  int
-	Released  *string
-	MsgID     *string
-	EventType *string
-	EventID   *string
-	Payload   *string
+	Inserted    int
+	Released    *string
+	MsgID       *string
+	EventType   *string
+	EventID     *string
+	Payload     *string
+	Traceparent *string
+	Tracestate  *string
 }
 
 // recordAttemptSQL records one attempt and applies its transition, in
@@ -333,12 +399,14 @@ type recordedRow struct {
 //   - attempt: the attempt is inserted, unless one with its task key was
 //     recorded before; then nothing else happens.
 //   - endpoint_health: the endpoint's run of failures starts at a failed
-//     attempt and ends at a successful one.
+//     attempt and ends at a successful one (an attempt its transformation
+//     cancelled, status 4, is neither).
 //   - transition: the delivery takes the transition @transition: succeeded
 //     (status success, nothing scheduled, no longer held), retry (status
 //     sending, the next attempt at @next_attempt_at), exhausted and
-//     endpoint_gone (status fail, nothing scheduled), manual_failed
-//     (unchanged). A scheduled attempt applies it only while the delivery
+//     endpoint_gone (status fail, nothing scheduled), cancelled (status
+//     canceled with @reason, nothing scheduled), manual_failed
+//     (unchanged). Any transition but cancelled clears the reason. A scheduled attempt applies it only while the delivery
 //     still waits for exactly that attempt: not finished meanwhile (by a
 //     resend), not recovered into another round, not past it.
 //   - released: a transition that ended the delivery hands its ordering
@@ -360,14 +428,15 @@ WITH attempt AS (
 	RETURNING 1
 ), endpoint_health AS (
 	UPDATE endpoints SET failing_since = CASE WHEN @status = 0 THEN NULL ELSE @created_at END
-	WHERE id = @endpoint_id AND EXISTS (SELECT 1 FROM attempt)
+	WHERE id = @endpoint_id AND EXISTS (SELECT 1 FROM attempt) AND @status IN (0, 2)
 	  AND CASE WHEN @status = 0 THEN failing_since IS NOT NULL ELSE failing_since IS NULL END
 ), transition AS (
 	UPDATE deliveries SET
-		status = CASE @transition WHEN 'succeeded' THEN 0 WHEN 'retry' THEN 3 ELSE 2 END,
+		status = CASE @transition WHEN 'succeeded' THEN 0 WHEN 'retry' THEN 3 WHEN 'cancelled' THEN 4 ELSE 2 END,
 		next_attempt_at = CASE WHEN @transition = 'retry' THEN CAST(@next_attempt_at AS timestamptz) END,
 		reconcile_at = CASE WHEN @transition = 'retry' THEN CAST(@reconcile_at AS timestamptz) END,
-		held = held AND @transition <> 'succeeded',
+		held = held AND @transition NOT IN ('succeeded', 'cancelled'),
+		reason = CASE WHEN @transition = 'cancelled' THEN CAST(@reason AS text) END,
 		updated_at = @created_at,
 		round_attempts = round_attempts + CASE WHEN @scheduled THEN 1 ELSE 0 END
 	WHERE id = @delivery_id AND EXISTS (SELECT 1 FROM attempt) AND @transition <> 'manual_failed'
@@ -377,9 +446,10 @@ WITH attempt AS (
 	SELECT hookd_release_ordering_key(@endpoint_id, t.ordering_key, @delivery_id, @created_at,
 		CAST(@release_reconcile_at AS timestamptz)) AS id
 	FROM transition t
-	WHERE @transition IN ('succeeded', 'exhausted', 'endpoint_gone') AND t.ordering_key IS NOT NULL
+	WHERE @transition IN ('succeeded', 'exhausted', 'endpoint_gone', 'cancelled') AND t.ordering_key IS NOT NULL
 )
-SELECT (SELECT count(*) FROM attempt) AS inserted, r.id AS released, m.id AS msg_id, m.event_type, m.event_id, m.payload
+SELECT (SELECT count(*) FROM attempt) AS inserted, r.id AS released, m.id AS msg_id, m.event_type, m.event_id, m.payload,
+	m.traceparent, m.tracestate
 FROM (SELECT 1) AS one
 LEFT JOIN released r ON r.id IS NOT NULL
 LEFT JOIN deliveries d ON d.id = r.id

@@ -57,7 +57,7 @@ func TestPublishIndexCost(t *testing.T) {
 				Payload: json.RawMessage(`{"type":"invoice.paid","amount":4200,"currency":"eur"}`)}
 			eventID := "evt-" + msg.ID[4:]
 			msg.EventID = &eventID
-			rows, err := db.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, WAL) "+query, db.createMessageArgs(msg, "", time.Now().UTC()))
+			rows, err := db.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, WAL) "+query, db.createMessageArgs(msg, "", time.Now().UTC(), webhook.FilterVerdicts{}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -93,10 +93,10 @@ func replayFilterSQL(f webhook.ReplayFilter, args pgx.NamedArgs) string {
 // replayDeliveriesSQL restarts, in a new round, the deliveries of the
 // batch's range that match the filter (%s), in message order:
 //
-//   - picked: the batch's deliveries that match, locked; those whose
-//     message's payload was expunged or expired are left as they are
-//     (there is nothing to send, and a replay must not turn a success into
-//     a dead letter);
+//   - picked: the batch's deliveries that match, locked, picked once;
+//     those whose message's payload was expunged or expired are left as
+//     they are (there is nothing to send, and a replay must not turn a
+//     success into a dead letter);
 //   - numbered: their position, which spaces their due times;
 //   - the update: each becomes pending, due at @start plus its position
 //     times @spacing, in a new round with the whole retry schedule, and no
@@ -105,7 +105,7 @@ func replayFilterSQL(f webhook.ReplayFilter, args pgx.NamedArgs) string {
 //     its old round finds itself stale and does nothing. Each comes back
 //     with its message, which its first attempt carries.
 var replayDeliveriesSQL = `
-WITH picked AS (
+WITH picked AS MATERIALIZED (
 	SELECT d.id, d.msg_id FROM deliveries d
 	JOIN messages m ON m.id = d.msg_id
 	WHERE d.endpoint_id = @endpoint_id AND d.msg_id >= @since_id AND d.msg_id > @after
@@ -115,7 +115,7 @@ WITH picked AS (
 ), numbered AS (
 	SELECT id, row_number() OVER (ORDER BY msg_id) - 1 AS n FROM picked
 )
-UPDATE deliveries d SET status = 1, round = d.round + 1, round_attempts = 0, held = false,
+UPDATE deliveries d SET status = 1, round = d.round + 1, round_attempts = 0, held = false, reason = NULL,
 	next_attempt_at = CAST(@start AS timestamptz) + n.n * make_interval(secs => @spacing),
 	reconcile_at = CAST(@start AS timestamptz) + n.n * make_interval(secs => @spacing) + make_interval(secs => @grace),
 	updated_at = @now

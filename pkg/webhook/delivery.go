@@ -35,10 +35,23 @@ const (
 	// The delivery fails at once, without retries, and the endpoint is
 	// disabled.
 	EndpointGone
-	// ManualFailed: a manual attempt (resend) failed. The delivery is left
-	// as it was: its schedule, if any, goes on.
+	// ManualFailed: a manual attempt (resend) failed, or its transformation
+	// cancelled it. The delivery is left as it was: its schedule, if any,
+	// goes on.
 	ManualFailed
+	// Cancelled: the endpoint's transformation cancelled a scheduled
+	// attempt (webhook.cancel = true): no request was made. The delivery is
+	// cancelled for good (StatusCanceled, Reason ReasonTransformCancelled),
+	// without retries; for ordering it is done.
+	Cancelled
 )
+
+// ReasonTransformCancelled is the Reason of a delivery its endpoint's
+// transformation cancelled.
+const ReasonTransformCancelled = "cancelled by transformation"
+
+// ReasonCancelMsgs is the Reason of a delivery cancel-msgs cancelled.
+const ReasonCancelMsgs = "cancelled by cancel-msgs"
 
 // String names the transition as the store's SQL does.
 func (t Transition) String() string {
@@ -53,6 +66,8 @@ func (t Transition) String() string {
 		return "endpoint_gone"
 	case ManualFailed:
 		return "manual_failed"
+	case Cancelled:
+		return "cancelled"
 	}
 	return "none"
 }
@@ -73,6 +88,8 @@ type AttemptRecord struct {
 	Transition Transition
 	// NextAttemptAt is when the next attempt is due, for Retry.
 	NextAttemptAt *time.Time
+	// Reason is the delivery's Reason, for Cancelled.
+	Reason string
 	// Released is set by RecordAttempt when the transition ended the head
 	// of an ordering key: the key's next delivery, made due now, with its
 	// message when the store had it at hand (its Endpoint is not set).

@@ -62,6 +62,15 @@ type Endpoint struct {
 	OAuth *EndpointOAuth
 	// Verification is its proof of control over URL.
 	Verification Verification
+
+	// Filter is its payload filter, a CEL expression over payload,
+	// eventType, channels and tags (a hookd extension, docs/delivery.md
+	// "Payload filters"); "" means none. The API compiles it when it is
+	// written; the Publisher evaluates it at publish.
+	Filter string
+	// Transformation reshapes its deliveries' requests (docs/delivery.md
+	// "Transformations"); the zero value is none.
+	Transformation EndpointTransformation
 }
 
 // Endpoint orderings.

@@ -44,7 +44,10 @@ type Message struct {
 	// endpoint, the messages of one key are attempted in publish order
 	// (docs/delivery.md, "Ordering").
 	OrderingKey *string
-	CreatedAt   time.Time
+	// Trace is the trace context of the span that published the message
+	// when tracing is on; zero otherwise.
+	Trace     TraceContext
+	CreatedAt time.Time
 }
 
 // Ordering keys.
@@ -148,7 +151,8 @@ func (m *Message) Validate() error {
 
 // Matches reports whether ep receives m: it is enabled, its event type
 // filter is empty or names m's type, and its channels are empty or share
-// one with m.
+// one with m. The payload filter (Filter) is not evaluated here: the
+// Publisher evaluates it (package filter) for the endpoints that match.
 func (ep *Endpoint) Matches(m *Message) bool {
 	if ep.Disabled {
 		return false
@@ -240,7 +244,11 @@ type Delivery struct {
 	OrderingKey *string
 	// Held is set while an earlier delivery of its ordering key is not done:
 	// the delivery is pending, with nothing scheduled.
-	Held      bool
+	Held bool
+	// Reason says why a cancelled delivery (StatusCanceled) was not made,
+	// for example "filtered out: no such key: amount" or "cancelled by
+	// transformation"; "" when it has none.
+	Reason    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -358,3 +366,27 @@ type MessageStore interface {
 	// batch of fewer than limit is the last.
 	RecoverDeliveries(ctx context.Context, endpointID string, since, until time.Time, after string, limit int) ([]Delivery, error)
 }
+
+// FilterVerdicts are the outcomes of the payload filters (Endpoint.Filter)
+// a publisher evaluated for one message, for the store to decide its
+// deliveries: an endpoint whose filter is in neither list (false, or not
+// evaluated) gets no delivery.
+type FilterVerdicts struct {
+	// Passed are the endpoints whose filter matched.
+	Passed []string
+	// Failed are the endpoints whose filter could not be evaluated: each
+	// gets a cancelled delivery (StatusCanceled) carrying the reason.
+	Failed []FilterFailure
+}
+
+// FilterFailure is an endpoint whose filter failed to evaluate.
+type FilterFailure struct {
+	EndpointID string
+	// Reason is the delivery's Reason: "filtered out: " and the evaluation
+	// error, e.g. "filtered out: no such key: amount".
+	Reason string
+}
+
+// ReasonFilteredOut prefixes the Reason of a delivery whose endpoint's
+// payload filter failed to evaluate.
+const ReasonFilteredOut = "filtered out: "

@@ -65,14 +65,14 @@ export function route(...segments) {
 
 // --- Status and time ------------------------------------------------------
 
-const STATUS_TEXT = { 0: 'success', 1: 'pending', 2: 'fail', 3: 'sending' };
+const STATUS_TEXT = { 0: 'success', 1: 'pending', 2: 'fail', 3: 'sending', 4: 'canceled' };
 
 /** statusText turns a numeric delivery status into its name. */
 export function statusText(status) {
   return STATUS_TEXT[status] ?? 'unknown';
 }
 
-const STATUS_LABEL = { success: 'Succeeded', pending: 'Pending', fail: 'Failed', sending: 'Retrying' };
+const STATUS_LABEL = { success: 'Succeeded', pending: 'Pending', fail: 'Failed', sending: 'Retrying', canceled: 'Cancelled' };
 
 /** badge shows a delivery or attempt status ("success", "fail", ...). */
 export function badge(status, title) {

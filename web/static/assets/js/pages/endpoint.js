@@ -9,6 +9,7 @@ import { go } from '../router.js';
 import {
   endpointFields, form, messageLink, duration, httpStatus, responseBody, allEventTypes,
 } from './common.js';
+import { filterCard, transformationCard } from './shaping.js';
 
 export async function renderEndpoint(ctx, view, params) {
   fill(view.main, loading());
@@ -47,12 +48,15 @@ export async function renderEndpoint(ctx, view, params) {
     }),
     statsRow(ctx, view, base),
     h('div.grid-2', null,
-      settingsCard(ctx, base, ep, again),
+      h('div.stack', null,
+        settingsCard(ctx, base, ep, again),
+        filterCard(ctx, base, ep, again)),
       h('div.stack', null,
         secretCard(ctx, base, ep),
         headersCard(ctx, view, base),
         recoverCard(ctx, base),
         exampleCard(ctx, base, app))),
+    transformationCard(ctx, view, base, again),
     attemptsCard(ctx, view, app, ep));
 }
 
@@ -75,7 +79,7 @@ function statsRow(ctx, view, base) {
   const row = h('div.stats', null, loading('Loading statistics…'));
   ctx.api.get(base + '/stats').then((s) => {
     if (!view.alive()) return;
-    fill(row, ['success', 'pending', 'sending', 'fail'].map((k) =>
+    fill(row, ['success', 'pending', 'sending', 'fail', 'canceled'].map((k) =>
       h(`div.stat.stat-${k}`, null, h('span.stat-value', null, String(s[k] ?? 0)), h('span.stat-label', null, badge(k)))),
     h('p.hint.stats-hint', null, 'Deliveries over the last 28 days.'));
   }, (err) => fill(row, errorBox(err)));
@@ -224,7 +228,8 @@ function attemptsCard(ctx, view, app, ep) {
   const filter = h('select', { 'aria-label': 'Show attempts', onchange: () => load('') },
     h('option', { value: '' }, 'All attempts'),
     h('option', { value: '0' }, 'Succeeded'),
-    h('option', { value: '2' }, 'Failed'));
+    h('option', { value: '2' }, 'Failed'),
+    h('option', { value: '4' }, 'Cancelled'));
   let iterator = '';
   const attemptsPath = path`/app/${app.id}/attempt/endpoint/${ep.id}`;
   async function load(it = iterator) {

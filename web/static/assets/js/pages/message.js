@@ -60,7 +60,7 @@ export async function renderMessage(ctx, view, params) {
       byEndpoint.get(a.endpointId).push(a);
     }
     // Redraw only on change, so open details and scroll positions survive polling.
-    const snapshot = JSON.stringify([eps.data.map((e) => [e.id, e.status, e.nextAttempt]), attempts.data.map((a) => a.id)]);
+    const snapshot = JSON.stringify([eps.data.map((e) => [e.id, e.status, e.nextAttempt, e.reason]), attempts.data.map((a) => a.id)]);
     const changed = snapshot !== state.last;
     if (changed) {
       state.last = snapshot;
@@ -88,6 +88,7 @@ export async function renderMessage(ctx, view, params) {
           h('div.delivery-title', null, badge(ep.status), endpointLink(app.id, ep)),
           h('div.delivery-meta', null,
             ep.status === 3 && ep.nextAttempt ? h('span.muted', null, 'next attempt ', time(ep.nextAttempt)) : null,
+            ep.reason ? h('span.reason', { dataset: { testid: 'reason' } }, ep.reason) : null,
             h('span.muted', null, `${attempts.length} attempt${attempts.length === 1 ? '' : 's'}`),
             button('Resend', async () => {
               await resend(ctx, app.id, msg.id, ep.id);
