@@ -121,15 +121,18 @@ UPDATE deliveries d SET status = 1, round = d.round + 1, round_attempts = 0, hel
 	updated_at = @now
 FROM numbered n, messages m
 WHERE d.id = n.id AND m.id = d.msg_id
-RETURNING ` + deliveryColumnsOf("d.") + `, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload`
+RETURNING ` + deliveryColumnsOf("d.") + `, m.event_type AS m_event_type, m.event_id AS m_event_id, m.payload AS m_payload,
+	m.traceparent AS m_traceparent, m.tracestate AS m_tracestate`
 
 // replayedRow is a row of replayDeliveriesSQL: a delivery and what its
 // first attempt needs of its message.
 type replayedRow struct {
 	deliveryRow
-	MEventType string
-	MEventID   *string
-	MPayload   *string
+	MEventType   string
+	MEventID     *string
+	MPayload     *string
+	MTraceparent *string
+	MTracestate  *string
 }
 
 // deliveryColumnsOf is deliveryColumns of the table alias t ("d.").
@@ -155,7 +158,8 @@ func (db *DB) ReplayDeliveries(ctx context.Context, b webhook.ReplayBatch) (webh
 	for _, r := range replayed {
 		d := r.delivery()
 		step.Queued = append(step.Queued, d)
-		m := webhook.Message{ID: d.MessageID, OrgID: d.OrgID, AppID: d.AppID, EventType: r.MEventType, EventID: r.MEventID}
+		m := webhook.Message{ID: d.MessageID, OrgID: d.OrgID, AppID: d.AppID, EventType: r.MEventType, EventID: r.MEventID,
+			Trace: traceContextOf(r.MTraceparent, r.MTracestate)}
 		if r.MPayload != nil {
 			m.Payload = json.RawMessage(*r.MPayload)
 		}
@@ -185,7 +189,7 @@ func collectDeliveries(rows pgx.Rows) ([]webhook.Delivery, error) {
 // types and channels as webhook.Endpoint.Matches does; expunged and expired
 // ones, which cannot be sent, are left out.
 const missingSQL = `
-SELECT ` + messageSelect + ` FROM messages m
+SELECT ` + messageSelect + `, m.traceparent, m.tracestate FROM messages m
 WHERE m.app_id = @app_id AND m.id >= @since_id AND m.id > @after AND m.id <= @up_to AND m.id < @until_id
   AND m.payload IS NOT NULL
   AND (cardinality(CAST(@filter_types AS text[])) = 0 OR m.event_type = ANY(@filter_types))
@@ -216,13 +220,19 @@ func (db *DB) MissingMessages(ctx context.Context, ep *webhook.Endpoint, b webho
 		return nil, step, err
 	}
 	rows, _ := db.pool.Query(ctx, missingSQL, args)
-	found, err := pgx.CollectRows(rows, pgx.RowToStructByName[messageRow])
+	type missingRow struct {
+		messageRow
+		Traceparent *string
+		Tracestate  *string
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowToStructByName[missingRow])
 	if err != nil {
 		return nil, step, fmt.Errorf("reading messages %s missed: %w", ep.ID, err)
 	}
 	msgs := make([]webhook.Message, len(found))
 	for i := range found {
 		msgs[i], _ = found[i].message()
+		msgs[i].Trace = traceContextOf(found[i].Traceparent, found[i].Tracestate)
 	}
 	return msgs, step, nil
 }
