@@ -124,7 +124,11 @@ func (b *bundle) runTasks() {
 		Store:  b.db,
 		Logger: slog.New(slog.DiscardHandler),
 		Runners: map[webhook.TaskKind]background.Runner{
-			webhook.TaskEndpointRecover: &background.Recover{Store: b.db, Queue: b.dispatched, BatchSize: 2},
+			webhook.TaskEndpointRecover:    &background.Recover{Store: b.db, Queue: b.dispatched, BatchSize: 2},
+			webhook.TaskEndpointBulkReplay: &background.Replay{Store: b.db, Queue: b.dispatched, BatchSize: 2},
+			webhook.TaskEndpointReplay:     &background.Replay{Store: b.db, Queue: b.dispatched, BatchSize: 2, Missing: true},
+			webhook.TaskEndpointCancel:     &background.Cancel{Store: b.db, Queue: b.dispatched, BatchSize: 2},
+			webhook.TaskMessageBroadcast:   &background.Broadcast{Store: b.db, Publisher: &delivery.Publisher{Store: b.db, Queue: b.dispatched}, BatchSize: 2},
 		},
 	}
 	for {

@@ -36,7 +36,8 @@ func (s *Server) listBackgroundTasks(c *gin.Context) {
 	if err != nil {
 		v, _ = asValidation(err)
 	}
-	f := webhook.TaskFilter{AppID: principal(c).AppID}
+	// hookd's own kinds are not listed: the SDKs refuse types they do not know.
+	f := webhook.TaskFilter{AppID: principal(c).AppID, Kinds: webhook.ContractTaskKinds()}
 	if st := c.Query("status"); st != "" {
 		if !webhook.ValidTaskStatus(st) {
 			v.Add("must be running, finished or failed", "query", "status")
@@ -66,7 +67,7 @@ func (s *Server) listBackgroundTasks(c *gin.Context) {
 func (s *Server) getBackgroundTask(c *gin.Context) {
 	p := principal(c)
 	t, err := s.cfg.Store.FindBackgroundTask(c.Request.Context(), p.OrgID, c.Param("task_id"))
-	if err == nil && p.AppID != "" && t.AppID != p.AppID {
+	if err == nil && ((p.AppID != "" && t.AppID != p.AppID) || !webhook.ValidTaskKind(string(t.Kind))) {
 		err = webhook.Errorf(webhook.ENOTFOUND, "background task not found")
 	}
 	if err != nil {

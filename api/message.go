@@ -233,6 +233,7 @@ func pathMessage(c *gin.Context) *webhook.Message {
 	return c.MustGet(messageKey).(*webhook.Message)
 }
 
+// getMessage answers one message, with its status (a hookd extension).
 func (s *Server) getMessage(c *gin.Context) {
 	v := &webhook.ValidationError{}
 	withContent := queryBool(c, "with_content", true, v)
@@ -240,22 +241,34 @@ func (s *Server) getMessage(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.PureJSON(http.StatusOK, messageOutOf(pathMessage(c), withContent))
-}
-
-func (s *Server) listMessages(c *gin.Context) {
-	opt, f, withContent, err := messageListQuery(c, webhook.PrefixMessage)
+	msg := pathMessage(c)
+	counts, err := s.cfg.Store.CountDeliveries(c.Request.Context(), []string{msg.ID})
 	if err != nil {
 		fail(c, err)
 		return
 	}
+	c.PureJSON(http.StatusOK, messageStatusOutOf(msg, counts[msg.ID], withContent))
+}
+
+// listMessages lists the application's messages, newest first, each with
+// its status; status, tag and event_id (a prefix) filter besides the
+// contract's filters.
+func (s *Server) listMessages(c *gin.Context) {
+	opt, f, withContent, err := messageListQuery(c, webhook.PrefixMessage)
+	if err == nil {
+		err = messageListExtras(c, &f)
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	f.OmitPayload = !withContent
 	page, err := s.cfg.Store.ListMessages(c.Request.Context(), pathApp(c), f, opt)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	out := func(m *webhook.Message) messageOut { return messageOutOf(m, withContent) }
-	c.PureJSON(http.StatusOK, newList(page, opt, out, func(m *webhook.Message) string { return m.ID }))
+	s.answerMessages(c, page, opt, withContent)
 }
 
 // messageListQuery parses the paging and the filters of the message and
@@ -300,7 +313,7 @@ func messageFilter(c *gin.Context) (webhook.MessageFilter, bool, error) {
 	if s := c.Query("status"); s != "" {
 		st, ok := webhook.ParseMessageStatus(s)
 		if !ok {
-			v.Add("must be 0 (success), 1 (pending), 2 (fail) or 3 (sending)", "query", "status")
+			v.Add(statusChoices, "query", "status")
 		}
 		f.Status = &st
 	}

@@ -30,6 +30,7 @@ type Store interface {
 	webhook.OperationalStore
 	webhook.PublishedEndpointStore
 	webhook.BackgroundTaskStore
+	webhook.BulkStore
 }
 
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
@@ -264,6 +265,9 @@ func (s *Server) routes() {
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/stats", s.withEndpoint(s.endpointStats))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/msg", s.withEndpoint(s.listEndpointMessages))
 	authed.POST("/app/:app_id/endpoint/:endpoint_id/recover", s.withEndpoint(idem(s.recoverEndpoint)))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/bulk-replay", s.withEndpoint(idem(s.bulkReplay)))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/replay-missing", s.withEndpoint(idem(s.replayMissing)))
+	authed.POST("/app/:app_id/endpoint/:endpoint_id/cancel-msgs", s.withEndpoint(idem(s.cancelMsgs)))
 	authed.POST("/app/:app_id/endpoint/:endpoint_id/send-example", s.withEndpoint(idem(s.sendExample)))
 	// Issue 14: keys, endpoint authentication, ownership verification.
 	authed.GET("/app/:app_id/endpoint/:endpoint_id/public-key", s.withEndpoint(s.getPublicKey))
@@ -284,6 +288,8 @@ func (s *Server) routes() {
 
 	authed.GET("/app/:app_id/msg", s.withApp(s.listMessages))
 	authed.POST("/app/:app_id/msg", orgOnly, idem(s.createMessage))
+	authed.POST("/app/:app_id/msg/search", s.withApp(idem(s.searchMessages)))
+	authed.POST("/msg/broadcast", orgOnly, idem(s.broadcast))
 	authed.GET("/app/:app_id/msg/:msg_id", s.withMessage(s.getMessage))
 	authed.DELETE("/app/:app_id/msg/:msg_id/content", s.withMessage(s.expungeMessage))
 	authed.GET("/app/:app_id/msg/:msg_id/endpoint", s.withMessage(s.listMessageEndpoints))

@@ -38,6 +38,8 @@ func benchScenarios(messages, concurrency, endpoints, filterEndpoints int, rate 
 		"rate":    {Name: "rate", Endpoints: 1, Messages: messages, Concurrency: concurrency, Rate: rate},
 		"slow":    {Name: "slow", Endpoints: 1, Messages: messages, Concurrency: concurrency, SinkDelay: delay},
 		"idle":    {Name: "idle", Endpoints: 1, Messages: 20, Concurrency: 1, Rate: 5},
+		// replay is one, then a bulk replay of every message.
+		"replay": {Name: "replay", Endpoints: 1, Messages: messages, Concurrency: concurrency, Replay: true},
 	}
 }
 
@@ -46,7 +48,7 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 		"Measures publish and delivery throughput and latency, against a hookd it starts (or -url).\nSee docs/benchmarks.md.", stderr)
 	url := fs.String("url", "", "base URL of a running hookd (default: start `hookd serve` on the local Postgres/Redis)")
 	key := fs.String("key", environ["HOOKD_BENCH_KEY"], "API key for -url (or HOOKD_BENCH_KEY)")
-	scenarios := fs.String("scenarios", "one,fanout,rate,slow,idle", "comma-separated: one, ordered, fanout, rate, slow, idle, unfiltered, filtered")
+	scenarios := fs.String("scenarios", "one,fanout,rate,slow,idle", "comma-separated: one, ordered, fanout, rate, slow, idle, unfiltered, filtered, replay")
 	messages := fs.Int("messages", 20000, "messages per scenario (fanout: messages/endpoints)")
 	concurrency := fs.Int("concurrency", 32, "parallel publishers")
 	endpoints := fs.Int("endpoints", 10, "endpoints in the fanout scenario")

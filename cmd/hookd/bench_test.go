@@ -163,3 +163,28 @@ func TestBenchFilterScenarios(t *testing.T) {
 		t.Errorf("the table does not compare the publish rates:\n%s", out)
 	}
 }
+
+// TestBenchReplaySmoke runs the replay scenario: every delivery arrives
+// once, then once more after the bulk replay, and never a third time.
+func TestBenchReplaySmoke(t *testing.T) {
+	t.Parallel()
+	b := setupWithEnv(t, map[string]string{"HOOKD_WHITELIST_SUBNETS": "127.0.0.0/8", "HOOKD_LOG_LEVEL": "warn"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-url", b.url, "-key", b.key, "-scenarios", "replay", "-messages", "300", "-concurrency", "8",
+		"-deadline", "15s", "-settle", "300ms", "-json"}
+	err := runBench(ctx, args, map[string]string{}, &stdout, &stderr)
+	results := parseBenchResults(t, stdout.Bytes())
+	if len(results) != 1 {
+		t.Fatalf("hookd bench printed %d results (%v):\n%s\n%s", len(results), err, stdout.String(), stderr.String())
+	}
+	r := results[0]
+	checkBenchResult(t, r)
+	if r.Replayed != r.Expected || r.ReplayPerSec <= 0 || r.ReplayTaskSeconds <= 0 {
+		t.Fatalf("replay: %d of %d replayed at %.0f/s, tasks %.1fs", r.Replayed, r.Expected, r.ReplayPerSec, r.ReplayTaskSeconds)
+	}
+	if err != nil {
+		t.Fatalf("hookd bench: %v\n%s", err, stderr.String())
+	}
+}

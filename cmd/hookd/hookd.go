@@ -245,7 +245,11 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Store:  m.db,
 		Logger: m.Logger,
 		Runners: map[webhook.TaskKind]background.Runner{
-			webhook.TaskEndpointRecover: &background.Recover{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
+			webhook.TaskEndpointRecover:    &background.Recover{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
+			webhook.TaskEndpointBulkReplay: &background.Replay{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
+			webhook.TaskEndpointReplay:     &background.Replay{Store: m.db, Queue: m.enqueuer, Logger: m.Logger, Missing: true, Filters: m.filters},
+			webhook.TaskEndpointCancel:     &background.Cancel{Store: m.db, Queue: m.enqueuer, Logger: m.Logger},
+			webhook.TaskMessageBroadcast:   &background.Broadcast{Store: m.db, Publisher: m.publisher},
 		},
 	}
 	m.janitor = &maintenance.Janitor{Logger: m.Logger, Sweeps: []maintenance.Sweep{

@@ -27,6 +27,16 @@ func WriteTable(w io.Writer, results []Result) {
 			r.DeliverPerSec, ms(r.EndToEnd.P50), ms(r.EndToEnd.P90), ms(r.EndToEnd.P99), ms(r.EndToEnd.Max),
 			r.Duplicates, r.Missing)
 	}
+	for _, r := range results {
+		if r.Replayed > 0 {
+			var cpu []string
+			for _, p := range r.ReplayProcs {
+				cpu = append(cpu, fmt.Sprintf("%s %.1fs", p.Name, p.CPUSeconds))
+			}
+			fmt.Fprintf(w, "%-12s replayed %d deliveries: %.0f/s at the sink, queued by the replay tasks in %.1fs; CPU %s\n",
+				r.Scenario, r.Replayed, r.ReplayPerSec, r.ReplayTaskSeconds, strings.Join(cpu, ", "))
+		}
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-12s %s\n", "scenario", "cost: CPU seconds / peak RSS MiB")
 	for _, r := range results {

@@ -31,6 +31,9 @@ type Scenario struct {
 	// OrderingKeys, when set, gives message i the ordering key
 	// "k<i mod OrderingKeys>".
 	OrderingKeys int
+	// Replay, once every delivery arrived, replays them all with one bulk
+	// replay per endpoint and measures how fast they arrive again.
+	Replay bool
 	// Filter, when set, is every endpoint's payload filter (a CEL
 	// expression); the published messages are expected to pass it.
 	Filter string
@@ -58,6 +61,14 @@ type Result struct {
 	EndToEnd      Latencies      `json:"endToEnd"`
 	Procs         []ProcUsage    `json:"processes"`
 	Seconds       float64        `json:"seconds"`
+	// Replayed counts the deliveries that arrived again after the bulk
+	// replays (Scenario.Replay); ReplayPerSec is their rate at the sink,
+	// from the replay calls to the last arrival, and ReplayTaskSeconds how
+	// long the replay tasks took to queue them all.
+	Replayed          int         `json:"replayed,omitempty"`
+	ReplayPerSec      float64     `json:"replayPerSec,omitempty"`
+	ReplayTaskSeconds float64     `json:"replayTaskSeconds,omitempty"`
+	ReplayProcs       []ProcUsage `json:"replayProcesses,omitempty"`
 }
 
 // Runner runs scenarios against one hookd.
@@ -158,7 +169,79 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (Result, error) {
 	}
 	res.Delivered, res.Duplicates = st.Distinct, st.Duplicates
 	res.Missing = res.Expected - st.Distinct
+	if sc.Replay && res.Missing == 0 && res.Duplicates == 0 {
+		if err := r.replay(ctx, uid, start, &res, time.Now().Add(sc.Deadline)); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// replay replays every delivery of the scenario's application, one bulk
+// replay per endpoint, and waits until each arrived once more (a second
+// arrival of every pair at the sink) or deadline: what did not is Missing,
+// a third arrival a Duplicate.
+func (r *Runner) replay(ctx context.Context, uid string, since time.Time, res *Result, deadline time.Time) error {
+	code, body, err := r.call(ctx, http.MethodGet, "/api/v1/app/"+uid+"/endpoint?limit=250", nil)
+	var eps struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err != nil || code != http.StatusOK || json.Unmarshal(body, &eps) != nil {
+		return fmt.Errorf("listing endpoints: %d %s %v", code, body, err)
+	}
+	r.Meter.Start()
+	start := time.Now()
+	var tasks []string
+	for _, ep := range eps.Data {
+		path := "/api/v1/app/" + uid + "/endpoint/" + ep.ID + "/bulk-replay"
+		code, body, err := r.call(ctx, http.MethodPost, path, map[string]any{"since": since.Add(-time.Minute).Format(time.RFC3339Nano)})
+		var task struct {
+			ID string `json:"id"`
+		}
+		if err != nil || code != http.StatusAccepted || json.Unmarshal(body, &task) != nil {
+			return fmt.Errorf("starting a bulk replay: %d %s %v", code, body, err)
+		}
+		tasks = append(tasks, task.ID)
+	}
+	prefix := "/" + uid + "/"
+	var queued time.Time
+	for {
+		if queued.IsZero() && r.tasksFinished(ctx, tasks) {
+			queued = time.Now()
+		}
+		st := r.Sink.Stats(prefix)
+		done := st.Duplicates >= res.Expected && !queued.IsZero()
+		if done || time.Now().After(deadline) || ctx.Err() != nil {
+			res.ReplayProcs = r.Meter.Stop()
+			res.Replayed = min(st.Duplicates, res.Expected)
+			res.Missing += res.Expected - res.Replayed
+			res.Duplicates = st.Duplicates - res.Replayed
+			if span := st.Last.Sub(start).Seconds(); span > 0 {
+				res.ReplayPerSec = float64(res.Replayed) / span
+			}
+			if !queued.IsZero() {
+				res.ReplayTaskSeconds = queued.Sub(start).Seconds()
+			}
+			return nil
+		}
+		sleep(ctx, 20*time.Millisecond)
+	}
+}
+
+// tasksFinished reports whether every background task of ids finished.
+func (r *Runner) tasksFinished(ctx context.Context, ids []string) bool {
+	for _, id := range ids {
+		code, body, err := r.call(ctx, http.MethodGet, "/api/v1/background-task/"+id, nil)
+		var task struct {
+			Status string `json:"status"`
+		}
+		if err != nil || code != http.StatusOK || json.Unmarshal(body, &task) != nil || task.Status != "finished" {
+			return false
+		}
+	}
+	return true
 }
 
 // await polls the sink until expected distinct deliveries under prefix

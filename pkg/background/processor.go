@@ -32,6 +32,11 @@ type Progress struct {
 	Data json.RawMessage
 	// Done ends the task: it is finished.
 	Done bool
+	// Wait pauses the task: there is nothing to do for that long (a replay
+	// waits for the workers to send what it queued). The processor saves
+	// the progress and lets the task go, so a paused task holds no
+	// processor; any worker resumes it once Wait has passed.
+	Wait time.Duration
 }
 
 // Store is what the Processor needs of the database.
@@ -63,6 +68,11 @@ type Processor struct {
 	MaxErrors int
 	// Owner names this process in leases; "" means a random name.
 	Owner string
+	// Slice is how long the processor runs one task before it hands it
+	// back and claims the task that has waited longest (the same one when
+	// no other waits), so that a long task does not hold up the others;
+	// 0 means 10s.
+	Slice time.Duration
 }
 
 func (p *Processor) defaults() {
@@ -80,6 +90,9 @@ func (p *Processor) defaults() {
 	}
 	if p.MaxErrors == 0 {
 		p.MaxErrors = 5
+	}
+	if p.Slice == 0 {
+		p.Slice = 10 * time.Second
 	}
 	if p.Owner == "" {
 		var b [8]byte
@@ -110,7 +123,8 @@ func (p *Processor) Run(ctx context.Context) {
 }
 
 // RunOnce claims one runnable task and runs it until it finishes, fails,
-// pauses after an infrastructure error or is lost to another worker. It
+// pauses (after an infrastructure error, or when its Runner asks to wait),
+// has run for its Slice, or is lost to another worker. It
 // reports whether it claimed a task; the error is the claim's.
 func (p *Processor) RunOnce(ctx context.Context) (bool, error) {
 	p.defaults()
@@ -127,6 +141,7 @@ func (p *Processor) RunOnce(ctx context.Context) (bool, error) {
 func (p *Processor) run(ctx context.Context, t *webhook.BackgroundTask) {
 	log := p.Logger.With(slog.String("task_id", t.ID), slog.String("task", string(t.Kind)))
 	runner := p.Runners[t.Kind]
+	claimed := time.Now()
 	for {
 		stepCtx, cancel := context.WithTimeout(ctx, p.Lease/2)
 		prog, err := runner.Step(stepCtx, t)
@@ -153,8 +168,17 @@ func (p *Processor) run(ctx context.Context, t *webhook.BackgroundTask) {
 			if prog.Done {
 				t.Status = webhook.TaskFinished
 			}
+			if prog.Wait > 0 {
+				lease = prog.Wait // any worker may go on after the pause
+			}
 		}
-		if !p.save(log, t, lease) || t.Status != webhook.TaskRunning || err != nil {
+		// Its slice is over: the task goes back, claimable at once, behind
+		// the tasks that waited longer (claims take the oldest lease first).
+		yield := err == nil && prog.Wait == 0 && time.Since(claimed) >= p.Slice
+		if yield {
+			lease = 0
+		}
+		if !p.save(log, t, lease) || t.Status != webhook.TaskRunning || err != nil || prog.Wait > 0 || yield {
 			if t.Status != webhook.TaskRunning {
 				log.InfoContext(ctx, "background task "+string(t.Status), slog.String("data", string(t.Data)))
 			}

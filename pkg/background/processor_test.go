@@ -399,3 +399,51 @@ func jsonEqual(raw json.RawMessage, want string) bool {
 	var a, b any
 	return json.Unmarshal(raw, &a) == nil && json.Unmarshal([]byte(want), &b) == nil && fmt.Sprint(a) == fmt.Sprint(b)
 }
+
+// A task that runs longer than the processor's slice goes back, and the
+// task that waited longest is taken next: long tasks take turns.
+func TestLongTasksTakeTurns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := b.task("endpoint.replay", map[string]int{"to": 1000})
+	second := b.task("endpoint.replay", map[string]int{"to": 1000})
+	runner := &slowRunner{}
+	p := &background.Processor{Store: b.db, Logger: quiet, Slice: 30 * time.Millisecond,
+		Runners: map[webhook.TaskKind]background.Runner{"endpoint.replay": runner}}
+	var order []string
+	for range 4 {
+		if ran, err := p.RunOnce(b.ctx); !ran || err != nil {
+			t.Fatalf("RunOnce = %v, %v", ran, err)
+		}
+		order = append(order, runner.last())
+	}
+	want := []string{first.ID, second.ID, first.ID, second.ID}
+	if !slices.Equal(order, want) {
+		t.Fatalf("tasks ran in the order %v, want them to take turns: %v", order, want)
+	}
+	if got := b.reload(first.ID); got.Status != webhook.TaskRunning || got.Cursor == "" {
+		t.Fatalf("a task handed back: %+v, want running with its progress", got)
+	}
+}
+
+// slowRunner is a countRunner whose steps take 10ms; it remembers the task
+// it stepped last.
+type slowRunner struct {
+	countRunner
+	mu   sync.Mutex
+	task string
+}
+
+func (r *slowRunner) Step(ctx context.Context, t *webhook.BackgroundTask) (background.Progress, error) {
+	time.Sleep(10 * time.Millisecond)
+	r.mu.Lock()
+	r.task = t.ID
+	r.mu.Unlock()
+	return r.countRunner.Step(ctx, t)
+}
+
+func (r *slowRunner) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.task
+}

@@ -243,12 +243,16 @@ func (a *Attempter) attempt(ctx context.Context, job Job) (Result, error) {
 const endpointCacheSize = 10000
 
 // load returns what job's attempt needs. The fresh first attempt of a
-// just-published delivery carries its message and takes the endpoint from a
-// short-lived cache, so it reads nothing else; any other attempt reads the
-// delivery, its message and its endpoint afresh.
+// round (a delivery just published, released or replayed) carries its
+// message and takes the endpoint from a short-lived cache, so it reads
+// nothing else, unless cancel-msgs was asked for the endpoint since the
+// message was published; any other attempt reads the delivery, its message
+// and its endpoint afresh. (A fresh attempt does not see its delivery: one
+// replayed or recovered again, or resent successfully, before it runs is
+// sent once more, and the record's guard keeps its state.)
 func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 	f := job.Fresh
-	if f == nil || job.Ref.IsManual() || job.Ref.Round != 0 || job.Ref.Number != 1 {
+	if f == nil || job.Ref.IsManual() || job.Ref.Number != 1 {
 		dj, err := a.Store.LoadDelivery(ctx, job.Ref.DeliveryID)
 		if err != nil {
 			return nil, err
@@ -264,6 +268,12 @@ func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ep.CancelledAt != nil && f.MessageID < webhook.TimeID(webhook.PrefixMessage, ep.CancelledAt.Add(time.Second)) {
+		// cancel-msgs was asked after this message was published: its
+		// delivery may be cancelled, which only the stored state tells. (A
+		// second of margin covers clocks of different processes.)
+		return a.load(ctx, Job{Ref: job.Ref})
 	}
 	msg := webhook.Message{
 		ID: f.MessageID, OrgID: f.OrgID, AppID: f.AppID, EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,

@@ -61,8 +61,8 @@ func (r Ref) isCurrent(d *webhook.Delivery) bool {
 }
 
 // Job is what a Queue carries: an attempt, when it is due, and for the
-// first attempt of a just-published delivery what that attempt needs, so
-// that it skips reading the delivery back.
+// first attempt of a just-published (or just-replayed) delivery what that
+// attempt needs, so that it skips reading the delivery back.
 type Job struct {
 	Ref Ref
 	// At is when the attempt is due; zero or past means now.
@@ -75,8 +75,9 @@ type Job struct {
 	// Reconciler's): a queue must put it where it put it then, so that its
 	// duplicate check sees it, never somewhere else for convenience.
 	Requeue bool
-	// Fresh is set on the first attempt of a delivery just published with a
-	// payload small enough to travel in the queue.
+	// Fresh is set on the first attempt of a round of a delivery just
+	// published, released or replayed, with a payload small enough to
+	// travel in the queue.
 	Fresh *Fresh
 }
 
@@ -99,8 +100,8 @@ const MaxInlinePayload = 16 << 10
 
 // JobsFor returns the next scheduled attempt of each delivery that has one
 // (held deliveries have none). msg, when given, is the message the
-// deliveries were just created for: a small enough payload then travels
-// with each first attempt.
+// deliveries were just created, released or replayed for: a small enough
+// payload then travels with each first attempt of a round.
 func JobsFor(msg *webhook.Message, deliveries []webhook.Delivery) []Job {
 	jobs := make([]Job, 0, len(deliveries))
 	for i := range deliveries {
@@ -109,7 +110,7 @@ func JobsFor(msg *webhook.Message, deliveries []webhook.Delivery) []Job {
 			continue
 		}
 		job := Job{Ref: FirstRef(d), At: *d.NextAttemptAt, EndpointID: d.EndpointID}
-		if msg != nil && d.Round == 0 && d.RoundAttempts == 0 && len(msg.Payload) <= MaxInlinePayload {
+		if msg != nil && d.RoundAttempts == 0 && len(msg.Payload) <= MaxInlinePayload {
 			job.Fresh = &Fresh{
 				OrgID: d.OrgID, AppID: d.AppID, MessageID: d.MessageID, EndpointID: d.EndpointID,
 				EventType: msg.EventType, EventID: msg.EventID, Payload: msg.Payload, Trace: msg.Trace,

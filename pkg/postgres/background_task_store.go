@@ -90,6 +90,9 @@ func (db *DB) ListBackgroundTasks(ctx context.Context, orgID string, f webhook.T
 	if f.Kind != "" {
 		q = q.Where("kind = ?", string(f.Kind))
 	}
+	if len(f.Kinds) > 0 {
+		q = q.Where("kind IN ?", f.Kinds)
+	}
 	var rows []backgroundTaskRow
 	if err := paginate(q, "id", opt).Find(&rows).Error; err != nil {
 		return webhook.Page[webhook.BackgroundTask]{}, err

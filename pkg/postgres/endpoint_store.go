@@ -16,7 +16,7 @@ import (
 
 // endpointSelect are the columns of an endpointRow.
 const endpointSelect = `id, org_id, app_id, uid, url, description, version, disabled, filter_types,
-	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, created_at, updated_at,
+	channels, metadata, throttle_rate, headers, secret, old_secrets, ordering, cancelled_at, created_at, updated_at,
 	url_userinfo, mtls, oauth, verification, verification_challenge, verified_at,
 	filter, transformation_code, transformation_enabled, transformation_variables, transformation_updated_at`
 
@@ -37,6 +37,7 @@ type endpointRow struct {
 	Secret       string // sealed
 	OldSecrets   string // JSON array of webhook.ExpiringSecret, sealed
 	Ordering     string
+	CancelledAt  *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 
@@ -101,7 +102,8 @@ func (db *DB) endpointOf(r *endpointRow) (webhook.Endpoint, error) {
 		ID: r.ID, OrgID: r.OrgID, AppID: r.AppID, UID: r.UID, URL: r.URL,
 		Description: r.Description, Version: r.Version, Disabled: r.Disabled,
 		FilterTypes: r.FilterTypes, Channels: r.Channels, Metadata: nonNilMap(r.Metadata),
-		ThrottleRate: r.ThrottleRate, Ordering: r.Ordering, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		ThrottleRate: r.ThrottleRate, Ordering: r.Ordering, CancelledAt: r.CancelledAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	var err error
 	if ep.Secret, err = db.box.Open(r.Secret); err != nil {

@@ -84,17 +84,6 @@ func channelAndTypes(q *gorm.DB, f webhook.MessageFilter) *gorm.DB {
 	return q
 }
 
-// ListMessages implements webhook.MessageStore.
-func (db *DB) ListMessages(ctx context.Context, app *webhook.Application, f webhook.MessageFilter, opt webhook.ListOptions) (webhook.Page[webhook.Message], error) {
-	q := db.gorm.WithContext(ctx).Where("app_id = ?", app.ID)
-	q = channelAndTypes(messageFilter(q, "id", f), f)
-	var rows []messageRow
-	if err := paginate(q, "id", opt).Find(&rows).Error; err != nil {
-		return webhook.Page[webhook.Message]{}, err
-	}
-	return pageOf(rows, opt, (*messageRow).message)
-}
-
 // ExpungeMessage implements webhook.MessageStore.
 func (db *DB) ExpungeMessage(ctx context.Context, msg *webhook.Message) error {
 	return db.gorm.WithContext(ctx).Model(&messageRow{}).Where("id = ?", msg.ID).Update("payload", nil).Error
@@ -241,6 +230,9 @@ func (db *DB) EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webh
 	return &d, nil
 }
 
+// recoverable are the statuses recover restarts: failed and cancelled.
+var recoverable = []int{int(webhook.StatusFail), int(webhook.StatusCanceled)}
+
 // RecoverDeliveries implements webhook.MessageStore. The outer WHERE checks
 // the status again, so a delivery that moved on (a resend succeeded) while
 // the batch was being picked is left alone.
@@ -251,14 +243,14 @@ func (db *DB) RecoverDeliveries(ctx context.Context, endpointID string, since, u
 		-- row and update more than n.
 		WITH picked AS MATERIALIZED (
 			SELECT id FROM deliveries
-			WHERE endpoint_id = @endpoint_id AND status = @fail AND msg_id >= @since AND msg_id < @until AND msg_id > @after
+			WHERE endpoint_id = @endpoint_id AND status = ANY(@recoverable) AND msg_id >= @since AND msg_id < @until AND msg_id > @after
 			ORDER BY msg_id LIMIT @limit
 			FOR UPDATE)
 		UPDATE deliveries SET status = @pending, round = round + 1, round_attempts = 0, reason = NULL,
 			next_attempt_at = now(), reconcile_at = now() + make_interval(secs => @grace), updated_at = now()
-		WHERE status = @fail AND id IN (SELECT id FROM picked)
+		WHERE status = ANY(@recoverable) AND id IN (SELECT id FROM picked)
 		RETURNING `+deliveryColumns, pgx.NamedArgs{
-		"pending": int(webhook.StatusPending), "fail": int(webhook.StatusFail), "grace": db.reconcileGrace.Seconds(),
+		"pending": int(webhook.StatusPending), "recoverable": recoverable, "grace": db.reconcileGrace.Seconds(),
 		"endpoint_id": endpointID, "since": webhook.TimeID(webhook.PrefixMessage, since),
 		"until": webhook.TimeID(webhook.PrefixMessage, until), "after": after, "limit": limit,
 	})

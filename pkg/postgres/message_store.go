@@ -100,11 +100,14 @@ func deref(s *string) string {
 //     the key has one already.
 //   - the deliveries: due now (pending), held behind their key's head, or
 //     cancelled with their reason when their filter failed.
+//   - channel_rows, tag_rows: the message's channels and tags, one row
+//     each, in message_channels and message_tags, where the message list
+//     finds them in message order (messageFilesSQL).
 //
 // An endpoint pending verification gets its challenge alone (a
 // webhook.verification message sent to it only, outside any ordering).
 // A delivery's id is derived from its message and endpoint ids.
-const createMessageSQL = `
+var createMessageSQL = `
 WITH msg AS (
 	INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload, retention_days,
 		ordering_key, traceparent, tracestate, created_at)
@@ -139,7 +142,7 @@ WITH msg AS (
 		head_since = CASE WHEN k.head_delivery_id IS NULL THEN excluded.head_since ELSE k.head_since END,
 		alerted = k.alerted AND k.head_delivery_id IS NOT NULL
 	RETURNING endpoint_id, last_seq, head_delivery_id
-)
+)` + messageFilesSQL + `
 INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, next_attempt_at, reconcile_at,
 	ordering_key, ordering_seq, held, reason, created_at, updated_at)
 SELECT m.delivery_id, @org_id, @app_id, msg.id, m.endpoint_id,
@@ -151,6 +154,16 @@ FROM msg, matched m
 LEFT JOIN keys k ON k.endpoint_id = m.endpoint_id
 CROSS JOIN LATERAL (SELECT coalesce(k.head_delivery_id <> m.delivery_id, false) AS held) h
 RETURNING id, endpoint_id, ordering_key, held, reason`
+
+// messageFilesSQL files a message's channels and tags (@channel_list,
+// @tag_list) under its application: steps of createMessageSQL.
+const messageFilesSQL = `, channel_rows AS (
+	INSERT INTO message_channels (app_id, channel, msg_id)
+	SELECT @app_id, c, msg.id FROM msg, unnest(CAST(@channel_list AS text[])) AS c
+), tag_rows AS (
+	INSERT INTO message_tags (app_id, tag, msg_id)
+	SELECT @app_id, t, msg.id FROM msg, unnest(CAST(@tag_list AS text[])) AS t
+)`
 
 // CreateMessage implements webhook.MessageStore: PublishMessage without
 // filter verdicts, so endpoints with a payload filter get no delivery
@@ -166,29 +179,7 @@ func (db *DB) PublishMessage(ctx context.Context, msg *webhook.Message, onlyEndp
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	msg.ID = webhook.NewID(webhook.PrefixMessage)
 	msg.CreatedAt = now
-	chans := msg.Channels
-	if chans == nil {
-		chans = []string{}
-	}
-	failedIDs := make([]string, 0, len(verdicts.Failed))
-	failedReasons := make([]string, 0, len(verdicts.Failed))
-	for _, f := range verdicts.Failed {
-		failedIDs, failedReasons = append(failedIDs, f.EndpointID), append(failedReasons, webhook.StorableString(f.Reason))
-	}
-	passed := verdicts.Passed
-	if passed == nil {
-		passed = []string{}
-	}
-	rows, err := db.pool.Query(ctx, createMessageSQL, pgx.NamedArgs{
-		"id": msg.ID, "org_id": msg.OrgID, "app_id": msg.AppID, "event_type": msg.EventType, "event_id": msg.EventID,
-		"channels": jsonOrNull(msg.Channels), "tags": jsonOrNull(msg.Tags), "payload": string(msg.Payload),
-		"retention_days": msg.RetentionDays, "ordering_key": msg.OrderingKey, "now": now,
-		"pending": int(webhook.StatusPending), "canceled": int(webhook.StatusCanceled), "reconcile_at": now.Add(db.reconcileGrace),
-		"only": onlyEndpoint, "channel_list": chans,
-		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
-		"passed_ids": passed, "failed_ids": failedIDs, "failed_reasons": failedReasons,
-		"traceparent": nullIfEmpty(msg.Trace.Parent), "tracestate": nullIfEmpty(msg.Trace.State),
-	})
+	rows, err := db.pool.Query(ctx, createMessageSQL, db.createMessageArgs(msg, onlyEndpoint, now, verdicts))
 	if err != nil {
 		return nil, translate(err, "a message with this eventId")
 	}
@@ -213,6 +204,25 @@ func (db *DB) PublishMessage(ctx context.Context, msg *webhook.Message, onlyEndp
 		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
 	}
 	return deliveries, translate(err, "a message with this eventId")
+}
+
+// createMessageArgs are the arguments of createMessageSQL for msg.
+func (db *DB) createMessageArgs(msg *webhook.Message, onlyEndpoint string, now time.Time, verdicts webhook.FilterVerdicts) pgx.NamedArgs {
+	failedIDs := make([]string, 0, len(verdicts.Failed))
+	failedReasons := make([]string, 0, len(verdicts.Failed))
+	for _, f := range verdicts.Failed {
+		failedIDs, failedReasons = append(failedIDs, f.EndpointID), append(failedReasons, webhook.StorableString(f.Reason))
+	}
+	return pgx.NamedArgs{
+		"id": msg.ID, "org_id": msg.OrgID, "app_id": msg.AppID, "event_type": msg.EventType, "event_id": msg.EventID,
+		"channels": jsonOrNull(msg.Channels), "tags": jsonOrNull(msg.Tags), "payload": string(msg.Payload),
+		"retention_days": msg.RetentionDays, "ordering_key": msg.OrderingKey, "now": now,
+		"pending": int(webhook.StatusPending), "canceled": int(webhook.StatusCanceled), "reconcile_at": now.Add(db.reconcileGrace),
+		"only": onlyEndpoint, "channel_list": nonNil(msg.Channels), "tag_list": nonNil(msg.Tags),
+		"pending_verification": string(webhook.VerificationPending), "verification_event": webhook.EventTypeVerification,
+		"passed_ids": nonNil(verdicts.Passed), "failed_ids": failedIDs, "failed_reasons": failedReasons,
+		"traceparent": nullIfEmpty(msg.Trace.Parent), "tracestate": nullIfEmpty(msg.Trace.State),
+	}
 }
 
 // nullIfEmpty returns s, or nil (SQL NULL) for "".

@@ -26,9 +26,27 @@ func ValidTaskStatus(s string) bool {
 // TaskKind says what a background task does (the contract's BackgroundTaskType).
 type TaskKind string
 
-// TaskEndpointRecover restarts the retry schedule of an endpoint's failed
-// deliveries in a time range (POST .../endpoint/{id}/recover).
-const TaskEndpointRecover TaskKind = "endpoint.recover"
+// The kinds hookd runs.
+const (
+	// TaskEndpointRecover restarts the retry schedule of an endpoint's
+	// failed deliveries in a time range (POST .../endpoint/{id}/recover).
+	TaskEndpointRecover TaskKind = "endpoint.recover"
+	// TaskEndpointBulkReplay sends an endpoint's deliveries in a time range
+	// again, filtered (POST .../endpoint/{id}/bulk-replay).
+	TaskEndpointBulkReplay TaskKind = "endpoint.bulk-replay"
+	// TaskEndpointReplay sends an endpoint the messages of a time range it
+	// never received (POST .../endpoint/{id}/replay-missing).
+	TaskEndpointReplay TaskKind = "endpoint.replay"
+	// TaskMessageBroadcast publishes one message to every application of
+	// an organisation with a matching endpoint (POST /msg/broadcast).
+	TaskMessageBroadcast TaskKind = "message.broadcast"
+	// TaskEndpointCancel cancels an endpoint's pending and retrying
+	// deliveries of messages created before a time (POST
+	// .../endpoint/{id}/cancel-msgs). It is hookd's own kind, not the
+	// contract's: the API neither lists nor shows it, since the SDKs
+	// refuse task types they do not know.
+	TaskEndpointCancel TaskKind = "endpoint.cancel"
+)
 
 // taskKinds are the kinds the contract names; hookd runs those a worker
 // has a runner for, and a list filter may name any of them.
@@ -39,6 +57,9 @@ var taskKinds = []TaskKind{
 
 // ValidTaskKind reports whether s is one of the contract's task kinds.
 func ValidTaskKind(s string) bool { return slices.Contains(taskKinds, TaskKind(s)) }
+
+// ContractTaskKinds returns the contract's task kinds: those the API shows.
+func ContractTaskKinds() []TaskKind { return slices.Clone(taskKinds) }
 
 // BackgroundTask is work too long for one request (recovering, replaying
 // or broadcasting many messages), done by the workers in batches. It is
@@ -87,6 +108,8 @@ type TaskFilter struct {
 	AppID  string
 	Status TaskStatus
 	Kind   TaskKind
+	// Kinds, when set, keeps only tasks of these kinds.
+	Kinds []TaskKind
 }
 
 // BackgroundTaskStore persists background tasks. The first three methods

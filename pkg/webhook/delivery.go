@@ -50,6 +50,9 @@ const (
 // transformation cancelled.
 const ReasonTransformCancelled = "cancelled by transformation"
 
+// ReasonCancelMsgs is the Reason of a delivery cancel-msgs cancelled.
+const ReasonCancelMsgs = "cancelled by cancel-msgs"
+
 // String names the transition as the store's SQL does.
 func (t Transition) String() string {
 	switch t {

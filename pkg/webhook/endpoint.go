@@ -49,8 +49,12 @@ type Endpoint struct {
 	Secret string
 	// OldSecrets are rotated-out secrets, still signed with until they expire.
 	OldSecrets []ExpiringSecret
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// CancelledAt is when cancel-msgs was last asked for the endpoint; nil:
+	// never. A queued first attempt of a message published before it reads
+	// its delivery before sending, to find it cancelled (hookd-internal).
+	CancelledAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 
 	// MTLS is the client certificate and server CAs of its deliveries; nil: none.
 	MTLS *EndpointMTLS

@@ -82,6 +82,15 @@ const MaxTags = 5
 // tagPattern is a tag's form in the Svix API.
 var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_./\\#]+$`)
 
+// ValidTag reports whether s is a tag a message may carry: at most
+// MaxChannelLength characters of the contract's tag pattern, or
+// "ordering:<key>" (a tag filter names one).
+func ValidTag(s string) bool {
+	v := &ValidationError{}
+	checkTags(v, []string{s})
+	return v.Err() == nil
+}
+
 // checkTags validates a message's tags: at most MaxTags, unique, each at
 // most 128 characters of tagPattern, or "ordering:<key>" with a valid
 // ordering key.
@@ -268,14 +277,24 @@ type Attempt struct {
 type MessageFilter struct {
 	Channel    string
 	EventTypes []string
+	// Tag keeps messages carrying this tag (message lists and search).
+	Tag string
+	// EventIDPrefix keeps messages whose eventId starts with it (message
+	// lists and search, a hookd extension).
+	EventIDPrefix string
 	// Before and After bound the creation time of the message (or attempt).
 	Before, After *time.Time
-	Status        *MessageStatus
+	// Status keeps deliveries (or attempts) of that status; on message
+	// lists, messages whose Status (the worst of their deliveries) is it.
+	Status *MessageStatus
 	// StatusCodeClass keeps attempts whose response code is in [c, c+100);
 	// 0 keeps those without a response.
 	StatusCodeClass *int
 	// EndpointID keeps attempts of one endpoint (attempts by message).
 	EndpointID string
+	// OmitPayload leaves message payloads out (with_content=false): not a
+	// filter, it saves reading them.
+	OmitPayload bool
 }
 
 // EndpointMessage is a message as attempted towards one endpoint.
@@ -317,8 +336,13 @@ type MessageStore interface {
 	CreateMessage(ctx context.Context, msg *Message, onlyEndpoint string) ([]Delivery, error)
 	// FindMessage returns the message of app whose id or eventId is idOrEventID.
 	FindMessage(ctx context.Context, app *Application, idOrEventID string) (*Message, error)
-	// ListMessages pages through app's messages, newest first by default.
+	// ListMessages pages through app's messages, newest first by default,
+	// filtered by f: channel, tag, event types, eventId prefix, creation
+	// time, and status (StatusCounts.Worst of the message's deliveries).
 	ListMessages(ctx context.Context, app *Application, f MessageFilter, opt ListOptions) (Page[Message], error)
+	// CountDeliveries counts the deliveries of each message by status; a
+	// message without deliveries is missing from the map.
+	CountDeliveries(ctx context.Context, msgIDs []string) (map[string]StatusCounts, error)
 	// ExpungeMessage deletes the message's payload for good.
 	ExpungeMessage(ctx context.Context, msg *Message) error
 	// ListAttempts pages through attempts of an endpoint (ep set) or of a
@@ -336,7 +360,7 @@ type MessageStore interface {
 	// one (status fail, nothing scheduled) for a manual resend if none exists.
 	EnsureDelivery(ctx context.Context, msg *Message, ep *Endpoint) (*Delivery, error)
 	// RecoverDeliveries restarts, in a new round, the retry schedule of up
-	// to limit failed deliveries of the endpoint endpointID whose message
+	// to limit failed or cancelled deliveries of the endpoint endpointID whose message
 	// was created in [since, until) and whose message id is above after
 	// ("": from the start), lowest message ids first, and returns them. A
 	// batch of fewer than limit is the last.
