@@ -2,11 +2,13 @@ package jsonschema
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,10 +86,16 @@ func (v *Validator) Validate(schema, doc json.RawMessage) error {
 	return nil
 }
 
-// problems lists the innermost problems of a validation error, at most
-// maxProblems, each once.
+// problems lists the innermost problems of a validation error, each once,
+// ordered by where they are in the document (so the same document always
+// gets the same answer, whatever order the validator met them in), and at
+// most maxProblems of them.
 func problems(verr *js.ValidationError) []webhook.SchemaProblem {
-	var out []webhook.SchemaProblem
+	type located struct {
+		at []string
+		p  webhook.SchemaProblem
+	}
+	var all []located
 	var walk func(e *js.ValidationError)
 	walk = func(e *js.ValidationError) {
 		if len(e.Causes) > 0 {
@@ -103,12 +111,37 @@ func problems(verr *js.ValidationError) []webhook.SchemaProblem {
 		if kw := e.ErrorKind.KeywordPath(); len(kw) > 0 {
 			p.Keyword = kw[len(kw)-1]
 		}
-		if len(out) < maxProblems && !slices.Contains(out, p) {
-			out = append(out, p)
-		}
+		all = append(all, located{e.InstanceLocation, p})
 	}
 	walk(verr)
+	slices.SortStableFunc(all, func(a, b located) int { return compareLocations(a.at, b.at) })
+	var out []webhook.SchemaProblem
+	for _, l := range all {
+		if len(out) == maxProblems {
+			break
+		}
+		if !slices.Contains(out, l.p) {
+			out = append(out, l.p)
+		}
+	}
 	return out
+}
+
+// compareLocations orders two places in a document token by token, array
+// indexes by number, so /items/2 comes before /items/10.
+func compareLocations(a, b []string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		x, errA := strconv.Atoi(a[i])
+		y, errB := strconv.Atoi(b[i])
+		if errA == nil && errB == nil {
+			return cmp.Compare(x, y)
+		}
+		return strings.Compare(a[i], b[i])
+	}
+	return cmp.Compare(len(a), len(b))
 }
 
 // escapePointer escapes the reference tokens of a JSON pointer (RFC 6901).
