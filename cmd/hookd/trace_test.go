@@ -176,7 +176,11 @@ func TestTraceAcrossProcesses(t *testing.T) {
 		mu.Lock()
 		n := len(received)
 		mu.Unlock()
-		return n >= 2 && len(col.named("POST")) >= 2 && len(col.named("enqueue")) >= 1
+		// An attempt span ends after its request's span, and either may
+		// come in a later export batch: wait for every span counted below.
+		return n >= 2 && len(col.named("POST")) >= 2 && len(col.named("attempt")) >= 2 &&
+			len(col.named("enqueue")) >= 1 && len(col.named("store message")) >= 1 &&
+			len(col.named("publish")) >= 1 && len(col.named("POST /api/v1/app/{app_id}/msg")) >= 1
 	})
 	server := col.named("POST /api/v1/app/{app_id}/msg")
 	publish, store, enqueue := col.named("publish"), col.named("store message"), col.named("enqueue")
