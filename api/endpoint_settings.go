@@ -41,12 +41,72 @@ type headersOut struct {
 	Sensitive []string          `json:"sensitive"`
 }
 
+// statsOut is the contract's EndpointStats (deliveries by status) and,
+// as hookd extensions, the endpoint's health: its level, the start of its
+// current run of failures, the attempts and failures of the last 24 hours,
+// and per hour (24) and per day (30).
 type statsOut struct {
 	Success  int64 `json:"success"`
 	Pending  int64 `json:"pending"`
 	Sending  int64 `json:"sending"`
 	Fail     int64 `json:"fail"`
 	Canceled int64 `json:"canceled"`
+	healthOut
+	Hourly []bucketOut `json:"hourly"`
+	Daily  []bucketOut `json:"daily"`
+}
+
+// healthOut is an endpoint's health (a hookd extension).
+type healthOut struct {
+	Health       webhook.Health `json:"health"`
+	FailingSince *time.Time     `json:"failingSince"`
+	Attempts24h  int64          `json:"attempts24h"`
+	Failures24h  int64          `json:"failures24h"`
+}
+
+// bucketOut counts the attempts that started in an hour or a day.
+type bucketOut struct {
+	Start    time.Time `json:"start"`
+	Attempts int64     `json:"attempts"`
+	Failures int64     `json:"failures"`
+}
+
+func healthOutOf(h *webhook.EndpointHealth) healthOut {
+	return healthOut{Health: h.Level(), FailingSince: h.FailingSince, Attempts24h: h.Attempts, Failures24h: h.Failures}
+}
+
+func bucketsOut(bs []webhook.HealthBucket) []bucketOut {
+	out := make([]bucketOut, len(bs))
+	for i, b := range bs {
+		out[i] = bucketOut{Start: b.Start, Attempts: b.Attempts, Failures: b.Failures}
+	}
+	return out
+}
+
+// endpointHealthOut is one endpoint of GET /app/{app}/endpoint-health.
+type endpointHealthOut struct {
+	EndpointID string `json:"endpointId"`
+	healthOut
+}
+
+// maxHealthEndpoints is how many endpoints GET /app/{app}/endpoint-health
+// answers: the newest, as many as one page of the endpoint list.
+const maxHealthEndpoints = 250
+
+// listEndpointHealth serves GET /app/{app}/endpoint-health (a hookd
+// extension): the health of the application's newest 250 endpoints,
+// newest first, for the health dots of an endpoint list.
+func (s *Server) listEndpointHealth(c *gin.Context) {
+	hs, err := s.cfg.Store.AppEndpointHealth(c.Request.Context(), pathApp(c), s.cfg.Now(), maxHealthEndpoints)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]endpointHealthOut, len(hs))
+	for i := range hs {
+		out[i] = endpointHealthOut{EndpointID: hs[i].EndpointID, healthOut: healthOutOf(&hs[i])}
+	}
+	c.PureJSON(http.StatusOK, gin.H{"data": out})
 }
 
 func (s *Server) getSecret(c *gin.Context) {
@@ -184,7 +244,8 @@ func (s *Server) saveHeaders(c *gin.Context, change func(current map[string]stri
 	noContent(c)
 }
 
-// endpointStats counts deliveries in [since, until); by default the last 28 days.
+// endpointStats counts deliveries in [since, until), by default the last
+// 28 days, and answers the endpoint's health (hookd extensions, statsOut).
 func (s *Server) endpointStats(c *gin.Context) {
 	now := s.cfg.Now().UTC()
 	since, until := now.Add(-28*24*time.Hour), now
@@ -200,7 +261,13 @@ func (s *Server) endpointStats(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.PureJSON(http.StatusOK, statsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail, Canceled: st.Canceled})
+	h, err := s.cfg.Store.EndpointHealth(c.Request.Context(), pathEndpoint(c), now)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.PureJSON(http.StatusOK, statsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail, Canceled: st.Canceled,
+		healthOut: healthOutOf(&h), Hourly: bucketsOut(h.Hourly), Daily: bucketsOut(h.Daily)})
 }
 
 // queryTime parses an RFC 3339 query parameter; absent gives def.
