@@ -125,7 +125,7 @@ function last24h(hl) {
 // replay (a dry run first) per endpoint. load(eps) returns whether an
 // attempt is due within a minute.
 function failingCard(ctx, view, app) {
-  const slot = h('div', null, loading('Looking for failing deliveries…'));
+  const slot = h('div', { dataset: { testid: 'failing' } }, loading('Looking for failing deliveries…'));
   const card_ = {
     el: card('Failing now', null,
       h('p.hint', null, 'Deliveries that are retrying or ran out of retries, by endpoint. Resend one, or recover or replay an endpoint’s failures once it works again.'),
@@ -247,7 +247,7 @@ function writeFilters(f) {
 }
 
 function messagesCard(ctx, view, app) {
-  const body = h('div', null, loading('Loading messages…'));
+  const body = h('div', { dataset: { testid: 'messages' } }, loading('Loading messages…'));
   const card_ = { el: null, changed: () => {}, load };
   let iterator = '';
   let last = '';
