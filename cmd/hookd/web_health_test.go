@@ -72,6 +72,9 @@ func TestConsoleFindHealthAndReplay(t *testing.T) {
 	group := fmt.Sprintf(`[data-testid="failing"] .failing-group[data-endpoint=%q]`, ep.ID)
 	br.waitVisible(fmt.Sprintf(`%s tr[data-msg=%q][data-status="2"]`, group, failed))
 	br.screenshot("failing-now")
+	br.do(chromedp.EmulateViewport(390, 844))
+	br.screenshotViewport("failing-now-phone")
+	br.do(chromedp.EmulateViewport(1280, 900))
 
 	// Filter by status: only the failed message.
 	br.do(chromedp.SetValue(chromedp.CSS(filters+` select[name="status"]`), "2"))
@@ -115,10 +118,7 @@ func TestConsoleFindHealthAndReplay(t *testing.T) {
 	br.do(chromedp.EmulateViewport(390, 844))
 	br.route(appRoute + "/endpoint/" + ep.ID)
 	br.waitVisible(`[data-testid="health-chart"] svg.chart`)
-	br.screenshot("endpoint-health-phone")
-	br.route(appRoute)
-	br.waitVisible(row + `[data-health="healthy"]`)
-	br.screenshot("application-phone")
+	br.screenshotViewport("endpoint-health-phone")
 }
 
 // publishEvent publishes a message with an eventId and returns its id.

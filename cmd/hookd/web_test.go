@@ -250,7 +250,7 @@ func TestPortal(t *testing.T) {
 	}
 	br.screenshot("portal-catalog")
 	br.do(chromedp.EmulateViewport(390, 844))
-	br.screenshot("portal-catalog-phone")
+	br.screenshotViewport("portal-catalog-phone")
 	br.do(chromedp.EmulateViewport(1280, 900))
 	br.click(`nav.mainnav a[href="#/"]`)
 
@@ -680,6 +680,18 @@ func (br *browser) signIn(key string) {
 // HOOKD_SCREENSHOTS=1, once nothing is loading; otherwise it does nothing.
 func (br *browser) screenshot(name string) {
 	br.t.Helper()
+	br.capture(name, chromedp.FullScreenshot(100))
+}
+
+// screenshotViewport is screenshot of the visible part of the page only,
+// for pages much longer than a phone's screen.
+func (br *browser) screenshotViewport(name string) {
+	br.t.Helper()
+	br.capture(name, chromedp.CaptureScreenshot())
+}
+
+func (br *browser) capture(name string, shot chromedp.Action[[]byte]) {
+	br.t.Helper()
 	if os.Getenv("HOOKD_SCREENSHOTS") != "1" {
 		return
 	}
@@ -690,7 +702,7 @@ func (br *browser) screenshot(name string) {
 	)
 	ctx, cancel := context.WithTimeout(br.ctx, browserStepTimeout)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		br.fatal(err)
 	}

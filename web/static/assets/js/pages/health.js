@@ -41,10 +41,10 @@ export function healthDot(hl) {
     h('span.dot', { 'aria-hidden': 'true' }), HEALTH_LABEL[level] ?? level);
 }
 
-/** failingSince shows since when the endpoint fails, or nothing. */
+/** failingSince shows since when the endpoint fails, or a dash. */
 export function failingSince(hl) {
   if (!hl || !hl.failingSince) return h('span.muted', null, '—');
-  return h('span.failing-since', null, 'failing since ', time(hl.failingSince));
+  return h('span.failing-since', null, time(hl.failingSince));
 }
 
 /** rate is the share of successful attempts, as "97.5 %", or null without attempts. */
