@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -282,4 +283,52 @@ func queryTime(c *gin.Context, name string, def time.Time, v *webhook.Validation
 		return def
 	}
 	return t
+}
+
+// failingOut is one delivery of GET /app/{app}/failing: the endpoint's
+// message (EndpointMessageOut, without payload) and the endpoint's id.
+type failingOut struct {
+	EndpointID string `json:"endpointId"`
+	endpointMessageOut
+}
+
+// Limits of GET /app/{app}/failing: deliveries per status.
+const (
+	defaultFailingLimit = 50
+	maxFailingLimit     = 250
+)
+
+// listFailing serves GET /app/{app}/failing (a hookd extension): what is
+// failing now in the application, for the console's "Failing now": the
+// newest `limit` (default 50, at most 250) deliveries that are retrying
+// (status 3) and the newest `limit` that ran out of retries (status 2),
+// across its endpoints, newest message first. done is false when there are
+// more of either.
+func (s *Server) listFailing(c *gin.Context) {
+	limit := defaultFailingLimit
+	if q := c.Query("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 {
+			v := &webhook.ValidationError{}
+			v.Add("must be a positive integer", "query", "limit")
+			fail(c, v.Err())
+			return
+		}
+		limit = min(n, maxFailingLimit)
+	}
+	ems, done, err := s.cfg.Store.FailingDeliveries(c.Request.Context(), pathApp(c), limit)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]failingOut, len(ems))
+	for i := range ems {
+		em := &ems[i]
+		out[i] = failingOut{EndpointID: em.Delivery.EndpointID, endpointMessageOut: endpointMessageOut{
+			messageOut: messageOutOf(&em.Message, false),
+			Status:     int(em.Delivery.Status), StatusText: em.Delivery.Status.String(),
+			NextAttempt: em.Delivery.NextAttemptAt, Reason: reasonOf(&em.Delivery),
+		}}
+	}
+	c.PureJSON(http.StatusOK, gin.H{"data": out, "done": done})
 }

@@ -2,7 +2,10 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +121,54 @@ func checkBuckets(t *testing.T, bs []bucketJSON, n int, step time.Duration, atte
 	}
 	if a != attempts || f != failures {
 		t.Errorf("buckets add up to %d attempts, %d failures, want %d, %d", a, f, attempts, failures)
+	}
+}
+
+// failingJSON is one delivery of GET /app/{app}/failing.
+type failingJSON struct {
+	EndpointID  string     `json:"endpointId"`
+	ID          string     `json:"id"`
+	EventType   string     `json:"eventType"`
+	Status      int        `json:"status"`
+	NextAttempt *time.Time `json:"nextAttempt"`
+}
+
+// What is failing now in the scenario: m1 retrying to two, m2 out of
+// retries to one and m0 to two; newest message first.
+func TestFailingDeliveries(t *testing.T) {
+	t.Parallel()
+	s := setupAttempts(t)
+	type page struct {
+		Data []failingJSON `json:"data"`
+		Done bool          `json:"done"`
+	}
+	got := func(query, key string) (out []string, done bool) {
+		t.Helper()
+		r := s.doWith(key, http.MethodGet, "/api/v1/app/shop/failing"+query, nil, nil).must(t, http.StatusOK)
+		mustKeys(t, r.body, "data", "done")
+		p := decode[page](t, r)
+		for _, d := range p.Data {
+			out = append(out, fmt.Sprintf("%s>%s:%d", d.ID, d.EndpointID, d.Status))
+			if (d.Status == 3) != (d.NextAttempt != nil) {
+				t.Errorf("%s to %s: status %d, next attempt %v", d.ID, d.EndpointID, d.Status, d.NextAttempt)
+			}
+		}
+		return out, p.Done
+	}
+	m := func(i int) string { return s.msgs[i].ID }
+	all := []string{m(2) + ">" + s.one.ID + ":2", m(1) + ">" + s.two.ID + ":3", m(0) + ">" + s.two.ID + ":2"}
+	for _, key := range []string{s.key, s.portalToken("shop").Token} {
+		if out, done := got("", key); !slices.Equal(out, all) || !done {
+			t.Errorf("failing = %v (done %v), want %v", out, done, all)
+		}
+	}
+	// limit counts per status: the newest retrying and the newest failed.
+	if out, done := got("?limit=1", s.key); !slices.Equal(out, all[:2]) || done {
+		t.Errorf("failing?limit=1 = %v (done %v), want %v, not done", out, done, all[:2])
+	}
+	mustInvalid(t, s.do(http.MethodGet, "/api/v1/app/shop/failing?limit=0", nil), "query", "limit")
+	// The payloads are left out ({"n": 0} and so on), as with_content=false does.
+	if r := s.do(http.MethodGet, "/api/v1/app/shop/failing", nil).must(t, http.StatusOK); strings.Contains(string(r.body), `"n":`) {
+		t.Errorf("failing answers payloads: %s", r.body)
 	}
 }

@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,4 +95,48 @@ func (db *DB) DeleteOldHealthHours(ctx context.Context, limit int) (int64, error
 		SELECT ctid FROM endpoint_attempt_hours WHERE hour < now() - make_interval(secs => @keep) LIMIT @limit)`,
 		pgx.NamedArgs{"keep": healthRetention.Seconds(), "limit": limit})
 	return tag.RowsAffected(), err
+}
+
+// FailingDeliveries implements webhook.HealthStore: one ordered scan of
+// deliveries_app_status (app_id, status, msg_id) per status, then the
+// messages of those deliveries without their payloads.
+func (db *DB) FailingDeliveries(ctx context.Context, app *webhook.Application, limit int) ([]webhook.EndpointMessage, bool, error) {
+	var rows []deliveryRow
+	done := true
+	for _, st := range []webhook.MessageStatus{webhook.StatusSending, webhook.StatusFail} {
+		var some []deliveryRow
+		err := db.gorm.WithContext(ctx).Where("app_id = ? AND status = ?", app.ID, int(st)).
+			Order("msg_id DESC").Limit(limit + 1).Find(&some).Error
+		if err != nil {
+			return nil, false, fmt.Errorf("listing the failing deliveries of %s: %w", app.ID, err)
+		}
+		if len(some) > limit {
+			some, done = some[:limit], false
+		}
+		rows = append(rows, some...)
+	}
+	slices.SortStableFunc(rows, func(a, b deliveryRow) int { return cmp.Compare(b.MsgID, a.MsgID) })
+	ids := make([]string, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].MsgID
+	}
+	var msgs []messageRow
+	if len(ids) > 0 {
+		if err := db.gorm.WithContext(ctx).Omit("payload").Where("id IN ?", ids).Find(&msgs).Error; err != nil {
+			return nil, false, fmt.Errorf("loading the messages of failing deliveries: %w", err)
+		}
+	}
+	byID := make(map[string]*messageRow, len(msgs))
+	for i := range msgs {
+		byID[msgs[i].ID] = &msgs[i]
+	}
+	out := make([]webhook.EndpointMessage, 0, len(rows))
+	for i := range rows {
+		em := webhook.EndpointMessage{Delivery: rows[i].delivery()}
+		if m, ok := byID[rows[i].MsgID]; ok {
+			em.Message, _ = m.message()
+		}
+		out = append(out, em)
+	}
+	return out, done, nil
 }

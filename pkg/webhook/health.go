@@ -114,4 +114,9 @@ type HealthStore interface {
 	// AppEndpointHealth returns the health of app's endpoints (the newest
 	// limit of them), as of now, newest first, without buckets.
 	AppEndpointHealth(ctx context.Context, app *Application, now time.Time, limit int) ([]EndpointHealth, error)
+	// FailingDeliveries returns app's deliveries that are failing now: the
+	// newest limit retrying (StatusSending) and the newest limit out of
+	// retries (StatusFail), by message, newest first, with their messages
+	// (payloads left out). done is false when either status has more.
+	FailingDeliveries(ctx context.Context, app *Application, limit int) (out []EndpointMessage, done bool, err error)
 }

@@ -109,7 +109,7 @@ function endpointsCard(ctx, view, app) {
       { label: 'Last 24 h', cell: (ep) => last24h(byId.get(ep.id)), class: 'hide-sm' },
       { label: 'Failing since', cell: (ep) => failingSince(byId.get(ep.id)) },
     ], eps, { rowProps: (ep) => ({ dataset: { endpoint: ep.id, health: (byId.get(ep.id) || {}).health || '' } }) }),
-    page.done ? null : h('p.hint', null, `Showing the newest ${eps.length} endpoints; failing deliveries are looked up for these only.`));
+    page.done ? null : h('p.hint', null, `Showing the newest ${eps.length} endpoints.`));
     return eps;
   }
   return card_;
@@ -121,9 +121,9 @@ function last24h(hl) {
 }
 
 // failingCard shows the deliveries that are failing now, retrying or out of
-// retries, grouped by endpoint, with Resend per row and Recover and bulk
-// replay (a dry run first) per endpoint. load(eps) returns whether an
-// attempt is due within a minute.
+// retries (GET /app/{app}/failing, one request), grouped by endpoint, with
+// Resend per row and Recover and bulk replay (a dry run first) per
+// endpoint. load(eps) returns whether an attempt is due within a minute.
 function failingCard(ctx, view, app) {
   const slot = h('div', { dataset: { testid: 'failing' } }, loading('Looking for failing deliveries…'));
   const card_ = {
@@ -135,29 +135,29 @@ function failingCard(ctx, view, app) {
   };
   let last = '';
   async function load(eps) {
-    let groups;
+    let page;
     try {
-      groups = await Promise.all(eps.map(async (ep) => {
-        const [retrying, failed] = await Promise.all([3, 2].map((status) =>
-          ctx.api.get(path`/app/${app.id}/endpoint/${ep.id}/msg`, { status, limit: 20, with_content: false })));
-        const rows = [...retrying.data, ...failed.data].sort((a, b) => b.timestamp.localeCompare(a.timestamp));
-        return { ep, rows, more: !retrying.done || !failed.done };
-      }));
+      page = await ctx.api.get(path`/app/${app.id}/failing`, { limit: 50 });
     } catch (err) {
       if (view.alive()) fill(slot, errorBox(err, () => card_.changed()));
       last = '';
       return false;
     }
-    groups = groups.filter((g) => g.rows.length > 0);
-    const soon = groups.some((g) => g.rows.some((m) => m.status === 3 && dueSoon(m.nextAttempt)));
-    const snapshot = JSON.stringify(groups.map((g) => [g.ep.id, g.rows.map((m) => [m.id, m.status, m.nextAttempt])]));
+    const byId = new Map(eps.map((ep) => [ep.id, ep]));
+    const groups = new Map();
+    for (const m of page.data) {
+      if (!groups.has(m.endpointId)) groups.set(m.endpointId, { ep: byId.get(m.endpointId) || { id: m.endpointId }, rows: [], more: !page.done });
+      groups.get(m.endpointId).rows.push(m);
+    }
+    const soon = page.data.some((m) => m.status === 3 && dueSoon(m.nextAttempt));
+    const snapshot = JSON.stringify([page, eps.map((ep) => [ep.id, ep.url])]);
     if (!view.alive() || snapshot === last) return soon;
     last = snapshot;
-    if (groups.length === 0) {
+    if (groups.size === 0) {
       fill(slot, empty('Nothing is failing.'));
       return soon;
     }
-    fill(slot, groups.map((g) => failingGroup(ctx, app, g, () => card_.changed())));
+    fill(slot, [...groups.values()].map((g) => failingGroup(ctx, app, g, () => card_.changed())));
     return soon;
   }
   return card_;
@@ -190,7 +190,7 @@ function failingGroup(ctx, app, { ep, rows, more }, changed) {
   return h('div.failing-group', { dataset: { endpoint: ep.id } },
     h('div.failing-head', null,
       h('div.delivery-title', null, endpointLink(app.id, ep),
-        h('span.muted', null, `${rows.length - failed} retrying, ${failed} out of retries${more ? ' (and more)' : ''}`)),
+        h('span.muted', null, `${rows.length - failed} retrying, ${failed} out of retries${more ? ' (the newest shown)' : ''}`)),
       h('div.actions', null,
         button('Recover', async () => {
           await ctx.api.post(base + '/recover', { since });
