@@ -13,7 +13,10 @@ export const slowMax = 60_000;
  * poller runs load() now and again after each run, while view is alive.
  * load returns true when something is about to change: the next run is
  * then fastInterval away; otherwise the delay doubles from slowStart up to
- * slowMax. A hidden tab does not poll; it loads at once when shown again.
+ * slowMax. load may instead return the time (epoch ms) at which something
+ * is due to change, e.g. a retry's next attempt: the next run is then no
+ * later than just after it. A hidden tab does not poll; it loads at once
+ * when shown again.
  * A failed load counts as quiet. The returned stamp element says "updated
  * N s ago"; now() runs load at once (after a user action) and resets the
  * back-off.
@@ -44,12 +47,15 @@ export function poller(view, load) {
     clearTimeout(timer);
     if (!view.alive()) return stop();
     let delay;
-    if (soon) {
+    if (soon === true) {
       delay = fastInterval;
       quietDelay = slowStart;
     } else {
       delay = quietDelay;
       quietDelay = Math.min(quietDelay * 2, slowMax);
+      if (typeof soon === 'number' && soon > 0) {
+        delay = Math.min(delay, Math.max(fastInterval, soon - Date.now() + 500));
+      }
     }
     stamp.dataset.next = String(delay);
     if (!document.hidden) timer = setTimeout(run, delay);
@@ -64,7 +70,7 @@ export function poller(view, load) {
     running = true;
     let soon = false;
     try {
-      soon = !!(await load());
+      soon = await load();
       last = Date.now();
       tick();
     } catch {

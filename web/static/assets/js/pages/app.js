@@ -26,7 +26,7 @@ export async function renderApp(ctx, view, { app: appId }) {
   const poll = poller(view, async () => {
     const eps = await endpoints.load();
     const [a, b] = await Promise.all([failing.load(eps), messages.load()]);
-    return a || b;
+    return a === true || b === true || a;
   });
   endpoints.changed = () => poll.now();
   failing.changed = () => poll.now();
@@ -149,7 +149,10 @@ function failingCard(ctx, view, app) {
       if (!groups.has(m.endpointId)) groups.set(m.endpointId, { ep: byId.get(m.endpointId) || { id: m.endpointId }, rows: [], more: !page.done });
       groups.get(m.endpointId).rows.push(m);
     }
-    const soon = page.data.some((m) => m.status === 3 && dueSoon(m.nextAttempt));
+    const retries = page.data.filter((m) => m.status === 3 && m.nextAttempt);
+    // True when a retry is due within a minute, else when the next one is due.
+    const soon = retries.some((m) => dueSoon(m.nextAttempt)) ||
+      (retries.length ? Math.min(...retries.map((m) => new Date(m.nextAttempt).getTime())) : false);
     const snapshot = JSON.stringify([page, eps.map((ep) => [ep.id, ep.url])]);
     if (!view.alive() || snapshot === last) return soon;
     last = snapshot;

@@ -42,8 +42,9 @@ export async function renderMessage(ctx, view, params) {
       deliveries));
 
   // load reads the deliveries and attempts, redraws on change, and says
-  // whether something is about to change: a delivery waiting for its first
-  // attempt, a retry due within a minute, a resend on its way.
+  // whether something is about to change (a delivery waiting for its first
+  // attempt, a retry due within a minute, a resend on its way), or else
+  // when the next retry is due.
   async function load() {
     let eps, attempts;
     try {
@@ -75,7 +76,10 @@ export async function renderMessage(ctx, view, params) {
     // recorded between the reads shows a delivery's new status beside its
     // old attempts (or the reverse). After any change, read once more soon,
     // until two reads agree.
-    return soon || waiting || changed;
+    if (soon || waiting || changed) return true;
+    // Else wake up just after the next retry is due, if it is before the back-off would.
+    const due = eps.data.filter((e) => e.status === 3 && e.nextAttempt).map((e) => new Date(e.nextAttempt).getTime());
+    return due.length ? Math.min(...due) : false;
   }
 
   function draw(eps, byEndpoint) {
