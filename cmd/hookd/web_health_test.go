@@ -43,6 +43,16 @@ func TestConsoleFindHealthAndReplay(t *testing.T) {
 	br.waitVisible(row + `[data-health="healthy"]`)
 	// Nothing is about to change: the page backs off.
 	br.do(chromedp.Poll[chromedp.Void](`Number(document.querySelector('[data-testid="updated"]').dataset.next) > 1000`))
+	// A hidden tab pauses, and reloads as soon as it is shown.
+	setHidden := func(hidden bool) {
+		br.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`Object.defineProperty(document, "hidden", {value: %v, configurable: true});
+			document.dispatchEvent(new Event("visibilitychange"))`, hidden)))
+	}
+	setHidden(true)
+	br.waitVisible(`[data-testid="updated"][data-paused="true"]`)
+	br.do(chromedp.Evaluate[chromedp.Void](`window.__fetches = 0; window.fetch = (f => (...args) => { window.__fetches++; return f(...args); })(window.fetch)`))
+	setHidden(false)
+	br.do(chromedp.Poll[chromedp.Void](`window.__fetches > 0 && !document.querySelector('[data-testid="updated"]').dataset.paused`))
 
 	// Find a message by the start of its eventId; the filter is in the URL.
 	msgs := `[data-testid="messages"] tr[data-msg]`

@@ -58,7 +58,14 @@ export function poller(view, load) {
       }
     }
     stamp.dataset.next = String(delay);
-    if (!document.hidden) timer = setTimeout(run, delay);
+    if (document.hidden) pause();
+    else timer = setTimeout(run, delay);
+  }
+
+  // pause stops polling until the tab is shown again.
+  function pause() {
+    clearTimeout(timer);
+    stamp.dataset.paused = 'true';
   }
 
   async function run() {
@@ -87,8 +94,12 @@ export function poller(view, load) {
 
   function onVisibility() {
     if (!view.alive()) return stop();
-    if (document.hidden) clearTimeout(timer);
-    else run();
+    if (document.hidden) {
+      pause();
+      return;
+    }
+    delete stamp.dataset.paused;
+    run();
   }
 
   document.addEventListener('visibilitychange', onVisibility);
