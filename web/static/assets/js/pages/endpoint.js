@@ -273,17 +273,20 @@ function attemptsCard(ctx, view, app, ep) {
     h('option', { value: '4' }, 'Cancelled'));
   let iterator = '';
   const attemptsPath = path`/app/${app.id}/attempt/endpoint/${ep.id}`;
+  // Only the newest load draws (the filter changed while one was on its way).
+  let loads = 0;
   async function load(it = iterator) {
+    const mine = ++loads;
     iterator = it;
     fill(body, loading('Loading attempts…'));
     let page;
     try {
       page = await ctx.api.get(attemptsPath, { limit: 25, iterator, status: filter.value });
     } catch (err) {
-      fill(body, errorBox(err, () => load()));
+      if (mine === loads) fill(body, errorBox(err, () => load()));
       return;
     }
-    if (!view.alive()) return;
+    if (!view.alive() || mine !== loads) return;
     if (page.data.length === 0 && !iterator) {
       fill(body, empty(filter.value ? 'No attempts match.' : 'No delivery attempts yet.'));
       return;
