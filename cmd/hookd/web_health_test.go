@@ -97,12 +97,22 @@ func TestConsoleFindHealthAndReplay(t *testing.T) {
 
 	// The endpoint page shows the failures in its health chart.
 	br.route(appRoute + "/endpoint/" + ep.ID)
-	br.waitVisible(`[data-testid="health-chart"] svg.chart .bar[data-failures="2"] rect.fail`)
+	// The chart's bars add up to the attempts (whatever hours they fell in).
+	chartSums := func(bars int) string {
+		return fmt.Sprintf(`(bars => bars.length === %d && [...bars].reduce((a, b) => a + Number(b.dataset.attempts), 0) === 27 &&
+			[...bars].reduce((a, b) => a + Number(b.dataset.failures), 0) === 2)(document.querySelectorAll('[data-testid="health-chart"] svg.chart .bar'))`, bars)
+	}
+	br.do(chromedp.Poll[chromedp.Void](chartSums(24)))
+	br.waitVisible(`[data-testid="health-chart"] svg.chart rect.fail`)
 	br.waitVisible(`.health-failing`)
 	if got := br.text(`[data-testid="rate-24h"]`); !strings.Contains(got, "92.6 %") {
 		t.Errorf("the 24-hour success rate shows %q, want 92.6 %% (25 of 27)", got)
 	}
 	br.screenshot("endpoint-health")
+	// Per day over 30 days: the same attempts.
+	br.do(chromedp.SetValue(chromedp.CSS(`[data-testid="chart-period"]`), "daily"))
+	br.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="chart-period"]').dispatchEvent(new Event("change"))`))
+	br.do(chromedp.Poll[chromedp.Void](chartSums(30)))
 
 	// Bulk replay, once the receiver is back: a dry run counts first, and
 	// nothing is sent until confirmed.
