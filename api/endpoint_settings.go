@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,12 +42,72 @@ type headersOut struct {
 	Sensitive []string          `json:"sensitive"`
 }
 
+// statsOut is the contract's EndpointStats (deliveries by status) and,
+// as hookd extensions, the endpoint's health: its level, the start of its
+// current run of failures, the attempts and failures of the last 24 hours,
+// and per hour (24) and per day (30).
 type statsOut struct {
 	Success  int64 `json:"success"`
 	Pending  int64 `json:"pending"`
 	Sending  int64 `json:"sending"`
 	Fail     int64 `json:"fail"`
 	Canceled int64 `json:"canceled"`
+	healthOut
+	Hourly []bucketOut `json:"hourly"`
+	Daily  []bucketOut `json:"daily"`
+}
+
+// healthOut is an endpoint's health (a hookd extension).
+type healthOut struct {
+	Health       webhook.Health `json:"health"`
+	FailingSince *time.Time     `json:"failingSince"`
+	Attempts24h  int64          `json:"attempts24h"`
+	Failures24h  int64          `json:"failures24h"`
+}
+
+// bucketOut counts the attempts that started in an hour or a day.
+type bucketOut struct {
+	Start    time.Time `json:"start"`
+	Attempts int64     `json:"attempts"`
+	Failures int64     `json:"failures"`
+}
+
+func healthOutOf(h *webhook.EndpointHealth) healthOut {
+	return healthOut{Health: h.Level(), FailingSince: h.FailingSince, Attempts24h: h.Attempts, Failures24h: h.Failures}
+}
+
+func bucketsOut(bs []webhook.HealthBucket) []bucketOut {
+	out := make([]bucketOut, len(bs))
+	for i, b := range bs {
+		out[i] = bucketOut{Start: b.Start, Attempts: b.Attempts, Failures: b.Failures}
+	}
+	return out
+}
+
+// endpointHealthOut is one endpoint of GET /app/{app}/endpoint-health.
+type endpointHealthOut struct {
+	EndpointID string `json:"endpointId"`
+	healthOut
+}
+
+// maxHealthEndpoints is how many endpoints GET /app/{app}/endpoint-health
+// answers: the newest, as many as one page of the endpoint list.
+const maxHealthEndpoints = 250
+
+// listEndpointHealth serves GET /app/{app}/endpoint-health (a hookd
+// extension): the health of the application's newest 250 endpoints,
+// newest first, for the health dots of an endpoint list.
+func (s *Server) listEndpointHealth(c *gin.Context) {
+	hs, err := s.cfg.Store.AppEndpointHealth(c.Request.Context(), pathApp(c), s.cfg.Now(), maxHealthEndpoints)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]endpointHealthOut, len(hs))
+	for i := range hs {
+		out[i] = endpointHealthOut{EndpointID: hs[i].EndpointID, healthOut: healthOutOf(&hs[i])}
+	}
+	c.PureJSON(http.StatusOK, gin.H{"data": out})
 }
 
 func (s *Server) getSecret(c *gin.Context) {
@@ -184,7 +245,8 @@ func (s *Server) saveHeaders(c *gin.Context, change func(current map[string]stri
 	noContent(c)
 }
 
-// endpointStats counts deliveries in [since, until); by default the last 28 days.
+// endpointStats counts deliveries in [since, until), by default the last
+// 28 days, and answers the endpoint's health (hookd extensions, statsOut).
 func (s *Server) endpointStats(c *gin.Context) {
 	now := s.cfg.Now().UTC()
 	since, until := now.Add(-28*24*time.Hour), now
@@ -200,7 +262,13 @@ func (s *Server) endpointStats(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.PureJSON(http.StatusOK, statsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail, Canceled: st.Canceled})
+	h, err := s.cfg.Store.EndpointHealth(c.Request.Context(), pathEndpoint(c), now)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.PureJSON(http.StatusOK, statsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail, Canceled: st.Canceled,
+		healthOut: healthOutOf(&h), Hourly: bucketsOut(h.Hourly), Daily: bucketsOut(h.Daily)})
 }
 
 // queryTime parses an RFC 3339 query parameter; absent gives def.
@@ -215,4 +283,52 @@ func queryTime(c *gin.Context, name string, def time.Time, v *webhook.Validation
 		return def
 	}
 	return t
+}
+
+// failingOut is one delivery of GET /app/{app}/failing: the endpoint's
+// message (EndpointMessageOut, without payload) and the endpoint's id.
+type failingOut struct {
+	EndpointID string `json:"endpointId"`
+	endpointMessageOut
+}
+
+// Limits of GET /app/{app}/failing: deliveries per status.
+const (
+	defaultFailingLimit = 50
+	maxFailingLimit     = 250
+)
+
+// listFailing serves GET /app/{app}/failing (a hookd extension): what is
+// failing now in the application, for the console's "Failing now": the
+// newest `limit` (default 50, at most 250) deliveries that are retrying
+// (status 3) and the newest `limit` that ran out of retries (status 2),
+// across its endpoints, newest message first. done is false when there are
+// more of either.
+func (s *Server) listFailing(c *gin.Context) {
+	limit := defaultFailingLimit
+	if q := c.Query("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 {
+			v := &webhook.ValidationError{}
+			v.Add("must be a positive integer", "query", "limit")
+			fail(c, v.Err())
+			return
+		}
+		limit = min(n, maxFailingLimit)
+	}
+	ems, done, err := s.cfg.Store.FailingDeliveries(c.Request.Context(), pathApp(c), limit)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]failingOut, len(ems))
+	for i := range ems {
+		em := &ems[i]
+		out[i] = failingOut{EndpointID: em.Delivery.EndpointID, endpointMessageOut: endpointMessageOut{
+			messageOut: messageOutOf(&em.Message, false),
+			Status:     int(em.Delivery.Status), StatusText: em.Delivery.Status.String(),
+			NextAttempt: em.Delivery.NextAttemptAt, Reason: reasonOf(&em.Delivery),
+		}}
+	}
+	c.PureJSON(http.StatusOK, gin.H{"data": out, "done": done})
 }

@@ -337,9 +337,9 @@ func TestEndpointStats(t *testing.T) {
 
 	for _, query := range []string{"", "?since=2024-01-01T00:00:00Z", "?since=2024-01-01T00:00:00Z&until=2030-01-01T00:00:00.5%2B02:00"} {
 		r := b.do(http.MethodGet, path+query, nil).must(t, http.StatusOK)
-		obj := mustKeys(t, r.body, "success", "pending", "sending", "fail", "canceled")
-		for k, v := range obj {
-			if string(v) != "0" {
+		obj := mustKeys(t, r.body, "success", "pending", "sending", "fail", "canceled", "attempts24h", "failures24h")
+		for _, k := range []string{"success", "pending", "sending", "fail", "canceled", "attempts24h", "failures24h"} {
+			if v := obj[k]; string(v) != "0" {
 				t.Fatalf("stats%s: %s = %s on an endpoint without deliveries", query, k, v)
 			}
 		}

@@ -173,8 +173,8 @@ func TestCancelMsgs(t *testing.T) {
 			t.Errorf("endpoint message %s: status %d %q, next %v; want 4 canceled", m.ID, m.Status, m.StatusText, m.NextAttempt)
 		}
 	}
-	stats := decode[map[string]int](t, b.do(http.MethodGet, "/api/v1/app/shop/endpoint/one/stats", nil).must(t, http.StatusOK))
-	if stats["canceled"] != 3 || stats["pending"] != 0 {
+	stats := decode[struct{ Canceled, Pending int }](t, b.do(http.MethodGet, "/api/v1/app/shop/endpoint/one/stats", nil).must(t, http.StatusOK))
+	if stats.Canceled != 3 || stats.Pending != 0 {
 		t.Fatalf("stats %v, want 3 canceled", stats)
 	}
 	list := decode[listJSON[statusMessageJSON]](t, b.do(http.MethodGet, "/api/v1/app/shop/msg?status=4", nil).must(t, http.StatusOK))

@@ -31,6 +31,7 @@ type Store interface {
 	webhook.PublishedEndpointStore
 	webhook.BackgroundTaskStore
 	webhook.BulkStore
+	webhook.HealthStore
 }
 
 // Checker is a dependency the health endpoint checks (Postgres, Redis).
@@ -253,6 +254,8 @@ func (s *Server) routes() {
 
 	authed.GET("/app/:app_id/endpoint", s.withApp(s.listEndpoints))
 	authed.POST("/app/:app_id/endpoint", s.withApp(idem(s.createEndpoint)))
+	authed.GET("/app/:app_id/endpoint-health", s.withApp(s.listEndpointHealth))
+	authed.GET("/app/:app_id/failing", s.withApp(s.listFailing))
 	authed.GET("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.getEndpoint))
 	authed.PUT("/app/:app_id/endpoint/:endpoint_id", s.withApp(s.putEndpoint))
 	authed.PATCH("/app/:app_id/endpoint/:endpoint_id", s.withEndpoint(s.patchEndpoint))

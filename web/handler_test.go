@@ -143,6 +143,8 @@ func TestAssetsAreSelfContainedAndSafe(t *testing.T) {
 		}
 		src := string(body)
 		if path.Ext(name) != ".svg" { // the SVG namespace is a name, not a load
+			// So it is in scripts that create SVG elements (createElementNS).
+			src := strings.ReplaceAll(src, "'http://www.w3.org/2000/svg'", "")
 			for _, m := range remoteURL.FindAllString(src, -1) {
 				if !strings.HasSuffix(m, "example.com/") {
 					t.Errorf("%s refers to another origin: %q", name, m)

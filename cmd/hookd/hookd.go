@@ -255,6 +255,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 	m.janitor = &maintenance.Janitor{Logger: m.Logger, Sweeps: []maintenance.Sweep{
 		{Name: "idempotency keys", Delete: m.db.DeleteExpiredIdempotencyKeys},
 		{Name: "portal tokens", Delete: m.db.DeleteExpiredPortalTokens},
+		{Name: "endpoint health hours", Delete: m.db.DeleteOldHealthHours},
 	}}
 	return nil
 }

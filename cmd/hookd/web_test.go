@@ -207,6 +207,14 @@ func TestPortal(t *testing.T) {
 	var app, other struct{ ID string }
 	mustJSON(t, apiCall(t, b.url, b.key, http.MethodPost, "/api/v1/app", map[string]string{"name": "Globex", "uid": "globex"}, http.StatusCreated), &app)
 	mustJSON(t, apiCall(t, b.url, b.key, http.MethodPost, "/api/v1/app", map[string]string{"name": "Initech", "uid": "initech"}, http.StatusCreated), &other)
+	// The event catalog: one schema with examples, one without.
+	apiCall(t, b.url, b.key, http.MethodPost, "/api/v1/event-type", json.RawMessage(`{"name":"order.shipped",
+		"description":"An order left the warehouse","schemas":{"1":{"type":"object","required":["order"],"properties":{
+		"order":{"type":"object","description":"The order shipped","properties":{"id":{"type":"string","description":"Its id"},
+		"items":{"type":"integer","minimum":1}}},"shippedAt":{"type":"string","format":"date-time"}}}}}`), http.StatusCreated)
+	apiCall(t, b.url, b.key, http.MethodPost, "/api/v1/event-type", json.RawMessage(`{"name":"order.refunded",
+		"description":"Money went back to the customer","schemas":{"1":{"type":"object","properties":{"amount":{"type":"integer"}},
+		"examples":[{"amount":1250,"reason":"damaged"}]}}}`), http.StatusCreated)
 	var access struct{ URL, Token string }
 	mustJSON(t, apiCall(t, b.url, b.key, http.MethodPost, "/api/v1/auth/app-portal-access/globex", map[string]any{}, http.StatusOK), &access)
 	if !strings.HasPrefix(access.URL, b.url+"/portal/#") {
@@ -227,7 +235,31 @@ func TestPortal(t *testing.T) {
 		t.Errorf("the portal's navigation offers %q", nav)
 	}
 
+	// The event catalog: descriptions, fields, examples.
+	br.click(`nav.mainnav a[href="#/event-types"]`)
+	shipped := `section[data-event-type="order.shipped"]`
+	br.waitVisible(shipped + ` tr[data-field="order.id"]`)
+	if got := br.text(shipped); !strings.Contains(got, "An order left the warehouse") || !strings.Contains(got, "The order shipped") {
+		t.Errorf("the catalog shows order.shipped as %q", got)
+	}
+	// Generated from the schema, or the schema's own example.
+	for sel, want := range map[string]string{shipped: `"items": 1`, `section[data-event-type="order.refunded"]`: `"reason": "damaged"`} {
+		if got := br.text(sel + ` [data-testid="example"]`); !strings.Contains(got, want) {
+			t.Errorf("the example of %s is %q, want it to contain %s", sel, got, want)
+		}
+	}
+	br.screenshot("portal-catalog")
+	br.do(chromedp.EmulateViewport(390, 844))
+	br.screenshotViewport("portal-catalog-phone")
+	br.do(chromedp.EmulateViewport(1280, 900))
+	br.click(`nav.mainnav a[href="#/"]`)
+
+	// The endpoint form's event types come with their descriptions.
 	br.click(`[data-testid="add-endpoint"]`)
+	br.waitVisible(`form[data-testid="endpoint-form"] input[value="order.shipped"]`)
+	if got := br.text(`form[data-testid="endpoint-form"] .checks`); !strings.Contains(got, "Money went back to the customer") {
+		t.Errorf("the event type picker shows %q, want the descriptions", got)
+	}
 	br.sendKeys(`form[data-testid="endpoint-form"] input[name="url"]`, recv.srv.URL+"/globex")
 	br.sendKeys(`form[data-testid="endpoint-form"] input[name="description"]`, "Globex production")
 	br.click(`form[data-testid="endpoint-form"] button[type="submit"]`)
@@ -648,6 +680,18 @@ func (br *browser) signIn(key string) {
 // HOOKD_SCREENSHOTS=1, once nothing is loading; otherwise it does nothing.
 func (br *browser) screenshot(name string) {
 	br.t.Helper()
+	br.capture(name, chromedp.FullScreenshot(100))
+}
+
+// screenshotViewport is screenshot of the visible part of the page only,
+// for pages much longer than a phone's screen.
+func (br *browser) screenshotViewport(name string) {
+	br.t.Helper()
+	br.capture(name, chromedp.CaptureScreenshot())
+}
+
+func (br *browser) capture(name string, shot chromedp.Action[[]byte]) {
+	br.t.Helper()
 	if os.Getenv("HOOKD_SCREENSHOTS") != "1" {
 		return
 	}
@@ -658,7 +702,7 @@ func (br *browser) screenshot(name string) {
 	)
 	ctx, cancel := context.WithTimeout(br.ctx, browserStepTimeout)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		br.fatal(err)
 	}

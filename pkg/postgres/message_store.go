@@ -359,6 +359,7 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"reason":    rec.Reason,
 		"scheduled": a.TriggerType == webhook.TriggerScheduled, "round": rec.Round, "made_before": rec.Number - 1,
 		"release_reconcile_at": a.CreatedAt.Add(db.reconcileGrace),
+		"hour":                 a.CreatedAt.Truncate(time.Hour), "slot": healthSlot(),
 	})
 	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[recordedRow])
 	if isDataException(err) {
@@ -401,6 +402,8 @@ type recordedRow struct {
 //   - endpoint_health: the endpoint's run of failures starts at a failed
 //     attempt and ends at a successful one (an attempt its transformation
 //     cancelled, status 4, is neither).
+//   - attempt_hours: the endpoint's health aggregates count the attempt
+//     (attemptHoursSQL, health_store.go).
 //   - transition: the delivery takes the transition @transition: succeeded
 //     (status success, nothing scheduled, no longer held), retry (status
 //     sending, the next attempt at @next_attempt_at), exhausted and
@@ -430,7 +433,7 @@ WITH attempt AS (
 	UPDATE endpoints SET failing_since = CASE WHEN @status = 0 THEN NULL ELSE @created_at END
 	WHERE id = @endpoint_id AND EXISTS (SELECT 1 FROM attempt) AND @status IN (0, 2)
 	  AND CASE WHEN @status = 0 THEN failing_since IS NOT NULL ELSE failing_since IS NULL END
-), transition AS (
+)` + attemptHoursSQL + `, transition AS (
 	UPDATE deliveries SET
 		status = CASE @transition WHEN 'succeeded' THEN 0 WHEN 'retry' THEN 3 WHEN 'cancelled' THEN 4 ELSE 2 END,
 		next_attempt_at = CASE WHEN @transition = 'retry' THEN CAST(@next_attempt_at AS timestamptz) END,

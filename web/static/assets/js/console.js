@@ -14,6 +14,7 @@ import { renderApp } from './pages/app.js';
 import { renderEndpoint } from './pages/endpoint.js';
 import { renderMessage } from './pages/message.js';
 import { renderEventTypes } from './pages/eventtypes.js';
+import { renderCatalog } from './pages/catalog.js';
 
 const keyName = 'hookd.console.apiKey';
 let router = null;
@@ -42,6 +43,7 @@ function start(key) {
     nav: [
       { label: 'Applications', route: '/apps', active: (p) => p === '/' || p.startsWith('/app') },
       { label: 'Event types', route: '/event-types', active: (p) => p.startsWith('/event-types') },
+      { label: 'Catalog', route: '/catalog', active: (p) => p === '/catalog' },
     ],
     signOut: () => signOut('You are signed out.'),
   });
@@ -49,6 +51,7 @@ function start(key) {
     ['/', (view) => renderApps(ctx, view)],
     ['/apps', (view) => renderApps(ctx, view)],
     ['/event-types', (view) => renderEventTypes(ctx, view)],
+    ['/catalog', (view) => renderCatalog(ctx, view)],
     ['/app/:app', (view, p) => renderApp(ctx, view, p)],
     ['/app/:app/endpoint/:endpoint', (view, p) => renderEndpoint(ctx, view, p)],
     ['/app/:app/msg/:msg', (view, p) => renderMessage(ctx, view, p)],

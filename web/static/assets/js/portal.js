@@ -1,5 +1,5 @@
 // The customer portal: one application's endpoints, messages, attempts and
-// failures, opened from the URL that app-portal-access returns:
+// failures, and the event catalog, opened from the URL that app-portal-access returns:
 //
 //	/portal/#token=<token>&app=<app id>
 //
@@ -14,6 +14,7 @@ import { startRouter } from './router.js';
 import { renderApp } from './pages/app.js';
 import { renderEndpoint } from './pages/endpoint.js';
 import { renderMessage } from './pages/message.js';
+import { renderCatalog } from './pages/catalog.js';
 
 const tokenName = 'hookd.portal.token';
 const appName = 'hookd.portal.app';
@@ -61,7 +62,10 @@ function start(token, appId) {
   const appLabel = h('span');
   const shell = mountShell({
     label: 'Portal',
-    nav: [{ label: 'Overview', route: '/', active: (p) => p === '/' || p === `/app/${encodeURIComponent(appId)}` }],
+    nav: [
+      { label: 'Overview', route: '/', active: (p) => p === '/' || p === `/app/${encodeURIComponent(appId)}` },
+      { label: 'Event catalog', route: '/event-types', active: (p) => p === '/event-types' },
+    ],
     who: appLabel,
     signOut: async () => {
       try {
@@ -83,6 +87,7 @@ function start(token, appId) {
     ['/app/:app', (view, p) => renderApp(ctx, view, p)],
     ['/app/:app/endpoint/:endpoint', (view, p) => renderEndpoint(ctx, view, p)],
     ['/app/:app/msg/:msg', (view, p) => renderMessage(ctx, view, p)],
+    ['/event-types', (view) => renderCatalog(ctx, view)],
   ], shell.main, { onRoute: shell.setActive });
 }
 

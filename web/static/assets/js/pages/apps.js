@@ -73,16 +73,22 @@ export async function renderApps(ctx, view) {
       pager(page, iterator, load));
   }
 
+  // Only the newest load draws (paging twice quickly).
+  let loads = 0;
   async function load(it = iterator) {
+    const mine = ++loads;
     iterator = it;
     fill(body, loading('Loading applications…'));
+    let got;
     try {
-      page = await ctx.api.get('/app', { limit: 25, order: 'descending', iterator });
+      got = await ctx.api.get('/app', { limit: 25, order: 'descending', iterator });
     } catch (err) {
-      if (view.alive()) fill(body, errorBox(err, () => load()));
+      if (view.alive() && mine === loads) fill(body, errorBox(err, () => load()));
       return;
     }
-    if (view.alive()) draw();
+    if (!view.alive() || mine !== loads) return;
+    page = got;
+    draw();
   }
   await load();
 }

@@ -4,22 +4,22 @@ import { h, fill, loading, errorBox, messageOf, splitList, field, link, route, c
 import { path } from '../api.js';
 
 /**
- * allEventTypes returns the names of the organisation's event types (at
- * most 1000), cached per context for a minute.
+ * eventTypeList returns the organisation's event types (at most 1000, not
+ * archived, without schemas), cached per context for a minute.
  */
-export function allEventTypes(ctx) {
+export function eventTypeList(ctx) {
   const now = Date.now();
   if (!ctx.eventTypeCache || now - ctx.eventTypeCache.at > 60_000) {
     const load = async () => {
-      const names = [];
+      const all = [];
       let iterator = '';
       for (let i = 0; i < 4; i++) {
         const page = await ctx.api.get('/event-type', { limit: 250, iterator });
-        names.push(...page.data.map((et) => et.name));
+        all.push(...page.data);
         if (page.done || !page.iterator) break;
         iterator = page.iterator;
       }
-      return names;
+      return all;
     };
     ctx.eventTypeCache = { at: now, promise: load() };
     ctx.eventTypeCache.promise.catch(() => { ctx.eventTypeCache = null; });
@@ -27,23 +27,32 @@ export function allEventTypes(ctx) {
   return ctx.eventTypeCache.promise;
 }
 
+/** allEventTypes returns the names of the organisation's event types (eventTypeList). */
+export async function allEventTypes(ctx) {
+  return (await eventTypeList(ctx)).map((et) => et.name);
+}
+
 /**
- * eventTypePicker is a set of checkboxes, one per event type; selected
- * ones that no longer exist (archived) stay listed. value() is the
- * selected names; none selected means "every event type".
+ * eventTypePicker is a set of checkboxes, one per event type of the
+ * catalog, each with its description; selected ones that no longer exist
+ * (archived) stay listed. value() is the selected names; none selected
+ * means "every event type".
  */
 export function eventTypePicker(ctx, selected = []) {
   const box = h('div.checks', null, loading('Loading event types…'));
   const chosen = new Set(selected);
   let inputs = [];
-  allEventTypes(ctx).then((names) => {
-    const all = [...new Set([...names, ...selected])].sort();
+  eventTypeList(ctx).then((types) => {
+    const described = new Map(types.map((et) => [et.name, et.description]));
+    const all = [...new Set([...described.keys(), ...selected])].sort();
     if (all.length === 0) {
       fill(box, h('p.hint', null, 'No event types are defined, so the endpoint receives every message.'));
       return;
     }
     inputs = all.map((name) => h('input', { type: 'checkbox', value: name, checked: chosen.has(name) }));
-    fill(box, all.map((name, i) => h('label.check', null, inputs[i], h('span', null, name))));
+    fill(box, all.map((name, i) => h('label.check.event-type-choice', { title: described.get(name) || null }, inputs[i],
+      h('span', null, h('span.name', null, name), described.get(name) ? h('span.description', null, described.get(name)) : null))),
+    h('p.hint.catalog-link', null, 'What each event carries: ', link('the event catalog', ctx.portal ? '/event-types' : '/catalog'), '.'));
   }, (err) => fill(box, errorBox(err)));
   return {
     el: box,

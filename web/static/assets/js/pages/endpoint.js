@@ -10,6 +10,8 @@ import {
   endpointFields, form, messageLink, duration, httpStatus, responseBody, allEventTypes,
 } from './common.js';
 import { filterCard, transformationCard } from './shaping.js';
+import { poller } from '../poll.js';
+import { healthDot, barChart, rate } from './health.js';
 
 export async function renderEndpoint(ctx, view, params) {
   fill(view.main, loading());
@@ -46,7 +48,7 @@ export async function renderEndpoint(ctx, view, params) {
       ].filter(Boolean),
       actions: [verifyButton(ctx, base, ep, again), toggle, remove].filter(Boolean),
     }),
-    statsRow(ctx, view, base),
+    healthCard(ctx, view, base),
     h('div.grid-2', null,
       h('div.stack', null,
         settingsCard(ctx, base, ep, again),
@@ -75,15 +77,54 @@ function verifyButton(ctx, base, ep, again) {
   }, { testid: 'verify-endpoint' });
 }
 
-function statsRow(ctx, view, base) {
-  const row = h('div.stats', null, loading('Loading statistics…'));
-  ctx.api.get(base + '/stats').then((s) => {
-    if (!view.alive()) return;
-    fill(row, ['success', 'pending', 'sending', 'fail', 'canceled'].map((k) =>
-      h(`div.stat.stat-${k}`, null, h('span.stat-value', null, String(s[k] ?? 0)), h('span.stat-label', null, badge(k)))),
-    h('p.hint.stats-hint', null, 'Deliveries over the last 28 days.'));
-  }, (err) => fill(row, errorBox(err)));
-  return row;
+// healthCard shows the endpoint's health (its dot, success rates, failing
+// since), a bar chart of its attempts per hour (24 h) or per day (30 days),
+// and its deliveries of the last 28 days by status. It polls: fast while a
+// delivery waits for its first attempt, backing off otherwise.
+function healthCard(ctx, view, base) {
+  const body = h('div', null, loading('Loading health…'));
+  let daily = false;
+  let stats = null;
+  const span = h('select', { 'aria-label': 'Chart period', dataset: { testid: 'chart-period' }, onchange: () => {
+    daily = span.value === 'daily';
+    if (stats) draw(stats);
+  } }, h('option', { value: 'hourly' }, 'Last 24 hours'), h('option', { value: 'daily' }, 'Last 30 days'));
+  let last = '';
+  const poll = poller(view, async () => {
+    let s;
+    try {
+      s = await ctx.api.get(base + '/stats');
+    } catch (err) {
+      if (view.alive()) fill(body, errorBox(err, () => poll.now()));
+      last = '';
+      throw err;
+    }
+    const snapshot = JSON.stringify(s);
+    if (view.alive() && snapshot !== last) {
+      last = snapshot;
+      stats = s;
+      draw(s);
+    }
+    return s.pending > 0;
+  });
+  function draw(s) {
+    const sum = (bs) => bs.reduce((a, b) => [a[0] + b.attempts, a[1] + b.failures], [0, 0]);
+    const [a30, f30] = sum(s.daily || []);
+    const figure = (value, label, testid) => h('div.figure', { dataset: { testid } },
+      h('span.figure-value', null, value ?? '—'), h('span.figure-label', null, label));
+    fill(body,
+      h('div.health-figures', null,
+        h('div.figure', null, h('span.figure-value', null, healthDot(s)), h('span.figure-label', null, 'Health')),
+        figure(rate(s.attempts24h, s.failures24h), `succeeded, last 24 h (${s.attempts24h} attempts)`, 'rate-24h'),
+        figure(rate(a30, f30), `succeeded, last 30 days (${a30} attempts)`, 'rate-30d'),
+        h('div.figure', null, h('span.figure-value.small', null, s.failingSince ? time(s.failingSince) : '—'), h('span.figure-label', null, 'Failing since'))),
+      h('div.chart-wrap', { dataset: { testid: 'health-chart' } }, barChart(daily ? s.daily : s.hourly, { daily })),
+      h('div.legend', null, h('span.key.ok', null, 'succeeded'), h('span.key.fail', null, 'failed')),
+      h('div.stats', null, ['success', 'pending', 'sending', 'fail', 'canceled'].map((k) =>
+        h(`div.stat.stat-${k}`, null, h('span.stat-value', null, String(s[k] ?? 0)), h('span.stat-label', null, badge(k)))),
+      h('p.hint.stats-hint', null, 'Deliveries over the last 28 days.')));
+  }
+  return card('Health', [span, button('Refresh', () => poll.now(), { small: true, testid: 'refresh-health' }), poll.stamp], body);
 }
 
 function settingsCard(ctx, base, ep, again) {
@@ -232,17 +273,20 @@ function attemptsCard(ctx, view, app, ep) {
     h('option', { value: '4' }, 'Cancelled'));
   let iterator = '';
   const attemptsPath = path`/app/${app.id}/attempt/endpoint/${ep.id}`;
+  // Only the newest load draws (the filter changed while one was on its way).
+  let loads = 0;
   async function load(it = iterator) {
+    const mine = ++loads;
     iterator = it;
     fill(body, loading('Loading attempts…'));
     let page;
     try {
       page = await ctx.api.get(attemptsPath, { limit: 25, iterator, status: filter.value });
     } catch (err) {
-      fill(body, errorBox(err, () => load()));
+      if (mine === loads) fill(body, errorBox(err, () => load()));
       return;
     }
-    if (!view.alive()) return;
+    if (!view.alive() || mine !== loads) return;
     if (page.data.length === 0 && !iterator) {
       fill(body, empty(filter.value ? 'No attempts match.' : 'No delivery attempts yet.'));
       return;

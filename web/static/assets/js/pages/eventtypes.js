@@ -28,17 +28,21 @@ export async function renderEventTypes(ctx, view) {
     create.slot,
     card(null, null, h('div.toolbar', null, h('label.check', null, archived, h('span', null, 'Show archived'))), body));
 
+  // Only the newest load draws: an older one answering late (a reload after
+  // archiving, then "Show archived") must not overwrite it.
+  let loads = 0;
   async function load(it = iterator) {
+    const mine = ++loads;
     iterator = it;
     fill(body, loading('Loading event types…'));
     let page;
     try {
       page = await ctx.api.get('/event-type', { limit: 50, iterator, include_archived: archived.checked || '' });
     } catch (err) {
-      if (view.alive()) fill(body, errorBox(err, () => load()));
+      if (view.alive() && mine === loads) fill(body, errorBox(err, () => load()));
       return;
     }
-    if (!view.alive()) return;
+    if (!view.alive() || mine !== loads) return;
     if (page.data.length === 0 && !iterator) {
       fill(body, empty('No event types yet. Without any, endpoints receive every message.'));
       return;

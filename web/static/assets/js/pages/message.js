@@ -7,9 +7,8 @@ import {
 import { path } from '../api.js';
 import { endpointLink, resend } from './common.js';
 import { attemptsTable } from './endpoint.js';
+import { poller, dueSoon } from '../poll.js';
 
-// While a delivery is pending or retrying, the page reloads it this often.
-const pollInterval = 1000;
 // How long the page waits for the attempt of a resend to show up.
 const resendWait = 120_000;
 
@@ -22,7 +21,8 @@ export async function renderMessage(ctx, view, params) {
   if (!view.alive()) return;
 
   const deliveries = h('div.deliveries', null, loading('Loading deliveries…'));
-  const state = { waitingUntil: 0, attemptsBefore: new Map(), last: '', timer: 0 };
+  const state = { waitingUntil: 0, attemptsBefore: new Map(), last: '' };
+  const poll = poller(view, load);
 
   fill(view.main,
     pageHead({
@@ -37,12 +37,15 @@ export async function renderMessage(ctx, view, params) {
       ].filter(Boolean),
     }),
     card('Payload', null, h('pre.payload', { dataset: { testid: 'payload' } }, pretty(msg.payload))),
-    card('Deliveries', button('Refresh', () => load(), { small: true, testid: 'refresh-deliveries' }),
+    card('Deliveries', [button('Refresh', () => poll.now(), { small: true, testid: 'refresh-deliveries' }), poll.stamp],
       h('p.hint', null, 'One row per endpoint the message was sent to, with every attempt, newest first.'),
       deliveries));
 
+  // load reads the deliveries and attempts, redraws on change, and says
+  // whether something is about to change (a delivery waiting for its first
+  // attempt, a retry due within a minute, a resend on its way), or else
+  // when the next retry is due.
   async function load() {
-    clearTimeout(state.timer);
     let eps, attempts;
     try {
       [eps, attempts] = await Promise.all([
@@ -50,10 +53,10 @@ export async function renderMessage(ctx, view, params) {
         ctx.api.get(path`/app/${app.id}/attempt/msg/${msg.id}`, { limit: 250 }),
       ]);
     } catch (err) {
-      if (view.alive()) fill(deliveries, errorBox(err, load));
-      return;
+      if (view.alive()) fill(deliveries, errorBox(err, () => poll.now()));
+      throw err;
     }
-    if (!view.alive()) return;
+    if (!view.alive()) return false;
     const byEndpoint = new Map();
     for (const a of attempts.data) {
       if (!byEndpoint.has(a.endpointId)) byEndpoint.set(a.endpointId, []);
@@ -66,14 +69,17 @@ export async function renderMessage(ctx, view, params) {
       state.last = snapshot;
       draw(eps.data, byEndpoint);
     }
-    const busy = eps.data.some((e) => e.status === 1 || e.status === 3);
+    const soon = eps.data.some((e) => e.status === 1 || (e.status === 3 && dueSoon(e.nextAttempt)));
     const waiting = Date.now() < state.waitingUntil &&
       [...state.attemptsBefore].some(([id, n]) => (byEndpoint.get(id) || []).length <= n);
     // The two lists are read at once, not in one snapshot: an attempt
     // recorded between the reads shows a delivery's new status beside its
-    // old attempts (or the reverse). After any change, read once more, until
-    // two reads agree.
-    if (busy || waiting || changed) state.timer = setTimeout(() => view.alive() && load(), pollInterval);
+    // old attempts (or the reverse). After any change, read once more soon,
+    // until two reads agree.
+    if (soon || waiting || changed) return true;
+    // Else wake up just after the next retry is due, if it is before the back-off would.
+    const due = eps.data.filter((e) => e.status === 3 && e.nextAttempt).map((e) => new Date(e.nextAttempt).getTime());
+    return due.length ? Math.min(...due) : false;
   }
 
   function draw(eps, byEndpoint) {
@@ -95,11 +101,9 @@ export async function renderMessage(ctx, view, params) {
               notify(`Resend to ${ep.url} queued.`, 'success');
               state.attemptsBefore.set(ep.id, attempts.length);
               state.waitingUntil = Date.now() + resendWait;
-              load();
+              poll.now();
             }, { small: true, testid: 'resend' }))),
         attempts.length ? attemptsTable(app.id, attempts) : h('p.muted.no-attempts', null, 'No attempt yet.'));
     }));
   }
-
-  load();
 }
