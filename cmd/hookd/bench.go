@@ -76,8 +76,10 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 	}
 
 	groups := map[string][]int{}
+	var server *benchServer
 	if *url == "" {
-		server, err := startBenchServer(ctx, environ, stderr)
+		var err error
+		server, err = startBenchServer(ctx, environ, stderr)
 		if err != nil {
 			return err
 		}
@@ -92,7 +94,18 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 		return err
 	}
 	defer sink.Close()
-	runner := bench.NewRunner(strings.TrimRight(*url, "/"), *key, sink, bench.NewMeter(groups))
+	meter := bench.NewMeter(groups)
+	if server != nil {
+		// Postgres is measured by the backends serving the bench's database.
+		meter.PostgresPIDs = func() []int {
+			pids, err := postgres.BackendPIDs(ctx, server.dsn)
+			if err != nil {
+				fmt.Fprintf(stderr, "measuring postgres: %v\n", err)
+			}
+			return pids
+		}
+	}
+	runner := bench.NewRunner(strings.TrimRight(*url, "/"), *key, sink, meter)
 	if !*jsonOnly {
 		fmt.Fprintf(stdout, "hookd bench against %s, sink %s\n\n", *url, sink.URL)
 	}
@@ -129,6 +142,8 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 type benchServer struct {
 	cmd      *exec.Cmd
 	url, key string
+	// dsn is the database it serves.
+	dsn string
 	// dropDSN, when set, is the database the bench created, dropped at stop.
 	dropDSN string
 }
@@ -155,6 +170,7 @@ func startBenchServer(ctx context.Context, environ map[string]string, stderr io.
 		dsn = "postgres://postgres@127.0.0.1:5432/hookd_bench_" + hex.EncodeToString(b[:4]) + "?sslmode=disable"
 		s.dropDSN = dsn
 	}
+	s.dsn = dsn
 	env := os.Environ()
 	env = append(env,
 		"HOOKD_LISTEN_ADDRESS="+addr,
