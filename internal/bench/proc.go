@@ -136,7 +136,7 @@ func (m *Meter) Start() {
 				starts[pid] = d
 			}
 		}
-		defer func() { m.startPID = starts }()
+		m.startPID = starts // so that postgres starts near 0 below
 	}
 	for _, n := range m.names() {
 		m.start[n] = m.cpu(n)
