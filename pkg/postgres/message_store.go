@@ -155,6 +155,9 @@ LEFT JOIN keys k ON k.endpoint_id = m.endpoint_id
 CROSS JOIN LATERAL (SELECT coalesce(k.head_delivery_id <> m.delivery_id, false) AS held) h
 RETURNING id, endpoint_id, ordering_key, held, reason`
 
+// createMessageStmt is createMessageSQL, rewritten once.
+var createMessageStmt = namedStatement{text: createMessageSQL}
+
 // messageFilesSQL files a message's channels and tags (@channel_list,
 // @tag_list) under its application: steps of createMessageSQL.
 const messageFilesSQL = `, channel_rows AS (
@@ -182,7 +185,7 @@ func (db *DB) PublishMessage(ctx context.Context, msg *webhook.Message, onlyEndp
 	msg.ID = webhook.NewID(webhook.PrefixMessage)
 	msg.CreatedAt = now
 	var deliveries []webhook.Delivery
-	err := db.publishes.do(ctx, createMessageSQL, db.createMessageArgs(msg, onlyEndpoint, now, verdicts), func(rows pgx.Rows) error {
+	err := db.publishes.do(ctx, &createMessageStmt, db.createMessageArgs(msg, onlyEndpoint, now, verdicts), func(rows pgx.Rows) error {
 		var err error
 		deliveries, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Delivery, error) {
 			d := webhook.Delivery{
@@ -365,7 +368,7 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"release_reconcile_at": a.CreatedAt.Add(db.reconcileGrace),
 	}
 	var r recordedRow
-	err := db.records.do(ctx, recordAttemptSQL, args, func(rows pgx.Rows) error {
+	err := db.records.do(ctx, &recordAttemptStmt, args, func(rows pgx.Rows) error {
 		var err error
 		r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[recordedRow])
 		return err
@@ -463,6 +466,9 @@ FROM (SELECT 1) AS one
 LEFT JOIN released r ON r.id IS NOT NULL
 LEFT JOIN deliveries d ON d.id = r.id
 LEFT JOIN messages m ON m.id = d.msg_id`
+
+// recordAttemptStmt is recordAttemptSQL, rewritten once.
+var recordAttemptStmt = namedStatement{text: recordAttemptSQL}
 
 // disabledEndpointColumns are what a disable statement returns.
 const disabledEndpointColumns = `id, org_id, app_id, uid, failing_since`
