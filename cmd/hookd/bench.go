@@ -22,6 +22,13 @@ import (
 // kind of expression, true for every message the bench publishes.
 const benchFilter = `eventType == "bench.event" && payload.data.plan in ["pro", "team"] && payload.seq >= 0`
 
+// The slow-many scenario: this many endpoints, each answering after
+// slowManyDelay.
+const (
+	slowManyEndpoints = 20
+	slowManyDelay     = 200 * time.Millisecond
+)
+
 // benchScenarios are the named scenarios of `hookd bench`, without their
 // Deadline and Settle, which are the same for all.
 func benchScenarios(messages, concurrency, endpoints, filterEndpoints int, rate float64, delay time.Duration) map[string]bench.Scenario {
@@ -37,7 +44,11 @@ func benchScenarios(messages, concurrency, endpoints, filterEndpoints int, rate 
 		"fanout":  {Name: "fanout", Endpoints: endpoints, Messages: max(1, messages/endpoints), Concurrency: concurrency},
 		"rate":    {Name: "rate", Endpoints: 1, Messages: messages, Concurrency: concurrency, Rate: rate},
 		"slow":    {Name: "slow", Endpoints: 1, Messages: messages, Concurrency: concurrency, SinkDelay: delay},
-		"idle":    {Name: "idle", Endpoints: 1, Messages: 20, Concurrency: 1, Rate: 5},
+		// slow-many: slow receivers, many of them, each taking 200 ms: what
+		// limits it is the deliveries a worker keeps in flight.
+		"slow-many": {Name: "slow-many", Endpoints: slowManyEndpoints, Messages: max(1, messages/slowManyEndpoints),
+			Concurrency: concurrency, SinkDelay: slowManyDelay},
+		"idle": {Name: "idle", Endpoints: 1, Messages: 20, Concurrency: 1, Rate: 5},
 		// replay is one, then a bulk replay of every message.
 		"replay": {Name: "replay", Endpoints: 1, Messages: messages, Concurrency: concurrency, Replay: true},
 	}
@@ -48,7 +59,7 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 		"Measures publish and delivery throughput and latency, against a hookd it starts (or -url).\nSee docs/benchmarks.md.", stderr)
 	url := fs.String("url", "", "base URL of a running hookd (default: start `hookd serve` on the local Postgres/Redis)")
 	key := fs.String("key", environ["HOOKD_BENCH_KEY"], "API key for -url (or HOOKD_BENCH_KEY)")
-	scenarios := fs.String("scenarios", "one,fanout,rate,slow,idle", "comma-separated: one, ordered, fanout, rate, slow, idle, unfiltered, filtered, replay")
+	scenarios := fs.String("scenarios", "one,fanout,rate,slow,idle", "comma-separated: one, ordered, fanout, rate, slow, slow-many, idle, unfiltered, filtered, replay")
 	messages := fs.Int("messages", 20000, "messages per scenario (fanout: messages/endpoints)")
 	concurrency := fs.Int("concurrency", 32, "parallel publishers")
 	endpoints := fs.Int("endpoints", 10, "endpoints in the fanout scenario")
