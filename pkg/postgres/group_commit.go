@@ -85,7 +85,15 @@ func (g *groupCommit) do(ctx context.Context, stmt *namedStatement, args pgx.Nam
 			}
 			return c.err
 		case g.slots <- struct{}{}:
-			g.flush(g.take())
+			batch := g.take()
+			if len(batch) == 0 {
+				// c was taken into a group in flight: wait for it,
+				// rather than take the slot again and again.
+				<-g.slots
+				<-c.done
+				continue
+			}
+			g.flush(batch)
 			<-g.slots
 		}
 	}
