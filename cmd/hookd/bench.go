@@ -22,6 +22,13 @@ import (
 // kind of expression, true for every message the bench publishes.
 const benchFilter = `eventType == "bench.event" && payload.data.plan in ["pro", "team"] && payload.seq >= 0`
 
+// The slow-many scenario: this many endpoints, each answering after
+// slowManyDelay.
+const (
+	slowManyEndpoints = 20
+	slowManyDelay     = 200 * time.Millisecond
+)
+
 // benchScenarios are the named scenarios of `hookd bench`, without their
 // Deadline and Settle, which are the same for all.
 func benchScenarios(messages, concurrency, endpoints, filterEndpoints int, rate float64, delay time.Duration) map[string]bench.Scenario {
@@ -37,7 +44,11 @@ func benchScenarios(messages, concurrency, endpoints, filterEndpoints int, rate 
 		"fanout":  {Name: "fanout", Endpoints: endpoints, Messages: max(1, messages/endpoints), Concurrency: concurrency},
 		"rate":    {Name: "rate", Endpoints: 1, Messages: messages, Concurrency: concurrency, Rate: rate},
 		"slow":    {Name: "slow", Endpoints: 1, Messages: messages, Concurrency: concurrency, SinkDelay: delay},
-		"idle":    {Name: "idle", Endpoints: 1, Messages: 20, Concurrency: 1, Rate: 5},
+		// slow-many: slow receivers, many of them, each taking 200 ms: what
+		// limits it is the deliveries a worker keeps in flight.
+		"slow-many": {Name: "slow-many", Endpoints: slowManyEndpoints, Messages: max(1, messages/slowManyEndpoints),
+			Concurrency: concurrency, SinkDelay: slowManyDelay},
+		"idle": {Name: "idle", Endpoints: 1, Messages: 20, Concurrency: 1, Rate: 5},
 		// replay is one, then a bulk replay of every message.
 		"replay": {Name: "replay", Endpoints: 1, Messages: messages, Concurrency: concurrency, Replay: true},
 	}
@@ -48,7 +59,7 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 		"Measures publish and delivery throughput and latency, against a hookd it starts (or -url).\nSee docs/benchmarks.md.", stderr)
 	url := fs.String("url", "", "base URL of a running hookd (default: start `hookd serve` on the local Postgres/Redis)")
 	key := fs.String("key", environ["HOOKD_BENCH_KEY"], "API key for -url (or HOOKD_BENCH_KEY)")
-	scenarios := fs.String("scenarios", "one,fanout,rate,slow,idle", "comma-separated: one, ordered, fanout, rate, slow, idle, unfiltered, filtered, replay")
+	scenarios := fs.String("scenarios", "one,fanout,rate,slow,idle", "comma-separated: one, ordered, fanout, rate, slow, slow-many, idle, unfiltered, filtered, replay")
 	messages := fs.Int("messages", 20000, "messages per scenario (fanout: messages/endpoints)")
 	concurrency := fs.Int("concurrency", 32, "parallel publishers")
 	endpoints := fs.Int("endpoints", 10, "endpoints in the fanout scenario")
@@ -76,8 +87,10 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 	}
 
 	groups := map[string][]int{}
+	var server *benchServer
 	if *url == "" {
-		server, err := startBenchServer(ctx, environ, stderr)
+		var err error
+		server, err = startBenchServer(ctx, environ, stderr)
 		if err != nil {
 			return err
 		}
@@ -92,7 +105,18 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 		return err
 	}
 	defer sink.Close()
-	runner := bench.NewRunner(strings.TrimRight(*url, "/"), *key, sink, bench.NewMeter(groups))
+	meter := bench.NewMeter(groups)
+	if server != nil {
+		// Postgres is measured by the backends serving the bench's database.
+		meter.PostgresPIDs = func() []int {
+			pids, err := postgres.BackendPIDs(ctx, server.dsn)
+			if err != nil {
+				fmt.Fprintf(stderr, "measuring postgres: %v\n", err)
+			}
+			return pids
+		}
+	}
+	runner := bench.NewRunner(strings.TrimRight(*url, "/"), *key, sink, meter)
 	if !*jsonOnly {
 		fmt.Fprintf(stdout, "hookd bench against %s, sink %s\n\n", *url, sink.URL)
 	}
@@ -129,6 +153,8 @@ func runBench(ctx context.Context, args []string, environ map[string]string, std
 type benchServer struct {
 	cmd      *exec.Cmd
 	url, key string
+	// dsn is the database it serves.
+	dsn string
 	// dropDSN, when set, is the database the bench created, dropped at stop.
 	dropDSN string
 }
@@ -155,6 +181,7 @@ func startBenchServer(ctx context.Context, environ map[string]string, stderr io.
 		dsn = "postgres://postgres@127.0.0.1:5432/hookd_bench_" + hex.EncodeToString(b[:4]) + "?sslmode=disable"
 		s.dropDSN = dsn
 	}
+	s.dsn = dsn
 	env := os.Environ()
 	env = append(env,
 		"HOOKD_LISTEN_ADDRESS="+addr,

@@ -54,7 +54,7 @@ func TestClusterCapacity(t *testing.T) {
 		t.Run(run.name, func(t *testing.T) {
 			key := "capacity_admin_key_" + strings.Repeat("x", 12)
 			env := scaleEnv(t, key, run.dsn, run.shards)
-			env["HOOKD_WORKER_CONCURRENCY"] = "0"  // the defaults: 50 per CPU,
+			env["HOOKD_WORKER_CONCURRENCY"] = "0"  // the defaults: 1,000 in flight,
 			env["HOOKD_DB_MAX_CONNECTIONS"] = "20" // and 20 connections
 			env["HOOKD_LOG_LEVEL"] = "error"
 			base := "http://" + env["HOOKD_LISTEN_ADDRESS"]

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
-	"runtime"
 	"strings"
 	"time"
 
@@ -60,7 +59,7 @@ type Config struct {
 	MainSecret string `env:"HOOKD_MAIN_SECRET"`
 	// HeaderPrefix names the signature headers: "webhook" (Standard Webhooks) or "svix".
 	HeaderPrefix string `env:"HOOKD_HEADER_PREFIX" envDefault:"webhook"`
-	// WorkerConcurrency is how many deliveries a worker has in flight; 0: 50 per CPU.
+	// WorkerConcurrency is how many deliveries a worker has in flight; 0: 1,000.
 	WorkerConcurrency int `env:"HOOKD_WORKER_CONCURRENCY" envDefault:"0"`
 	// MaxRequestBodyBytes caps API request bodies (413 above).
 	MaxRequestBodyBytes int64 `env:"HOOKD_MAX_REQUEST_BODY_BYTES" envDefault:"1048576"`
@@ -280,7 +279,9 @@ func (c *Config) validate() error {
 		bad("HOOKD_WORKER_CONCURRENCY", "must be 0 (automatic) or a positive integer")
 	}
 	if c.WorkerConcurrency == 0 {
-		c.WorkerConcurrency = 50 * runtime.NumCPU()
+		// Deliveries in flight mostly wait on receivers: a thousand cost
+		// little more than a hundred, and let slow receivers through.
+		c.WorkerConcurrency = defaultWorkerConcurrency
 	}
 	switch c.EndpointMaxInFlight {
 	case 0:
@@ -322,3 +323,10 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// defaultWorkerConcurrency is HOOKD_WORKER_CONCURRENCY's default.
+const defaultWorkerConcurrency = 1000
+
+// maxTransformVMs caps the JavaScript VMs kept warm for transformations
+// (450 KiB each): runs beyond it at once prepare a VM and drop it.
+const maxTransformVMs = 256

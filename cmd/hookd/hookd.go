@@ -49,12 +49,15 @@ type Main struct {
 	Roles  Roles
 	Logger *slog.Logger
 
-	db         *postgres.DB
-	redis      redis.UniversalClient
-	metrics    *metrics.Metrics
-	listener   net.Listener
-	http       *http.Server
-	enqueuer   *worker.Enqueuer // the delivery.Queue
+	db       *postgres.DB
+	redis    redis.UniversalClient
+	metrics  *metrics.Metrics
+	listener net.Listener
+	http     *http.Server
+	enqueuer *worker.Enqueuer // the delivery.Queue
+	// direct runs the first attempts of this process's publishes itself
+	// (serve: API and worker in one process); nil otherwise.
+	direct     *delivery.Direct
 	publisher  *delivery.Publisher
 	events     *opwebhook.Emitter // operational webhooks
 	worker     *worker.Worker
@@ -191,8 +194,11 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Timeout:        m.Config.WorkerRequestTimeout,
 		UserAgent:      "hookd/" + Version,
 		Proxy:          m.Config.egressProxy(),
+		// A connection kept per delivery in flight, so that a receiver
+		// taking them all is not dialled again at every request.
+		MaxIdleConnsPerHost: m.Config.WorkerConcurrency,
 	})
-	m.worker.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: &delivery.Attempter{
+	attempter := &delivery.Attempter{
 		Store:    m.db,
 		Queue:    m.enqueuer,
 		Schedule: m.Config.RetrySchedule,
@@ -202,9 +208,9 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Observer: m.metrics,
 		Send:     client,
 		OAuth:    oauth.NewEndpoints(client, oauth.PoolConfig{OnRefreshToken: m.saveRefreshToken}),
-		// One VM per delivery in flight, kept warm.
+		// One VM per delivery in flight, kept warm, up to maxTransformVMs.
 		Transform: gojaTransformer{transform.New(transform.Config{
-			Timeout: m.Config.TransformationTimeout, PoolSize: m.Config.WorkerConcurrency,
+			Timeout: m.Config.TransformationTimeout, PoolSize: min(m.Config.WorkerConcurrency, maxTransformVMs),
 		})},
 		HTTPSOnly: m.Config.EndpointHTTPSOnly,
 		Tracer:    m.tracer(),
@@ -212,7 +218,21 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 			Limiter:     worker.NewRedisRateLimiter(m.redis),
 			MaxInFlight: m.Config.EndpointMaxInFlight,
 		},
-	}})
+	}
+	if m.Roles.API && m.Config.ReconcilerGrace >= 2*m.Config.WorkerRequestTimeout {
+		// Publishing and delivering in one process: first attempts of its
+		// own publishes run here without a round through Redis. Only when
+		// the reconciler leaves them time to finish: a job running here
+		// has no task in Redis whose id would stop the reconciler from
+		// queueing it again meanwhile, and it would then be sent twice.
+		m.direct = &delivery.Direct{
+			Next: m.enqueuer, Attempter: attempter, Capacity: m.Config.WorkerConcurrency,
+			Timeout: worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0), Logger: m.Logger,
+		}
+		attempter.Queue = m.direct
+		m.publisher.Queue = m.direct
+	}
+	m.worker.Mux().Handle(worker.TypeDeliveryAttempt, &worker.Handler{Attempter: attempter})
 	m.health = &delivery.HealthChecker{
 		Store:        m.db,
 		Events:       m.events,
@@ -347,6 +367,15 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if m.Config.DebugAddress != "" {
 		g.Go(func() error { return serveDebug(ctx, m.Config.DebugAddress, m.metrics) })
+	}
+	if m.direct != nil {
+		g.Go(func() error {
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+			defer cancel()
+			m.direct.Close(shutdownCtx)
+			return nil
+		})
 	}
 	if m.worker != nil {
 		g.Go(func() error { return m.worker.Run(ctx) })

@@ -17,7 +17,11 @@ import (
 // through every shard's queues, and the queue metrics cover every shard.
 func TestQueueShards(t *testing.T) {
 	t.Parallel()
-	b := setupWithEnv(t, map[string]string{"HOOKD_QUEUE_SHARDS": "3", "HOOKD_RETRY_SCHEDULE": "100ms", "HOOKD_WHITELIST_SUBNETS": "127.0.0.0/8"})
+	b := setupWithEnv(t, map[string]string{"HOOKD_QUEUE_SHARDS": "3", "HOOKD_RETRY_SCHEDULE": "100ms", "HOOKD_WHITELIST_SUBNETS": "127.0.0.0/8",
+		// A grace under twice the request timeout (15 s) keeps serve from
+		// running first attempts in process (delivery.Direct): here they
+		// must go through the shards.
+		"HOOKD_RECONCILER_GRACE": "20s"})
 	queues := worker.NewQueues(b.queue, 3)
 	t.Cleanup(func() {
 		opt, _ := worker.ParseRedisDSN(b.redisDSN)

@@ -70,9 +70,19 @@ func pidsNamed(name string) []int {
 // Meter samples the CPU time of named process groups at Start and Stop.
 // Postgres backends come and go: their CPU is counted through the
 // postmaster's cutime/cstime once they exit, and directly while they live.
+//
+// With PostgresPIDs set, Postgres is measured by process instead: the CPU
+// each process it names at Stop used since Start (all of it for one
+// started since), so that other databases' load on a shared server is left
+// out.
 type Meter struct {
-	groups map[string][]int
-	start  map[string]time.Duration
+	// PostgresPIDs returns the Postgres processes that serve the measured
+	// hookd; nil: every postgres process counts.
+	PostgresPIDs func() []int
+
+	groups   map[string][]int
+	start    map[string]time.Duration
+	startPID map[int]time.Duration
 }
 
 // NewMeter measures the given processes by group name ("hookd": pids) plus
@@ -86,6 +96,15 @@ func NewMeter(groups map[string][]int) *Meter {
 }
 
 func (m *Meter) cpu(name string) time.Duration {
+	if name == "postgres" && m.PostgresPIDs != nil && m.startPID != nil {
+		var total time.Duration
+		for _, pid := range m.PostgresPIDs() {
+			if d, err := procCPU(pid); err == nil {
+				total += d - m.startPID[pid]
+			}
+		}
+		return total
+	}
 	pids := m.groups[name]
 	if name == "postgres" || name == "redis-server" {
 		pids = pidsNamed(name)
@@ -109,6 +128,16 @@ func (m *Meter) names() []string {
 
 // Start records the starting CPU times.
 func (m *Meter) Start() {
+	m.startPID = nil
+	if m.PostgresPIDs != nil {
+		starts := map[int]time.Duration{}
+		for _, pid := range pidsNamed("postgres") {
+			if d, err := procCPU(pid); err == nil {
+				starts[pid] = d
+			}
+		}
+		m.startPID = starts // so that postgres starts near 0 below
+	}
 	for _, n := range m.names() {
 		m.start[n] = m.cpu(n)
 	}

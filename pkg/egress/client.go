@@ -14,11 +14,10 @@ import (
 )
 
 const (
-	// maxIdleConnsPerHost keeps enough warm connections for a busy
-	// endpoint receiving deliveries from many worker goroutines.
-	maxIdleConnsPerHost = 64
-	maxIdleConns        = 1024
-	idleConnTimeout     = 90 * time.Second
+	// maxIdleConns caps the kept-alive connections of one pool, all
+	// receivers together (at least Config.MaxIdleConnsPerHost).
+	maxIdleConns    = 1024
+	idleConnTimeout = 90 * time.Second
 	// maxResponseHeaderBytes bounds response headers (net/http's default
 	// is 1 MiB); they are kept with the attempt.
 	maxResponseHeaderBytes = 64 << 10
@@ -70,7 +69,7 @@ func New(cfg Config) *Client {
 		maxBody:   cfg.MaxResponseBytes,
 		userAgent: cfg.UserAgent,
 	}
-	c.transport = c.newTransport(&tls.Config{MinVersion: tls.VersionTLS12}, maxIdleConnsPerHost)
+	c.transport = c.newTransport(&tls.Config{MinVersion: tls.VersionTLS12}, cfg.MaxIdleConnsPerHost)
 	c.tlsTransports = newTransportCache(cfg.MaxTLSTransports)
 	return c
 }
@@ -86,7 +85,7 @@ func (c *Client) newTransport(tlsConfig *tls.Config, idlePerHost int) *http.Tran
 		TLSHandshakeTimeout:    c.cfg.TLSHandshakeTimeout,
 		ResponseHeaderTimeout:  c.cfg.ResponseHeaderTimeout,
 		ExpectContinueTimeout:  time.Second,
-		MaxIdleConns:           maxIdleConns,
+		MaxIdleConns:           max(maxIdleConns, idlePerHost),
 		MaxIdleConnsPerHost:    idlePerHost,
 		IdleConnTimeout:        idleConnTimeout,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
@@ -191,7 +190,7 @@ func (c *Client) transportFor(o *TLSOptions) *http.Transport {
 	}
 	// Endpoints with their own TLS options are single hosts: a smaller
 	// idle pool is enough.
-	t := c.newTransport(o.tlsConfig(), maxIdleConnsPerHost/4)
+	t := c.newTransport(o.tlsConfig(), max(1, c.cfg.MaxIdleConnsPerHost/4))
 	if evicted := c.tlsTransports.add(o.key, t); evicted != nil {
 		// Requests under way on it finish; its idle connections close
 		// now, and those it gets back close after IdleConnTimeout.

@@ -447,13 +447,17 @@ func TestNewTransport(t *testing.T) {
 	if tr.Proxy != nil {
 		t.Error("Proxy is set: environment proxies would bypass the guard")
 	}
-	if tr.MaxIdleConnsPerHost != maxIdleConnsPerHost || !tr.ForceAttemptHTTP2 || tr.DisableKeepAlives {
+	if tr.MaxIdleConnsPerHost != DefaultMaxIdleConnsPerHost || !tr.ForceAttemptHTTP2 || tr.DisableKeepAlives {
 		t.Errorf("transport: idle per host %d, HTTP/2 %v, keep-alives disabled %v",
 			tr.MaxIdleConnsPerHost, tr.ForceAttemptHTTP2, tr.DisableKeepAlives)
 	}
 	if tr.TLSHandshakeTimeout != DefaultTLSHandshakeTimeout || c.timeout != DefaultTimeout ||
 		c.maxBody != DefaultMaxResponseBytes || c.userAgent != DefaultUserAgent {
 		t.Errorf("defaults not applied: %+v", c)
+	}
+	// The idle connections kept per receiver follow the concurrency.
+	if tr := New(Config{MaxIdleConnsPerHost: 2000}).transport; tr.MaxIdleConnsPerHost != 2000 || tr.MaxIdleConns < 2000 {
+		t.Errorf("MaxIdleConnsPerHost 2000: transport keeps %d per host, %d in all", tr.MaxIdleConnsPerHost, tr.MaxIdleConns)
 	}
 }
 
@@ -468,17 +472,17 @@ func TestConfigDefaults(t *testing.T) {
 		{"zero", Config{}, Config{
 			ConnectTimeout: DefaultConnectTimeout, TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,
 			Timeout: DefaultTimeout, MaxResponseBytes: DefaultMaxResponseBytes, UserAgent: DefaultUserAgent,
-			MaxTLSTransports: DefaultMaxTLSTransports,
+			MaxTLSTransports: DefaultMaxTLSTransports, MaxIdleConnsPerHost: DefaultMaxIdleConnsPerHost,
 		}},
-		{"negative", Config{ConnectTimeout: -1, TLSHandshakeTimeout: -1, ResponseHeaderTimeout: -1, Timeout: -1, MaxResponseBytes: -1, MaxTLSTransports: -1}, Config{
+		{"negative", Config{ConnectTimeout: -1, TLSHandshakeTimeout: -1, ResponseHeaderTimeout: -1, Timeout: -1, MaxResponseBytes: -1, MaxTLSTransports: -1, MaxIdleConnsPerHost: -1}, Config{
 			ConnectTimeout: DefaultConnectTimeout, TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,
 			Timeout: DefaultTimeout, MaxResponseBytes: DefaultMaxResponseBytes, UserAgent: DefaultUserAgent,
-			MaxTLSTransports: DefaultMaxTLSTransports,
+			MaxTLSTransports: DefaultMaxTLSTransports, MaxIdleConnsPerHost: DefaultMaxIdleConnsPerHost,
 		}},
 
 		// Set values are kept.
-		{"set", Config{ConnectTimeout: 1, TLSHandshakeTimeout: 2, ResponseHeaderTimeout: 3, Timeout: 4, MaxResponseBytes: 5, UserAgent: "u", MaxTLSTransports: 6},
-			Config{ConnectTimeout: 1, TLSHandshakeTimeout: 2, ResponseHeaderTimeout: 3, Timeout: 4, MaxResponseBytes: 5, UserAgent: "u", MaxTLSTransports: 6}},
+		{"set", Config{ConnectTimeout: 1, TLSHandshakeTimeout: 2, ResponseHeaderTimeout: 3, Timeout: 4, MaxResponseBytes: 5, UserAgent: "u", MaxTLSTransports: 6, MaxIdleConnsPerHost: 7},
+			Config{ConnectTimeout: 1, TLSHandshakeTimeout: 2, ResponseHeaderTimeout: 3, Timeout: 4, MaxResponseBytes: 5, UserAgent: "u", MaxTLSTransports: 6, MaxIdleConnsPerHost: 7}},
 	}
 	for _, tt := range tests {
 		if got := tt.in.withDefaults(); fmt.Sprint(got) != fmt.Sprint(tt.want) {

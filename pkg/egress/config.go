@@ -16,6 +16,7 @@ const (
 	DefaultMaxResponseBytes    = 20 << 10
 	DefaultUserAgent           = "hookd"
 	DefaultMaxTLSTransports    = 256
+	DefaultMaxIdleConnsPerHost = 64
 )
 
 // Config configures a Client. The zero Config is usable: public addresses
@@ -25,6 +26,14 @@ type Config struct {
 	// 127.0.0.0/8 for local tests or a private network of trusted
 	// receivers. Nil allows public addresses only.
 	AllowedSubnets []netip.Prefix
+
+	// MaxIdleConnsPerHost is how many kept-alive connections to one
+	// receiver (host and port) are kept for reuse: set it to the requests
+	// in flight at once (the worker concurrency), or a busy receiver sees
+	// connections opened and closed at every request beyond it. Zero or
+	// less means DefaultMaxIdleConnsPerHost. Endpoints with TLS options of
+	// their own keep a quarter of it in their own pools.
+	MaxIdleConnsPerHost int
 
 	// ConnectTimeout bounds establishing one TCP connection.
 	// Zero or less means DefaultConnectTimeout.
@@ -124,6 +133,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTLSTransports <= 0 {
 		c.MaxTLSTransports = DefaultMaxTLSTransports
+	}
+	if c.MaxIdleConnsPerHost <= 0 {
+		c.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
 	return c
 }

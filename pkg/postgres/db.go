@@ -51,6 +51,9 @@ type DB struct {
 	// reconcileGrace is how long past its due time a scheduled attempt may
 	// wait in the queue before the reconciler enqueues it again.
 	reconcileGrace time.Duration
+	// publishes and records group the commits of concurrent publishes and
+	// of concurrent attempt records.
+	publishes, records *groupCommit
 }
 
 // Options tune Open. The zero value is usable.
@@ -111,8 +114,20 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if opt.ReconcileGrace == 0 {
 		opt.ReconcileGrace = time.Minute
 	}
-	return &DB{pool: pool, gorm: g, sql: sqlDB, box: opt.Box, log: logger, reconcileGrace: opt.ReconcileGrace}, nil
+	return &DB{pool: pool, gorm: g, sql: sqlDB, box: opt.Box, log: logger, reconcileGrace: opt.ReconcileGrace,
+		publishes: newGroupCommit(pool, groupFlushes, groupMax), records: newGroupCommit(pool, groupFlushes, groupMax)}, nil
 }
+
+// Group commits: groupFlushes groups of each kind (publishes, attempt
+// records) in flight at once, groupMax statements each. With one, a group
+// waits for the previous one's commit; two let one group execute while the
+// other commits, and leave most of the pool to every other statement.
+// (Measured with hookd bench on 2 cores: one, two and four in flight gave
+// the same CPU per message; one held slow-many to 1,000 deliveries/s.)
+const (
+	groupFlushes = 2
+	groupMax     = 256
+)
 
 // Close closes the pool.
 func (db *DB) Close() error {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -18,25 +17,31 @@ import (
 // health aggregates (issue 17): one upsert into endpoint_attempt_hours per
 // recorded attempt that succeeded or failed (@status 0 or 2), counting it
 // in its endpoint's hour (@hour, the attempt's created_at truncated to the
-// hour in UTC), in one of healthSlots rows (@slot, any of them: readers add
-// them up; spreading them keeps concurrent attempts of one endpoint from
-// queueing on one row lock). It depends only on the step "attempt" (nothing happens when
-// the attempt was recorded before). A batched recorder can run it once per
-// (endpoint, hour) with the batch's sums instead: the counters only add.
+// hour in UTC). It depends only on the step "attempt" (nothing happens when
+// the attempt was recorded before).
+//
+// The count of one hour is spread over 8 rows (slots; readers add them
+// up), the slot being the Postgres backend's pid modulo 8: the records of
+// one group commit share a connection and so a slot, and two groups in
+// flight at once use two connections and (most often) two slots, so that
+// they do not queue on one row's lock. When two groups do share a slot,
+// their records come in endpoint and hour order (recordOrder), so one
+// waits for the other's commit and neither deadlocks.
 const attemptHoursSQL = `
 , attempt_hours AS (
 	INSERT INTO endpoint_attempt_hours AS h (endpoint_id, hour, slot, attempts, failures)
-	SELECT @endpoint_id, CAST(@hour AS timestamptz), CAST(@slot AS smallint), 1, CASE WHEN @status = 2 THEN 1 ELSE 0 END
+	SELECT @endpoint_id, CAST(@hour AS timestamptz), CAST(pg_backend_pid() % 8 AS smallint), 1, CASE WHEN @status = 2 THEN 1 ELSE 0 END
 	WHERE EXISTS (SELECT 1 FROM attempt) AND @status IN (0, 2)
 	ON CONFLICT (endpoint_id, hour, slot) DO UPDATE
 	SET attempts = h.attempts + EXCLUDED.attempts, failures = h.failures + EXCLUDED.failures
 )`
 
-// healthSlots is how many rows share the count of one endpoint's hour.
-const healthSlots = 8
-
-// healthSlot picks the row of an attempt's hour.
-func healthSlot() int { return rand.IntN(healthSlots) }
+// recordOrder is the order of an attempt's record within a group commit:
+// by endpoint, then hour, the order in which its rows of
+// endpoint_attempt_hours are locked.
+func recordOrder(endpointID string, hour time.Time) string {
+	return endpointID + "/" + hour.UTC().Format(time.RFC3339)
+}
 
 // healthRetention is how long the hourly aggregates are kept: the 30 days
 // of EndpointHealth.Daily, and a day of slack for time zones.

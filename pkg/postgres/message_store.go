@@ -155,6 +155,9 @@ LEFT JOIN keys k ON k.endpoint_id = m.endpoint_id
 CROSS JOIN LATERAL (SELECT coalesce(k.head_delivery_id <> m.delivery_id, false) AS held) h
 RETURNING id, endpoint_id, ordering_key, held, reason`
 
+// createMessageStmt is createMessageSQL, rewritten once.
+var createMessageStmt = namedStatement{text: createMessageSQL}
+
 // messageFilesSQL files a message's channels and tags (@channel_list,
 // @tag_list) under its application: steps of createMessageSQL.
 const messageFilesSQL = `, channel_rows AS (
@@ -174,31 +177,34 @@ func (db *DB) CreateMessage(ctx context.Context, msg *webhook.Message, onlyEndpo
 }
 
 // PublishMessage implements delivery.PublishStore: the message and its
-// deliveries are written by one statement (createMessageSQL).
+// deliveries are written by one statement (createMessageSQL), committed
+// together with concurrent publishes (groupCommit): it returns once the
+// commit holding it is done.
 func (db *DB) PublishMessage(ctx context.Context, msg *webhook.Message, onlyEndpoint string, verdicts webhook.FilterVerdicts) ([]webhook.Delivery, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	msg.ID = webhook.NewID(webhook.PrefixMessage)
 	msg.CreatedAt = now
-	rows, err := db.pool.Query(ctx, createMessageSQL, db.createMessageArgs(msg, onlyEndpoint, now, verdicts))
-	if err != nil {
-		return nil, translate(err, "a message with this eventId")
-	}
-	deliveries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Delivery, error) {
-		d := webhook.Delivery{
-			OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
-			Status: webhook.StatusPending, CreatedAt: now, UpdatedAt: now,
-		}
-		var reason *string
-		if err := row.Scan(&d.ID, &d.EndpointID, &d.OrderingKey, &d.Held, &reason); err != nil {
-			return d, err
-		}
-		switch {
-		case reason != nil:
-			d.Status, d.Reason = webhook.StatusCanceled, *reason
-		case !d.Held:
-			d.NextAttemptAt = &now
-		}
-		return d, nil
+	var deliveries []webhook.Delivery
+	err := db.publishes.do(ctx, &createMessageStmt, db.createMessageArgs(msg, onlyEndpoint, now, verdicts), "", func(rows pgx.Rows) error {
+		var err error
+		deliveries, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Delivery, error) {
+			d := webhook.Delivery{
+				OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
+				Status: webhook.StatusPending, CreatedAt: now, UpdatedAt: now,
+			}
+			var reason *string
+			if err := row.Scan(&d.ID, &d.EndpointID, &d.OrderingKey, &d.Held, &reason); err != nil {
+				return d, err
+			}
+			switch {
+			case reason != nil:
+				d.Status, d.Reason = webhook.StatusCanceled, *reason
+			case !d.Held:
+				d.NextAttemptAt = &now
+			}
+			return d, nil
+		})
+		return err
 	})
 	if isForeignKeyViolation(err) {
 		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
@@ -334,8 +340,9 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob
 }
 
 // RecordAttempt implements delivery.AttemptStore in one statement (see
-// recordAttemptSQL). A value Postgres refuses (a response it cannot store)
-// is EINVALID.
+// recordAttemptSQL), committed together with the records of concurrent
+// callers (groupCommit): it returns once the commit holding it is done. A
+// value Postgres refuses (a response it cannot store) is EINVALID.
 func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
 	a := &rec.Attempt
 	// The time is taken before the id, as for messages, so that the id
@@ -350,7 +357,7 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 	// What came from a receiver must never fail the write (NUL, invalid
 	// UTF-8): an unrecorded attempt would be sent again.
 	a.URL, a.Response = webhook.StorableString(a.URL), webhook.StorableString(a.Response)
-	rows, _ := db.pool.Query(ctx, recordAttemptSQL, pgx.NamedArgs{
+	args := pgx.NamedArgs{
 		"id": a.ID, "delivery_id": a.DeliveryID, "org_id": a.OrgID, "app_id": a.AppID, "msg_id": a.MessageID,
 		"endpoint_id": a.EndpointID, "task_key": rec.TaskKey, "url": a.URL, "status": int(a.Status),
 		"status_code": a.StatusCode, "response": a.Response, "duration_ms": a.DurationMs,
@@ -359,9 +366,14 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"reason":    rec.Reason,
 		"scheduled": a.TriggerType == webhook.TriggerScheduled, "round": rec.Round, "made_before": rec.Number - 1,
 		"release_reconcile_at": a.CreatedAt.Add(db.reconcileGrace),
-		"hour":                 a.CreatedAt.Truncate(time.Hour), "slot": healthSlot(),
+		"hour":                 a.CreatedAt.Truncate(time.Hour),
+	}
+	var r recordedRow
+	err := db.records.do(ctx, &recordAttemptStmt, args, recordOrder(a.EndpointID, a.CreatedAt.Truncate(time.Hour)), func(rows pgx.Rows) error {
+		var err error
+		r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[recordedRow])
+		return err
 	})
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[recordedRow])
 	if isDataException(err) {
 		return false, webhook.Errorf(webhook.EINVALID, "attempt of delivery %s: %v", a.DeliveryID, err)
 	}
@@ -457,6 +469,9 @@ FROM (SELECT 1) AS one
 LEFT JOIN released r ON r.id IS NOT NULL
 LEFT JOIN deliveries d ON d.id = r.id
 LEFT JOIN messages m ON m.id = d.msg_id`
+
+// recordAttemptStmt is recordAttemptSQL, rewritten once.
+var recordAttemptStmt = namedStatement{text: recordAttemptSQL}
 
 // disabledEndpointColumns are what a disable statement returns.
 const disabledEndpointColumns = `id, org_id, app_id, uid, failing_since`

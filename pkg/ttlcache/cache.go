@@ -17,6 +17,16 @@ type Cache[K comparable, V any] struct {
 
 	mu      sync.Mutex
 	entries map[K]entry[V]
+	// loading holds the loads in progress, by key, that concurrent
+	// misses of the same key wait for rather than load again.
+	loading map[K]*load[V]
+}
+
+// load is a Load in progress.
+type load[V any] struct {
+	done  chan struct{}
+	value V
+	err   error
 }
 
 type entry[V any] struct {
@@ -26,7 +36,7 @@ type entry[V any] struct {
 
 // New returns a cache keeping values for ttl, at most max of them.
 func New[K comparable, V any](ttl time.Duration, max int) *Cache[K, V] {
-	return &Cache[K, V]{ttl: ttl, max: max, entries: map[K]entry[V]{}}
+	return &Cache[K, V]{ttl: ttl, max: max, entries: map[K]entry[V]{}, loading: map[K]*load[V]{}}
 }
 
 // Get returns the value stored for k unless it has expired.
@@ -58,15 +68,33 @@ func (c *Cache[K, V]) Delete(k K) {
 	c.mu.Unlock()
 }
 
-// Load returns the value for k from the cache, or from load, storing what
-// load returns when it succeeds (errors are not cached).
-func (c *Cache[K, V]) Load(k K, load func() (V, error)) (V, error) {
+// Load returns the value for k from the cache, or from fetch, storing what
+// fetch returns when it succeeds (errors are not cached). Concurrent Loads
+// of a key that is not cached share one fetch and its result, error
+// included: a burst of misses (a thousand attempts to one endpoint when
+// its entry expires) makes one query, not a thousand.
+func (c *Cache[K, V]) Load(k K, fetch func() (V, error)) (V, error) {
 	if v, ok := c.Get(k); ok {
 		return v, nil
 	}
-	v, err := load()
-	if err == nil {
-		c.Put(k, v)
+	c.mu.Lock()
+	if l, ok := c.loading[k]; ok {
+		c.mu.Unlock()
+		<-l.done
+		return l.value, l.err
 	}
-	return v, err
+	l := &load[V]{done: make(chan struct{})}
+	c.loading[k] = l
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.loading, k)
+		c.mu.Unlock()
+		close(l.done)
+	}()
+	l.value, l.err = fetch()
+	if l.err == nil {
+		c.Put(k, l.value)
+	}
+	return l.value, l.err
 }

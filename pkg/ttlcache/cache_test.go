@@ -2,6 +2,9 @@ package ttlcache
 
 import (
 	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,5 +51,38 @@ func TestCache(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	if _, ok := short.Get("k"); ok {
 		t.Fatal("expired entry returned")
+	}
+}
+
+// Concurrent misses of one key share one fetch.
+func TestLoadSharesConcurrentMisses(t *testing.T) {
+	t.Parallel()
+	c := New[string, int](time.Hour, 10)
+	var fetches atomic.Int32
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := c.Load("k", func() (int, error) {
+				fetches.Add(1)
+				<-release
+				return 7, nil
+			})
+			if err != nil || v != 7 {
+				t.Errorf("Load = %d, %v", v, err)
+			}
+		}()
+	}
+	// The first fetch holds until every other Load is waiting for it or
+	// finds the value: released once one fetch started.
+	for fetches.Load() == 0 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("%d fetches for 50 concurrent Loads of one key, want 1", n)
 	}
 }

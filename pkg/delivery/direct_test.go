@@ -1,0 +1,95 @@
+package delivery_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/pkg/delivery"
+	"github.com/hookd/hookd/pkg/webhook"
+)
+
+// directSetup is a bundle whose publisher and attempter queue through a
+// Direct of capacity, in front of the bundle's queue, left unserved: what
+// reaches it stays there for the test to see.
+func directSetup(t *testing.T, capacity int) (*bundle, *delivery.Direct) {
+	t.Helper()
+	b := setup(t, bundleOptions{noWorker: true})
+	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: capacity}
+	b.publisher.Queue, b.attempter.Queue = d, d
+	t.Cleanup(func() { d.Close(context.Background()) })
+	return b, d
+}
+
+// Fresh first attempts run in the process, once each, without the queue.
+func TestDirectRunsFreshAttemptsWithoutTheQueue(t *testing.T) {
+	t.Parallel()
+	b, _ := directSetup(t, 100)
+	rcv := newReceiver(t, nil)
+	ep := b.endpoint(rcv.URL)
+	var msgs []*webhook.Message
+	for range 20 {
+		msg, _ := b.publish("user.created", `{"a":1}`)
+		msgs = append(msgs, msg)
+	}
+	for _, msg := range msgs {
+		b.waitStatus(msg, ep, webhook.StatusSuccess)
+		if n := len(b.attempts(msg)); n != 1 {
+			t.Errorf("message %s: %d attempts, want 1", msg.ID, n)
+		}
+	}
+	if n := len(rcv.got()); n != 20 {
+		t.Errorf("receiver got %d requests, want 20", n)
+	}
+	if n := b.queue.Len(); n != 0 {
+		t.Errorf("%d jobs reached the queue, want none", n)
+	}
+}
+
+// Beyond its capacity, jobs go to the queue; so does the retry of a
+// failed attempt (not due yet).
+func TestDirectPassesOnWhatItCannotRun(t *testing.T) {
+	t.Parallel()
+	b, d := directSetup(t, 1)
+	release := make(chan struct{})
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			<-release // holds the one slot
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ep := b.endpoint(rcv.URL)
+	first, _ := b.publish("user.created", `{"a":1}`)
+	b.waitFor("the first request", func() bool { return len(rcv.got()) == 1 })
+	b.publish("user.created", `{"a":2}`)
+	b.publish("user.created", `{"a":3}`)
+	if n := b.queue.Len(); n != 2 {
+		t.Fatalf("%d jobs queued while the one slot was busy, want 2", n)
+	}
+	close(release)
+	d.Close(context.Background()) // waits for the first attempt
+	if got := b.delivery(first, ep); got.Status != webhook.StatusSending {
+		t.Errorf("first delivery: status %v, want sending (a retry scheduled)", got.Status)
+	}
+	jobs := b.queue.Take()
+	if len(jobs) != 3 {
+		t.Fatalf("%d jobs queued, want 3 (two beyond capacity, one retry)", len(jobs))
+	}
+	var retries int
+	for _, j := range jobs {
+		if j.Ref.Number == 2 && j.At.After(time.Now().Add(-time.Second)) {
+			retries++
+		}
+	}
+	if retries != 1 {
+		t.Errorf("queued jobs %+v: want one retry (attempt 2)", jobs)
+	}
+	// Closed, it runs nothing itself.
+	b.publish("user.created", `{"a":4}`)
+	if n := b.queue.Len(); n != 1 {
+		t.Errorf("after Close: %d jobs queued, want 1", n)
+	}
+}
