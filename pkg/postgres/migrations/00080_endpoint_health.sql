@@ -6,8 +6,8 @@
 -- 24 hours or 30 days reads at most 720 small rows instead of its attempts.
 -- The counters are not indexed, so their updates are HOT; the fill factor
 -- leaves room on each page for them. Each hour of an endpoint is spread
--- over a few slots (a random one per attempt), so that concurrent attempts
--- of one busy endpoint rarely wait on one row's lock; readers add them up.
+-- over a few slots (one per connection: see attemptHoursSQL), so that groups
+-- of records committed at once rarely wait on one row's lock; readers add them up.
 -- The janitor deletes rows older than 31 days.
 CREATE TABLE endpoint_attempt_hours (
     endpoint_id text NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
