@@ -100,7 +100,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("HOOKD_MAIN_SECRET: %w", err)
 	}
-	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box, ReconcileGrace: m.Config.ReconcilerGrace, Logger: m.Logger, MaxOpenConns: m.Config.DBMaxConnections})
+	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{
+		Box: box, ReconcileGrace: m.Config.ReconcilerGrace, Logger: m.Logger,
+		MaxOpenConns: m.Config.DBMaxConnections, ReadDSN: m.Config.DBReadDSN,
+	})
 	if err != nil {
 		return err
 	}

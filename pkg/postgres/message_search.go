@@ -130,14 +130,15 @@ func statusInts(list []webhook.MessageStatus) []int {
 	return out
 }
 
-// ListMessages implements webhook.MessageStore (see listMessagesSQL).
+// ListMessages implements webhook.MessageStore (see listMessagesSQL), on
+// the replica (Options.ReadDSN).
 func (db *DB) ListMessages(ctx context.Context, app *webhook.Application, f webhook.MessageFilter, opt webhook.ListOptions) (webhook.Page[webhook.Message], error) {
 	query, args := listMessagesSQL(app.ID, f, opt)
 	// Planned for its arguments every time (an unnamed statement, its
 	// description cached): a plan made once for any application would
 	// walk the whole primary key for a small application when another
 	// holds most of the messages.
-	rows, _ := db.pool.Query(ctx, query, pgx.QueryExecModeCacheDescribe, args)
+	rows, _ := db.replica.pgx.Query(ctx, query, pgx.QueryExecModeCacheDescribe, args)
 	found, err := pgx.CollectRows(rows, pgx.RowToStructByName[messageRow])
 	if err != nil {
 		return webhook.Page[webhook.Message]{}, fmt.Errorf("listing messages: %w", err)
@@ -146,7 +147,8 @@ func (db *DB) ListMessages(ctx context.Context, app *webhook.Application, f webh
 }
 
 // CountDeliveries implements webhook.MessageStore: one grouped read of the
-// unique (msg_id, endpoint_id) index.
+// unique (msg_id, endpoint_id) index. It reads the primary: the status of
+// one message is asked for right after publishing it.
 func (db *DB) CountDeliveries(ctx context.Context, msgIDs []string) (map[string]webhook.StatusCounts, error) {
 	out := make(map[string]webhook.StatusCounts, len(msgIDs))
 	if len(msgIDs) == 0 {
