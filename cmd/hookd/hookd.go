@@ -60,6 +60,7 @@ type Main struct {
 	worker     *worker.Worker
 	reconciler *delivery.Reconciler
 	janitor    *maintenance.Janitor
+	partitions *maintenance.Partitioner
 	retention  *maintenance.Retention
 	health     *delivery.HealthChecker
 	ordering   *delivery.OrderingWatch
@@ -255,6 +256,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 			webhook.TaskMessageBroadcast:   &background.Broadcast{Store: m.db, Publisher: m.publisher},
 		},
 	}
+	m.partitions = &maintenance.Partitioner{Store: m.db, Logger: m.Logger}
 	m.janitor = &maintenance.Janitor{Logger: m.Logger, Sweeps: []maintenance.Sweep{
 		{Name: "idempotency keys", Delete: m.db.DeleteExpiredIdempotencyKeys},
 		{Name: "portal tokens", Delete: m.db.DeleteExpiredPortalTokens},
@@ -354,6 +356,7 @@ func (m *Main) Run(ctx context.Context) error {
 		g.Go(func() error { return m.worker.Run(ctx) })
 		g.Go(func() error { m.reconciler.Run(ctx); return nil })
 		g.Go(func() error { m.janitor.Run(ctx); return nil })
+		g.Go(func() error { m.partitions.Run(ctx); return nil })
 		g.Go(func() error { m.retention.Run(ctx); return nil })
 		g.Go(func() error { m.health.Run(ctx); return nil })
 		g.Go(func() error { m.ordering.Run(ctx); return nil })

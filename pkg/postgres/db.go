@@ -181,7 +181,9 @@ func (db *DB) Close() error {
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
 // Migrate applies pending migrations under a Postgres advisory lock, so that
-// several processes starting at once are safe. It returns how many ran.
+// several processes starting at once are safe, then creates the partitions
+// of the coming days that are missing (EnsurePartitions). It returns how
+// many migrations ran.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
 	if err != nil {
@@ -201,6 +203,11 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	for _, r := range results {
 		db.log.InfoContext(ctx, "migration applied", slog.String("source", r.Source.Path), slog.Duration("duration", r.Duration))
+	}
+	// Today's partitions and the next days', so that a process that
+	// publishes before any worker ran finds them.
+	if _, err := db.EnsurePartitions(ctx, time.Now()); err != nil {
+		return len(results), err
 	}
 	return len(results), nil
 }

@@ -214,7 +214,7 @@ func (db *DB) ListMessageEndpoints(ctx context.Context, msg *webhook.Message, op
 func (db *DB) EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webhook.Endpoint) (*webhook.Delivery, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	row := deliveryRow{
-		ID: webhook.NewID(webhook.PrefixDelivery), OrgID: msg.OrgID, AppID: msg.AppID, MsgID: msg.ID,
+		ID: deliveryID(msg.ID, ep.ID), OrgID: msg.OrgID, AppID: msg.AppID, MsgID: msg.ID,
 		EndpointID: ep.ID, Status: int(webhook.StatusFail), CreatedAt: now, UpdatedAt: now,
 	}
 	err := db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error

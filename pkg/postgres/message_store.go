@@ -155,9 +155,13 @@ LEFT JOIN keys k ON k.endpoint_id = m.endpoint_id
 CROSS JOIN LATERAL (SELECT coalesce(k.head_delivery_id <> m.delivery_id, false) AS held) h
 RETURNING id, endpoint_id, ordering_key, held, reason`
 
-// messageFilesSQL files a message's channels and tags (@channel_list,
+// messageFilesSQL files a message's eventId (unique per application: a
+// second one is a unique violation), channels and tags (@channel_list,
 // @tag_list) under its application: steps of createMessageSQL.
-const messageFilesSQL = `, channel_rows AS (
+const messageFilesSQL = `, event_ids AS (
+	INSERT INTO message_event_ids (app_id, event_id, msg_id)
+	SELECT @app_id, @event_id, msg.id FROM msg WHERE CAST(@event_id AS text) IS NOT NULL
+), channel_rows AS (
 	INSERT INTO message_channels (app_id, channel, msg_id)
 	SELECT @app_id, c, msg.id FROM msg, unnest(CAST(@channel_list AS text[])) AS c
 ), tag_rows AS (
