@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,79 @@ func TestRetentionDropsExpiredPartitions(t *testing.T) {
 	}
 	if _, err := f.db.FindMessage(f.ctx, f.app, recent.ID); err != nil {
 		t.Errorf("recent message: %v", err)
+	}
+}
+
+// The message list looks for a page in the newest days' partitions first,
+// then further back: pages across days come out whole and in order, with
+// and without filters, both ways.
+func TestMessageListAcrossDays(t *testing.T) {
+	f, conn := setupPartitions(t)
+	now := time.Now().UTC()
+	var want []string // newest first
+	for _, back := range []int{40, 10, 3, 1, 0} {
+		at := now.Add(-time.Duration(back) * day)
+		if _, err := f.db.EnsurePartitions(f.ctx, at); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			t0 := at.Add(-time.Duration(i+1) * time.Minute)
+			id := webhook.TimeID(webhook.PrefixMessage, t0)
+			status := 0
+			if i == 1 {
+				status = 2
+			}
+			_, err := conn.Exec(f.ctx, `WITH m AS (
+					INSERT INTO messages (id, org_id, app_id, event_type, payload, retention_days, created_at)
+					VALUES ($1, $2, $3, 'a', '{}', 90, $4) RETURNING id)
+				INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, created_at, updated_at)
+				SELECT 'dlv_' || substr(id, 5) || substr($5, 4), $2, $3, id, $5, $6, $4, $4 FROM m`,
+				id, f.app.OrgID, f.app.ID, t0, f.ep.ID, status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, id)
+		}
+	}
+	slices.Sort(want)
+	slices.Reverse(want)
+	walk := func(filter webhook.MessageFilter, asc bool) []string {
+		t.Helper()
+		var got []string
+		opt := webhook.ListOptions{Limit: 2, Ascending: asc}
+		for range 20 {
+			page, err := f.db.ListMessages(f.ctx, f.app, filter, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range page.Items {
+				got = append(got, m.ID)
+			}
+			if !page.More {
+				return got
+			}
+			opt.Cursor = got[len(got)-1]
+		}
+		t.Fatal("more than 20 pages")
+		return nil
+	}
+	if got := walk(webhook.MessageFilter{}, false); !slices.Equal(got, want) {
+		t.Errorf("newest first:\n got %v\nwant %v", got, want)
+	}
+	asc := slices.Clone(want)
+	slices.Reverse(asc)
+	since := now.Add(-50 * day)
+	if got := walk(webhook.MessageFilter{After: &since}, true); !slices.Equal(got, asc) {
+		t.Errorf("oldest first from 50 days back:\n got %v\nwant %v", got, asc)
+	}
+	fail := webhook.StatusFail
+	var failed []string
+	for i, id := range want {
+		if i%3 == 1 {
+			failed = append(failed, id)
+		}
+	}
+	if got := walk(webhook.MessageFilter{Status: &fail}, false); !slices.Equal(got, failed) {
+		t.Errorf("failed, newest first:\n got %v\nwant %v", got, failed)
 	}
 }
