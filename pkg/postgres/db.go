@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,6 +57,8 @@ type DB struct {
 	// reconcileGrace is how long past its due time a scheduled attempt may
 	// wait in the queue before the reconciler enqueues it again.
 	reconcileGrace time.Duration
+	// deliveriesLegacyEnd caches legacyEnd.
+	deliveriesLegacyEnd atomic.Pointer[string]
 }
 
 // Options tune Open. The zero value is usable.

@@ -97,7 +97,8 @@ func (db *DB) ListAttempts(ctx context.Context, app *webhook.Application, ep *we
 		q = q.Where("endpoint_id = ?", ep.ID)
 	}
 	if msg != nil {
-		q = q.Where("msg_id = ?", msg.ID)
+		from, to := deliveryRange(msg.ID, msg.ID)
+		q = q.Where("msg_id = ? AND (delivery_id >= ? AND delivery_id < ? OR delivery_id < ?)", msg.ID, from, to, db.legacyEnd(ctx))
 	}
 	if f.EndpointID != "" {
 		q = q.Where("endpoint_id = ?", f.EndpointID)
@@ -180,7 +181,8 @@ func (db *DB) ListEndpointMessages(ctx context.Context, ep *webhook.Endpoint, f 
 // ListMessageEndpoints implements webhook.MessageStore.
 func (db *DB) ListMessageEndpoints(ctx context.Context, msg *webhook.Message, opt webhook.ListOptions) (webhook.Page[webhook.MessageEndpoint], error) {
 	var rows []deliveryRow
-	q := db.read.WithContext(ctx).Where("msg_id = ?", msg.ID)
+	from, to := deliveryRange(msg.ID, msg.ID)
+	q := db.read.WithContext(ctx).Where("msg_id = ? AND (id >= ? AND id < ? OR id < ?)", msg.ID, from, to, db.legacyEnd(ctx))
 	if err := paginate(q, "endpoint_id", opt).Find(&rows).Error; err != nil {
 		return webhook.Page[webhook.MessageEndpoint]{}, err
 	}

@@ -101,6 +101,27 @@ func TestMigrationPartitionsAnExistingInstallation(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A resend to another endpoint made a delivery with an id of its own
+	// time before 00070 (EnsureDelivery), and its attempt.
+	ep2 := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: "https://example.com/2", Version: 1,
+		Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
+	if err := db.CreateEndpoint(ctx, ep2); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.pool.Exec(ctx, `
+		WITH d AS (
+			INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, status, created_at, updated_at)
+			VALUES (@dlv, @org, @app, @msg, @ep, 2, now(), now()) RETURNING id
+		)
+		INSERT INTO attempts (id, delivery_id, org_id, app_id, msg_id, endpoint_id, task_key, url, status,
+			response_status_code, response, response_duration_ms, trigger_type, created_at)
+		SELECT @atmpt, id, @org, @app, @msg, @ep, 'm:1', 'https://example.com/2', 2, 500, 'no', 10, 1, now() FROM d`,
+		pgx.NamedArgs{"msg": msgID, "dlv": webhook.NewID(webhook.PrefixDelivery), "atmpt": webhook.NewID(webhook.PrefixAttempt),
+			"org": org.ID, "app": app.ID, "ep": ep2.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	began := time.Now()
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
@@ -118,6 +139,17 @@ func TestMigrationPartitionsAnExistingInstallation(t *testing.T) {
 	page, err := db.ListMessages(ctx, app, webhook.MessageFilter{Channel: "eu"}, webhook.ListOptions{Limit: 10})
 	if err != nil || len(page.Items) == 0 || page.Items[0].ID != msgID {
 		t.Fatalf("ListMessages(channel) = %+v, %v", page.Items, err)
+	}
+	// The resend's delivery and attempt are found with the message's.
+	counts, err := db.CountDeliveries(ctx, []string{msgID})
+	if err != nil || counts[msgID].Success != 1 || counts[msgID].Fail != 1 {
+		t.Errorf("CountDeliveries = %+v, %v; want a success and a failure", counts[msgID], err)
+	}
+	if eps, err := db.ListMessageEndpoints(ctx, msg, webhook.ListOptions{Limit: 10}); err != nil || len(eps.Items) != 2 {
+		t.Errorf("ListMessageEndpoints = %d, %v; want 2", len(eps.Items), err)
+	}
+	if as, err := db.ListAttempts(ctx, app, nil, msg, webhook.MessageFilter{}, webhook.ListOptions{Limit: 10}); err != nil || len(as.Items) != 2 {
+		t.Errorf("ListAttempts(message) = %d, %v; want 2", len(as.Items), err)
 	}
 	var where string
 	if err := db.pool.QueryRow(ctx, "SELECT tableoid::regclass::text FROM attempts WHERE delivery_id = $1", dlvID).Scan(&where); err != nil || where != "attempts_legacy" {
@@ -139,7 +171,7 @@ func TestMigrationPartitionsAnExistingInstallation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var left int
-	if err := db.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM deliveries) + (SELECT count(*) FROM attempts)").Scan(&left); err != nil || left != 0 {
+	if err := db.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM deliveries WHERE endpoint_id = $1) + (SELECT count(*) FROM attempts WHERE endpoint_id = $1)", ep.ID).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d deliveries and attempts left after deleting their endpoint (%v)", left, err)
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -123,4 +124,27 @@ func (db *DB) DropExpiredPartitions(ctx context.Context, olderThan time.Time) ([
 		return nil, fmt.Errorf("dropping expired partitions: %w", err)
 	}
 	return dropped, nil
+}
+
+// legacyEnd returns the upper bound of deliveries_legacy, the partition of
+// the deliveries made before migration 00070 ("" when there is none: no
+// id sorts below it), read once; a failure to read it is not kept.
+func (db *DB) legacyEnd(ctx context.Context) string {
+	if end := db.deliveriesLegacyEnd.Load(); end != nil {
+		return *end
+	}
+	var bound *string
+	err := db.pool.QueryRow(ctx, `SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c
+		WHERE c.oid = to_regclass('deliveries_legacy')`).Scan(&bound)
+	end := ""
+	switch {
+	case err == nil && bound != nil:
+		if m := upperBound.FindStringSubmatch(*bound); m != nil {
+			end = m[1]
+		}
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return webhook.PrefixDelivery + "~" // every id: correct, not pruned
+	}
+	db.deliveriesLegacyEnd.Store(&end)
+	return end
 }
