@@ -261,10 +261,22 @@ func jsonOrNull(list []string) any {
 
 // FindMessage implements webhook.MessageStore.
 func (db *DB) FindMessage(ctx context.Context, app *webhook.Application, idOrEventID string) (*webhook.Message, error) {
+	// By id, then by eventId through message_event_ids: each reads one
+	// partition of messages, where "id = x OR event_id = x" would read
+	// every partition's indexes.
 	var row messageRow
-	err := db.gorm.WithContext(ctx).
-		Where("app_id = ? AND (id = ? OR event_id = ?)", app.ID, idOrEventID, idOrEventID).
-		Order(clauseIDFirst(idOrEventID)).Take(&row).Error
+	err := db.gorm.WithContext(ctx).Where("app_id = ? AND id = ?", app.ID, idOrEventID).Take(&row).Error
+	if webhook.ErrorCode(translate(err, "message")) == webhook.ENOTFOUND {
+		var msgID string
+		err = db.pool.QueryRow(ctx, "SELECT msg_id FROM message_event_ids WHERE app_id = $1 AND event_id = $2",
+			app.ID, idOrEventID).Scan(&msgID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, webhook.Errorf(webhook.ENOTFOUND, "message not found")
+		}
+		if err == nil {
+			err = db.gorm.WithContext(ctx).Where("app_id = ? AND id = ?", app.ID, msgID).Take(&row).Error
+		}
+	}
 	if err != nil {
 		return nil, translate(err, "message")
 	}
