@@ -239,11 +239,10 @@ func runBenchLoad(ctx context.Context, args []string, environ map[string]string,
 		return err
 	}
 	uid := "load"
-	app, err := db.FindApp(ctx, org.ID, uid)
-	if err == nil {
+	if _, err := db.FindApp(ctx, org.ID, uid); err == nil {
 		return fmt.Errorf("the application %q of the organisation %q exists: load into another database", uid, org.Name)
 	}
-	app = &webhook.Application{OrgID: org.ID, Name: "load", UID: &uid}
+	app := &webhook.Application{OrgID: org.ID, Name: "load", UID: &uid}
 	if err := db.CreateApp(ctx, app); err != nil {
 		return err
 	}
