@@ -105,6 +105,18 @@ func openPool(ctx context.Context, dsn string, maxConns int, variable string, pi
 	}
 	cfg.MaxConns = int32(maxConns)
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	// hookd's statements are short, and a plan over many partitions looks
+	// expensive enough to PostgreSQL to be compiled (JIT) for seconds, on
+	// every run: off, unless the DSN says otherwise (?jit=on).
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
+	// A generic plan of a prepared statement covers every partition, and
+	// running it locks and sets up each; a plan for the arguments prunes
+	// the partitions it does not need before planning them.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	pgxPool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres (%s): %w", variable, err)

@@ -205,3 +205,14 @@ func openFresh(t *testing.T) *DB {
 	})
 	return db
 }
+
+// hookd's sessions run without JIT: a statement over many partitions is
+// costed high enough to be compiled for seconds (docs/scaling.md).
+func TestSessionsRunWithoutJIT(t *testing.T) {
+	t.Parallel()
+	db := openFresh(t)
+	var jit string
+	if err := db.pool.QueryRow(context.Background(), "SHOW jit").Scan(&jit); err != nil || jit != "off" {
+		t.Fatalf("jit = %q, %v; want off", jit, err)
+	}
+}
