@@ -54,7 +54,7 @@ func TestAtScale(t *testing.T) {
 	var oldest, middle string
 	err = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM messages),
 		(SELECT count(*) FROM pg_inherits WHERE inhparent = 'messages'::regclass),
-		(SELECT min(id) FROM messages), (SELECT id FROM messages WHERE app_id = $1 ORDER BY id OFFSET (SELECT count(*) / 2 FROM messages) LIMIT 1)`,
+		(SELECT min(id) FROM messages), (SELECT id FROM messages WHERE app_id = $1 ORDER BY id OFFSET (SELECT count(*) / 2 FROM messages WHERE app_id = $1) LIMIT 1)`,
 		app.ID).Scan(&messages, &partitions, &oldest, &middle)
 	if err != nil {
 		t.Fatal(err)
