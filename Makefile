@@ -103,14 +103,15 @@ test/race: ## Run all tests with the race detector
 	$(call go_test,-race)
 
 # The tests behind the cluster build tag start their own Redis Cluster and
-# Sentinel processes (redis-server, redis-cli) and run the real binary under
+# Sentinel processes (redis-server, redis-cli), a PostgreSQL primary and
+# streaming replica (initdb, pg_basebackup), and run the real binary under
 # faults, one at a time (about four minutes). Their names start with
 # TestCluster, TestSentinel or TestManyProcesses; -run keeps the rest of the
 # packages' tests, which make test runs, out.
 .PHONY: test/cluster
-test/cluster: ## Run the Redis Cluster, Sentinel and many-process tests (needs redis-server)
+test/cluster: ## Run the Redis Cluster, Sentinel, read replica and many-process tests (needs redis-server)
 	$(GO) test -count=1 -tags cluster -p 1 -timeout 14m -v \
-		-run '^Test(Cluster|Sentinel|ManyProcesses)' ./internal/redistest/ ./cmd/hookd/
+		-run '^Test(Cluster|Sentinel|ManyProcesses)' ./internal/redistest/ ./pkg/postgres/ ./cmd/hookd/
 
 # The Go files to format and check: tracked and new ones, not ignored ones.
 GO_FILES = $$(git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')

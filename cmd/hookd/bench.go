@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookd/hookd/internal/bench"
 	"github.com/hookd/hookd/pkg/postgres"
+	"github.com/hookd/hookd/pkg/webhook"
 )
 
 // benchFilter is the payload filter of the filtered scenario: the issue's
@@ -55,6 +56,9 @@ func benchScenarios(messages, concurrency, endpoints, filterEndpoints int, rate 
 }
 
 func runBench(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "load" {
+		return runBenchLoad(ctx, args[1:], environ, stdout, stderr)
+	}
 	fs := newFlagSet("bench", "hookd bench [flags]",
 		"Measures publish and delivery throughput and latency, against a hookd it starts (or -url).\nSee docs/benchmarks.md.", stderr)
 	url := fs.String("url", "", "base URL of a running hookd (default: start `hookd serve` on the local Postgres/Redis)")
@@ -227,4 +231,66 @@ func (s *benchServer) stop() {
 	if s.dropDSN != "" {
 		_ = postgres.DropDatabase(context.Background(), s.dropDSN)
 	}
+}
+
+// runBenchLoad is `hookd bench load`: it writes synthetic history straight
+// into the database (postgres.BulkLoad), for measuring at scale
+// (docs/scaling.md, "At scale").
+func runBenchLoad(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench load", "hookd bench load [flags]",
+		"Loads synthetic messages, deliveries and attempts into the database with COPY, not through the API,\n"+
+			"one UTC day partition at a time, into an application with the uid \"load\" (created, with two endpoints).\n"+
+			"See docs/scaling.md.", stderr)
+	dsn := fs.String("db", environ["HOOKD_DB_DSN"], "the database (default HOOKD_DB_DSN); it is migrated first")
+	messages := fs.Int("messages", 1_000_000, "messages to load")
+	days := fs.Int("days", 30, "UTC days they are spread over, ending yesterday")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if *dsn == "" {
+		*dsn = "postgres://postgres@127.0.0.1:5432/hookd?sslmode=disable"
+	}
+	if *messages < *days || *days < 1 {
+		return errors.New("-days must be at least 1 and -messages at least -days")
+	}
+	db, err := postgres.Open(ctx, *dsn, postgres.Options{MaxOpenConns: 2})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	org, err := db.EnsureOrg(ctx, "load")
+	if err != nil {
+		return err
+	}
+	uid := "load"
+	if _, err := db.FindApp(ctx, org.ID, uid); err == nil {
+		return fmt.Errorf("the application %q of the organisation %q exists: load into another database", uid, org.Name)
+	}
+	app := &webhook.Application{OrgID: org.ID, Name: "load", UID: &uid}
+	if err := db.CreateApp(ctx, app); err != nil {
+		return err
+	}
+	load := postgres.BulkLoad{OrgID: org.ID, AppID: app.ID, Messages: *messages, Days: *days, End: time.Now()}
+	for i := range load.Endpoints {
+		ep := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: fmt.Sprintf("https://example.com/load/%d", i), Version: 1,
+			Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
+		if err := db.CreateEndpoint(ctx, ep); err != nil {
+			return err
+		}
+		load.Endpoints[i] = ep.ID
+	}
+	began, loaded := time.Now(), 0
+	load.Progress = func(day time.Time, n int, took time.Duration) {
+		loaded += n
+		fmt.Fprintf(stdout, "%s: %d messages in %.1fs (%.0f/s); %d of %d, %v so far\n", day.Format(time.DateOnly), n,
+			took.Seconds(), float64(n)/took.Seconds(), loaded, *messages, time.Since(began).Round(time.Second))
+	}
+	if err := db.BulkLoad(ctx, load); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "loaded %d messages (app %s) in %v, analysed\n", *messages, app.ID, time.Since(began).Round(time.Second))
+	return nil
 }

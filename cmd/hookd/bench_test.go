@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookd/hookd/internal/bench"
+	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 )
 
 // TestBenchSmoke runs `hookd bench` against a test server, as CI's guard
@@ -186,5 +189,41 @@ func TestBenchReplaySmoke(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("hookd bench: %v\n%s", err, stderr.String())
+	}
+}
+
+// `hookd bench load` writes the history it is asked for into the day
+// partitions, with deliveries, attempts, channels and eventIds, and refuses
+// to load twice into one database.
+func TestBenchLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := postgrestest.NewDSN(t)
+	var stdout, stderr bytes.Buffer
+	args := []string{"load", "-db", dsn, "-messages", "3000", "-days", "3"}
+	if err := runBench(ctx, args, map[string]string{}, &stdout, &stderr); err != nil {
+		t.Fatalf("bench load: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var messages, days, deliveries, attempts, channels, eventIDs int
+	err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM messages), (SELECT count(DISTINCT tableoid) FROM messages),
+		(SELECT count(*) FROM deliveries), (SELECT count(*) FROM attempts),
+		(SELECT count(*) FROM message_channels), (SELECT count(*) FROM message_event_ids)`).
+		Scan(&messages, &days, &deliveries, &attempts, &channels, &eventIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1,000 a day; a tenth of the messages go to the second endpoint too;
+	// 1.5 % of the first deliveries are pending or cancelled, without attempts.
+	if messages != 3000 || days != 3 || deliveries != 3300 || attempts < 3200 || attempts >= 3300 || channels != 6000 || eventIDs != 1500 {
+		t.Errorf("loaded %d messages in %d partitions, %d deliveries, %d attempts, %d channel rows, %d eventIds",
+			messages, days, deliveries, attempts, channels, eventIDs)
+	}
+	if err := runBench(ctx, args, map[string]string{}, &stdout, &stderr); err == nil {
+		t.Error("a second load into the same database succeeded")
 	}
 }

@@ -29,6 +29,10 @@ type Config struct {
 	ListenAddress string `env:"HOOKD_LISTEN_ADDRESS" envDefault:"127.0.0.1:8071"`
 	// DBDSN is the PostgreSQL connection URL; the database is created if missing.
 	DBDSN string `env:"HOOKD_DB_DSN" envDefault:"postgres://postgres@127.0.0.1:5432/hookd?sslmode=disable"`
+	// DBReadDSN names a read replica of DBDSN for the lists of messages,
+	// attempts and deliveries, search and statistics; empty: the primary
+	// serves them too.
+	DBReadDSN string `env:"HOOKD_DB_READ_DSN"`
 	// RedisDSN is asynq's Redis: redis://, rediss://, redis-socket://,
 	// redis-sentinel:// or redis-cluster://.
 	RedisDSN string `env:"HOOKD_REDIS_DSN" envDefault:"redis://127.0.0.1:6379/0"`
@@ -237,6 +241,9 @@ func (c *Config) validate() error {
 	}
 	if !strings.HasPrefix(c.DBDSN, "postgres://") && !strings.HasPrefix(c.DBDSN, "postgresql://") {
 		bad("HOOKD_DB_DSN", "must be a postgres:// URL")
+	}
+	if c.DBReadDSN != "" && !strings.HasPrefix(c.DBReadDSN, "postgres://") && !strings.HasPrefix(c.DBReadDSN, "postgresql://") {
+		bad("HOOKD_DB_READ_DSN", "must be a postgres:// URL (or empty)")
 	}
 	if c.HeaderPrefix != "webhook" && c.HeaderPrefix != "svix" {
 		bad("HOOKD_HEADER_PREFIX", "got %q (accepted: webhook or svix)", c.HeaderPrefix)

@@ -63,6 +63,7 @@ type Main struct {
 	worker     *worker.Worker
 	reconciler *delivery.Reconciler
 	janitor    *maintenance.Janitor
+	partitions *maintenance.Partitioner
 	retention  *maintenance.Retention
 	health     *delivery.HealthChecker
 	ordering   *delivery.OrderingWatch
@@ -103,7 +104,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("HOOKD_MAIN_SECRET: %w", err)
 	}
-	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{Box: box, ReconcileGrace: m.Config.ReconcilerGrace, Logger: m.Logger, MaxOpenConns: m.Config.DBMaxConnections})
+	m.db, err = postgres.Open(ctx, m.Config.DBDSN, postgres.Options{
+		Box: box, ReconcileGrace: m.Config.ReconcilerGrace, Logger: m.Logger,
+		MaxOpenConns: m.Config.DBMaxConnections, ReadDSN: m.Config.DBReadDSN,
+	})
 	if err != nil {
 		return err
 	}
@@ -272,6 +276,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 			webhook.TaskMessageBroadcast:   &background.Broadcast{Store: m.db, Publisher: m.publisher},
 		},
 	}
+	m.partitions = &maintenance.Partitioner{Store: m.db, Logger: m.Logger}
 	m.janitor = &maintenance.Janitor{Logger: m.Logger, Sweeps: []maintenance.Sweep{
 		{Name: "idempotency keys", Delete: m.db.DeleteExpiredIdempotencyKeys},
 		{Name: "portal tokens", Delete: m.db.DeleteExpiredPortalTokens},
@@ -381,6 +386,7 @@ func (m *Main) Run(ctx context.Context) error {
 		g.Go(func() error { return m.worker.Run(ctx) })
 		g.Go(func() error { m.reconciler.Run(ctx); return nil })
 		g.Go(func() error { m.janitor.Run(ctx); return nil })
+		g.Go(func() error { m.partitions.Run(ctx); return nil })
 		g.Go(func() error { m.retention.Run(ctx); return nil })
 		g.Go(func() error { m.health.Run(ctx); return nil })
 		g.Go(func() error { m.ordering.Run(ctx); return nil })

@@ -409,6 +409,7 @@ func TestLoadConfig(t *testing.T) {
 		{"HOOKD_WORKER_REQUEST_TIMEOUT", "0s"},
 		{"HOOKD_REDIS_DSN", "mysql://localhost"},
 		{"HOOKD_DB_DSN", "mysql://localhost/hookd"},
+		{"HOOKD_DB_READ_DSN", "mysql://replica/hookd"},
 		{"HOOKD_LOG_FORMAT", "xml"},
 		{"HOOKD_QUEUE_SHARDS", "0"},
 		{"HOOKD_QUEUE_SHARDS", "257"},

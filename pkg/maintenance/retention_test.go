@@ -205,11 +205,12 @@ func TestRetentionClearsEachMessageAtItsOwnPeriod(t *testing.T) {
 		t.Fatalf("ListMessages = %d messages, %v; want all 3", len(page.Items), err)
 	}
 	// A month after the longest retention, the records go, with their
-	// deliveries and attempts: the database stops growing.
+	// deliveries and attempts: the database stops growing. Their day's
+	// partitions are dropped whole (Deleted counts the rows deleted one by
+	// one, none here).
 	f.now = f.start.Add(121 * day)
-	res, err := f.retention.RunOnce(f.ctx)
-	if err != nil || res.Deleted != 3 {
-		t.Fatalf("run at 121 days deleted %d messages (%v), want 3", res.Deleted, err)
+	if _, err := f.retention.RunOnce(f.ctx); err != nil {
+		t.Fatalf("run at 121 days: %v", err)
 	}
 	page, err = f.db.ListMessages(f.ctx, f.app, webhook.MessageFilter{}, webhook.ListOptions{Limit: 10})
 	if err != nil || len(page.Items) != 0 {

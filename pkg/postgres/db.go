@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,14 +47,21 @@ type DB struct {
 	gorm *gorm.DB
 	// sql is the pool seen through database/sql, for gorm and goose.
 	sql *sql.DB
-	box *secretbox.Box
-	log *slog.Logger
+	// replica is the pool of the read replica (Options.ReadDSN); without
+	// one it is the primary's. read is the same on gorm. They serve only
+	// the reads that may lag behind the primary (see Options.ReadDSN).
+	replica *pool
+	read    *gorm.DB
+	box     *secretbox.Box
+	log     *slog.Logger
 	// reconcileGrace is how long past its due time a scheduled attempt may
 	// wait in the queue before the reconciler enqueues it again.
 	reconcileGrace time.Duration
 	// publishes and records group the commits of concurrent publishes and
 	// of concurrent attempt records.
 	publishes, records *groupCommit
+	// deliveriesLegacyEnd caches legacyEnd.
+	deliveriesLegacyEnd atomic.Pointer[string]
 }
 
 // Options tune Open. The zero value is usable.
@@ -68,6 +76,75 @@ type Options struct {
 	// Logger receives a line per database created and migration applied;
 	// nil: nothing is logged.
 	Logger *slog.Logger
+	// ReadDSN, when set, names a read replica of the database (a hot
+	// standby) that serves the reads which may lag behind the primary:
+	// the lists of messages, attempts and deliveries, message search and
+	// endpoint statistics. Writes, reads by id, and every read a
+	// caller makes to act on what it read stay on the primary. Empty:
+	// everything runs on the primary. Its pool has MaxOpenConns too.
+	ReadDSN string
+}
+
+// pool is one connection pool seen three ways: pgx for hand-written SQL,
+// database/sql for goose, gorm on top of that.
+type pool struct {
+	pgx  *pgxpool.Pool
+	sql  *sql.DB
+	gorm *gorm.DB
+}
+
+func (p *pool) close() error {
+	err := p.sql.Close()
+	p.pgx.Close()
+	return err
+}
+
+// openPool connects to dsn with at most maxConns connections and, if ping
+// is set, checks that it answers.
+func openPool(ctx context.Context, dsn string, maxConns int, variable string, ping bool) (*pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", variable, err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	// hookd's statements are short, and a plan over many partitions looks
+	// expensive enough to PostgreSQL to be compiled (JIT) for seconds, on
+	// every run: off, unless the DSN says otherwise (?jit=on).
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
+	// A generic plan of a prepared statement covers every partition, and
+	// running it locks and sets up each; a plan for the arguments prunes
+	// the partitions it does not need before planning them.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	pgxPool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres (%s): %w", variable, err)
+	}
+	if ping {
+		if err := pgxPool.Ping(ctx); err != nil {
+			pgxPool.Close()
+			return nil, fmt.Errorf("connecting to postgres (%s): %w", variable, err)
+		}
+	}
+	sqlDB := stdlib.OpenDBFromPool(pgxPool)
+	g, err := gorm.Open(pgdriver.New(pgdriver.Config{Conn: sqlDB}), &gorm.Config{
+		Logger:                 silentLogger{},
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+		DisableAutomaticPing:   true, // pinged above, or not at all
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		_ = sqlDB.Close()
+		pgxPool.Close()
+		return nil, fmt.Errorf("opening postgres (%s): %w", variable, err)
+	}
+	return &pool{pgx: pgxPool, sql: sqlDB, gorm: g}, nil
 }
 
 // Open connects to the database named in dsn, creating the database first if
@@ -80,42 +157,34 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if err := ensureDatabase(ctx, dsn, logger); err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("parsing HOOKD_DB_DSN: %w", err)
-	}
 	maxOpen := opt.MaxOpenConns
 	if maxOpen == 0 {
 		maxOpen = 20
 	}
-	cfg.MaxConns = int32(maxOpen)
-	cfg.MaxConnIdleTime = 5 * time.Minute
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	primary, err := openPool(ctx, dsn, maxOpen, "HOOKD_DB_DSN", true)
 	if err != nil {
-		return nil, fmt.Errorf("opening postgres: %w", err)
+		return nil, err
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connecting to postgres: %w", err)
-	}
-	sqlDB := stdlib.OpenDBFromPool(pool)
-	g, err := gorm.Open(pgdriver.New(pgdriver.Config{Conn: sqlDB}), &gorm.Config{
-		Logger:                 silentLogger{},
-		TranslateError:         true,
-		SkipDefaultTransaction: true,
-		PrepareStmt:            false,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-	})
-	if err != nil {
-		_ = sqlDB.Close()
-		pool.Close()
-		return nil, fmt.Errorf("opening postgres: %w", err)
+	replica := primary
+	if opt.ReadDSN != "" {
+		// Not pinged: the replica may not have replayed the database that
+		// ensureDatabase just created, and hookd can publish and deliver
+		// without it; its reads fail until it answers.
+		if replica, err = openPool(ctx, opt.ReadDSN, maxOpen, "HOOKD_DB_READ_DSN", false); err != nil {
+			_ = primary.close()
+			return nil, err
+		}
 	}
 	if opt.ReconcileGrace == 0 {
 		opt.ReconcileGrace = time.Minute
 	}
-	return &DB{pool: pool, gorm: g, sql: sqlDB, box: opt.Box, log: logger, reconcileGrace: opt.ReconcileGrace,
-		publishes: newGroupCommit(pool, groupFlushes, groupMax), records: newGroupCommit(pool, groupFlushes, groupMax)}, nil
+	return &DB{
+		pool: primary.pgx, gorm: primary.gorm, sql: primary.sql,
+		replica: replica, read: replica.gorm,
+		box: opt.Box, log: logger, reconcileGrace: opt.ReconcileGrace,
+		publishes: newGroupCommit(primary.pgx, groupFlushes, groupMax),
+		records:   newGroupCommit(primary.pgx, groupFlushes, groupMax),
+	}, nil
 }
 
 // Group commits: groupFlushes groups of each kind (publishes, attempt
@@ -129,10 +198,13 @@ const (
 	groupMax     = 256
 )
 
-// Close closes the pool.
+// Close closes the pools.
 func (db *DB) Close() error {
 	err := db.sql.Close()
 	db.pool.Close()
+	if db.replica.pgx != db.pool {
+		err = errors.Join(err, db.replica.close())
+	}
 	return err
 }
 
@@ -140,7 +212,9 @@ func (db *DB) Close() error {
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
 // Migrate applies pending migrations under a Postgres advisory lock, so that
-// several processes starting at once are safe. It returns how many ran.
+// several processes starting at once are safe, then creates the partitions
+// of the coming days that are missing (EnsurePartitions). It returns how
+// many migrations ran.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID))
 	if err != nil {
@@ -160,6 +234,11 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	for _, r := range results {
 		db.log.InfoContext(ctx, "migration applied", slog.String("source", r.Source.Path), slog.Duration("duration", r.Duration))
+	}
+	// Today's partitions and the next days', so that a process that
+	// publishes before any worker ran finds them.
+	if _, err := db.EnsurePartitions(ctx, time.Now()); err != nil {
+		return len(results), err
 	}
 	return len(results), nil
 }

@@ -229,13 +229,14 @@ func (db *DB) DeleteEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 	return nil
 }
 
-// EndpointStats implements webhook.EndpointStore.
+// EndpointStats implements webhook.EndpointStore, on the replica
+// (Options.ReadDSN).
 func (db *DB) EndpointStats(ctx context.Context, ep *webhook.Endpoint, since, until time.Time) (webhook.EndpointStats, error) {
 	var rows []struct {
 		Status int
 		Count  int64
 	}
-	err := db.gorm.WithContext(ctx).Model(&deliveryRow{}).Select("status, count(*) AS count").
+	err := db.read.WithContext(ctx).Model(&deliveryRow{}).Select("status, count(*) AS count").
 		Where("endpoint_id = ? AND created_at >= ? AND created_at < ?", ep.ID, since, until).
 		Group("status").Scan(&rows).Error
 	var st webhook.EndpointStats

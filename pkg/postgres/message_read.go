@@ -68,7 +68,7 @@ func (db *DB) messageContentFilter(q *gorm.DB, col string, f webhook.MessageFilt
 	if f.Channel == "" && len(f.EventTypes) == 0 {
 		return q
 	}
-	sub := db.gorm.Model(&messageRow{}).Select("id")
+	sub := db.read.Model(&messageRow{}).Select("id")
 	sub = channelAndTypes(sub, f)
 	return q.Where(col+" IN (?)", sub)
 }
@@ -89,14 +89,16 @@ func (db *DB) ExpungeMessage(ctx context.Context, msg *webhook.Message) error {
 	return db.gorm.WithContext(ctx).Model(&messageRow{}).Where("id = ?", msg.ID).Update("payload", nil).Error
 }
 
-// ListAttempts implements webhook.MessageStore.
+// ListAttempts implements webhook.MessageStore. Like every list of
+// messages, attempts and deliveries, it reads the replica (Options.ReadDSN).
 func (db *DB) ListAttempts(ctx context.Context, app *webhook.Application, ep *webhook.Endpoint, msg *webhook.Message, f webhook.MessageFilter, opt webhook.ListOptions) (webhook.Page[webhook.Attempt], error) {
-	q := db.gorm.WithContext(ctx).Where("app_id = ?", app.ID)
+	q := db.read.WithContext(ctx).Where("app_id = ?", app.ID)
 	if ep != nil {
 		q = q.Where("endpoint_id = ?", ep.ID)
 	}
 	if msg != nil {
-		q = q.Where("msg_id = ?", msg.ID)
+		from, to := deliveryRange(msg.ID, msg.ID)
+		q = q.Where("msg_id = ? AND (delivery_id >= ? AND delivery_id < ? OR delivery_id < ?)", msg.ID, from, to, db.legacyEnd(ctx))
 	}
 	if f.EndpointID != "" {
 		q = q.Where("endpoint_id = ?", f.EndpointID)
@@ -142,7 +144,7 @@ func (db *DB) ExpungeAttempt(ctx context.Context, a *webhook.Attempt) error {
 
 // ListEndpointMessages implements webhook.MessageStore.
 func (db *DB) ListEndpointMessages(ctx context.Context, ep *webhook.Endpoint, f webhook.MessageFilter, opt webhook.ListOptions) (webhook.Page[webhook.EndpointMessage], error) {
-	q := db.gorm.WithContext(ctx).Where("endpoint_id = ?", ep.ID)
+	q := db.read.WithContext(ctx).Where("endpoint_id = ?", ep.ID)
 	if f.Status != nil {
 		q = q.Where("status = ?", int(*f.Status))
 	}
@@ -156,7 +158,7 @@ func (db *DB) ListEndpointMessages(ctx context.Context, ep *webhook.Endpoint, f 
 		ids[i] = rows[i].MsgID
 	}
 	var msgs []messageRow
-	if err := db.gorm.WithContext(ctx).Where("id IN ?", ids).Find(&msgs).Error; err != nil {
+	if err := db.read.WithContext(ctx).Where("id IN ?", ids).Find(&msgs).Error; err != nil {
 		return webhook.Page[webhook.EndpointMessage]{}, err
 	}
 	byID := make(map[string]*messageRow, len(msgs))
@@ -179,7 +181,8 @@ func (db *DB) ListEndpointMessages(ctx context.Context, ep *webhook.Endpoint, f 
 // ListMessageEndpoints implements webhook.MessageStore.
 func (db *DB) ListMessageEndpoints(ctx context.Context, msg *webhook.Message, opt webhook.ListOptions) (webhook.Page[webhook.MessageEndpoint], error) {
 	var rows []deliveryRow
-	q := db.gorm.WithContext(ctx).Where("msg_id = ?", msg.ID)
+	from, to := deliveryRange(msg.ID, msg.ID)
+	q := db.read.WithContext(ctx).Where("msg_id = ? AND (id >= ? AND id < ? OR id < ?)", msg.ID, from, to, db.legacyEnd(ctx))
 	if err := paginate(q, "endpoint_id", opt).Find(&rows).Error; err != nil {
 		return webhook.Page[webhook.MessageEndpoint]{}, err
 	}
@@ -188,7 +191,7 @@ func (db *DB) ListMessageEndpoints(ctx context.Context, msg *webhook.Message, op
 		ids[i] = rows[i].EndpointID
 	}
 	var eps []endpointRow
-	if err := db.gorm.WithContext(ctx).Where("id IN ?", ids).Find(&eps).Error; err != nil {
+	if err := db.read.WithContext(ctx).Where("id IN ?", ids).Find(&eps).Error; err != nil {
 		return webhook.Page[webhook.MessageEndpoint]{}, err
 	}
 	byID := make(map[string]*endpointRow, len(eps))
@@ -213,7 +216,7 @@ func (db *DB) ListMessageEndpoints(ctx context.Context, msg *webhook.Message, op
 func (db *DB) EnsureDelivery(ctx context.Context, msg *webhook.Message, ep *webhook.Endpoint) (*webhook.Delivery, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	row := deliveryRow{
-		ID: webhook.NewID(webhook.PrefixDelivery), OrgID: msg.OrgID, AppID: msg.AppID, MsgID: msg.ID,
+		ID: deliveryID(msg.ID, ep.ID), OrgID: msg.OrgID, AppID: msg.AppID, MsgID: msg.ID,
 		EndpointID: ep.ID, Status: int(webhook.StatusFail), CreatedAt: now, UpdatedAt: now,
 	}
 	err := db.gorm.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error
@@ -277,7 +280,8 @@ JOIN ordering_keys k ON k.endpoint_id = want.endpoint_id AND k.key = want.key
 JOIN deliveries d ON d.id = k.head_delivery_id`
 
 // blockers returns, by delivery id, what each held delivery of rows waits
-// for: its ordering key's head.
+// for: its ordering key's head. It reads the replica, like the lists that
+// call it.
 func (db *DB) blockers(ctx context.Context, rows []deliveryRow) (map[string]*webhook.Blocker, error) {
 	var eps, keys []string
 	for _, r := range rows {
@@ -293,7 +297,7 @@ func (db *DB) blockers(ctx context.Context, rows []deliveryRow) (map[string]*web
 		Key        string
 		webhook.Blocker
 	}
-	found, _ := db.pool.Query(ctx, blockersSQL, pgx.NamedArgs{"endpoints": eps, "keys": keys})
+	found, _ := db.replica.pgx.Query(ctx, blockersSQL, pgx.NamedArgs{"endpoints": eps, "keys": keys})
 	rows2, err := pgx.CollectRows(found, pgx.RowToStructByName[headRow])
 	if err != nil {
 		return nil, fmt.Errorf("reading ordering keys: %w", err)

@@ -158,9 +158,13 @@ RETURNING id, endpoint_id, ordering_key, held, reason`
 // createMessageStmt is createMessageSQL, rewritten once.
 var createMessageStmt = namedStatement{text: createMessageSQL}
 
-// messageFilesSQL files a message's channels and tags (@channel_list,
+// messageFilesSQL files a message's eventId (unique per application: a
+// second one is a unique violation), channels and tags (@channel_list,
 // @tag_list) under its application: steps of createMessageSQL.
-const messageFilesSQL = `, channel_rows AS (
+const messageFilesSQL = `, event_ids AS (
+	INSERT INTO message_event_ids (app_id, event_id, msg_id)
+	SELECT @app_id, @event_id, msg.id FROM msg WHERE CAST(@event_id AS text) IS NOT NULL
+), channel_rows AS (
 	INSERT INTO message_channels (app_id, channel, msg_id)
 	SELECT @app_id, c, msg.id FROM msg, unnest(CAST(@channel_list AS text[])) AS c
 ), tag_rows AS (
@@ -263,10 +267,22 @@ func jsonOrNull(list []string) any {
 
 // FindMessage implements webhook.MessageStore.
 func (db *DB) FindMessage(ctx context.Context, app *webhook.Application, idOrEventID string) (*webhook.Message, error) {
+	// By id, then by eventId through message_event_ids: each reads one
+	// partition of messages, where "id = x OR event_id = x" would read
+	// every partition's indexes.
 	var row messageRow
-	err := db.gorm.WithContext(ctx).
-		Where("app_id = ? AND (id = ? OR event_id = ?)", app.ID, idOrEventID, idOrEventID).
-		Order(clauseIDFirst(idOrEventID)).Take(&row).Error
+	err := db.gorm.WithContext(ctx).Where("app_id = ? AND id = ?", app.ID, idOrEventID).Take(&row).Error
+	if webhook.ErrorCode(translate(err, "message")) == webhook.ENOTFOUND {
+		var msgID string
+		err = db.pool.QueryRow(ctx, "SELECT msg_id FROM message_event_ids WHERE app_id = $1 AND event_id = $2",
+			app.ID, idOrEventID).Scan(&msgID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, webhook.Errorf(webhook.ENOTFOUND, "message not found")
+		}
+		if err == nil {
+			err = db.gorm.WithContext(ctx).Where("app_id = ? AND id = ?", app.ID, msgID).Take(&row).Error
+		}
+	}
 	if err != nil {
 		return nil, translate(err, "message")
 	}
@@ -431,8 +447,9 @@ type recordedRow struct {
 //     flight).
 //
 // Its one row counts the attempts inserted (0 or 1) and names the released
-// delivery, if any, with its message when it was published before the
-// statement began (else NULLs: the caller reads it).
+// delivery, if any; its message's columns are NULL, the caller reads it
+// (joining the released delivery's message here would make every run plan
+// every partition of deliveries and messages: docs/scaling.md).
 const recordAttemptSQL = `
 WITH attempt AS (
 	INSERT INTO attempts (id, delivery_id, org_id, app_id, msg_id, endpoint_id, task_key, url, status,
@@ -463,12 +480,11 @@ WITH attempt AS (
 	FROM transition t
 	WHERE @transition IN ('succeeded', 'exhausted', 'endpoint_gone', 'cancelled') AND t.ordering_key IS NOT NULL
 )
-SELECT (SELECT count(*) FROM attempt) AS inserted, r.id AS released, m.id AS msg_id, m.event_type, m.event_id, m.payload,
-	m.traceparent, m.tracestate
+SELECT (SELECT count(*) FROM attempt) AS inserted, r.id AS released, CAST(NULL AS text) AS msg_id,
+	CAST(NULL AS text) AS event_type, CAST(NULL AS text) AS event_id, CAST(NULL AS text) AS payload,
+	CAST(NULL AS text) AS traceparent, CAST(NULL AS text) AS tracestate
 FROM (SELECT 1) AS one
-LEFT JOIN released r ON r.id IS NOT NULL
-LEFT JOIN deliveries d ON d.id = r.id
-LEFT JOIN messages m ON m.id = d.msg_id`
+LEFT JOIN released r ON r.id IS NOT NULL`
 
 // recordAttemptStmt is recordAttemptSQL, rewritten once.
 var recordAttemptStmt = namedStatement{text: recordAttemptSQL}

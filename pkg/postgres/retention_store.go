@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,18 +112,64 @@ func (db *DB) ExpireResponses(ctx context.Context, olderThan time.Time, after st
 	return last, cleared, nil
 }
 
-// DeleteOldMessages deletes up to limit messages created before olderThan,
-// oldest first, with their deliveries and attempts (the foreign keys
-// cascade), and returns how many went. Rows another process holds are
-// skipped. Safe to call concurrently.
+// deleteOldMessagesSQL deletes up to @limit messages created before
+// @older_than, oldest first, with their deliveries, attempts, channels,
+// tags and eventIds: the rows retention finds outside the partitions it
+// drops (the legacy and default partitions).
+const deleteOldMessagesSQL = `
+WITH gone AS (
+	DELETE FROM messages WHERE id IN (
+		SELECT id FROM messages WHERE id < @before AND created_at < @older_than
+		ORDER BY id LIMIT @limit FOR UPDATE SKIP LOCKED)
+	RETURNING id
+), deliveries_gone AS (
+	DELETE FROM deliveries WHERE msg_id IN (SELECT id FROM gone)
+), attempts_gone AS (
+	DELETE FROM attempts WHERE msg_id IN (SELECT id FROM gone)
+), channels_gone AS (
+	DELETE FROM message_channels WHERE msg_id IN (SELECT id FROM gone)
+), tags_gone AS (
+	DELETE FROM message_tags WHERE msg_id IN (SELECT id FROM gone)
+), event_ids_gone AS (
+	DELETE FROM message_event_ids WHERE msg_id IN (SELECT id FROM gone)
+)
+SELECT count(*) FROM gone`
+
+// DeleteOldMessages removes the messages created before olderThan with
+// their deliveries, attempts, channels, tags and eventIds. First it drops
+// the partitions that hold only such rows (DropExpiredPartitions), which
+// costs the same however many rows they hold, and frees up to limit of
+// their eventIds; then it deletes up to limit of the remaining ones (in the
+// legacy and default partitions), oldest first, skipping rows another
+// process holds. It logs the partitions it dropped and returns how many
+// messages the row deletes removed plus the eventIds it freed: a caller
+// calls again while that is not 0.
+// Safe to call concurrently.
 func (db *DB) DeleteOldMessages(ctx context.Context, olderThan time.Time, limit int) (int64, error) {
+	dropped, err := db.DropExpiredPartitions(ctx, olderThan)
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range dropped {
+		db.log.InfoContext(ctx, "expired partition dropped", slog.String("partition", name))
+	}
+	before := webhook.TimeID(webhook.PrefixMessage, olderThan)
+	// The eventIds of the messages in dropped partitions.
 	tag, err := db.pool.Exec(ctx, `
-		DELETE FROM messages WHERE id IN (
-			SELECT id FROM messages WHERE id < @before AND created_at < @older_than
-			ORDER BY id LIMIT @limit FOR UPDATE SKIP LOCKED)`,
-		pgx.NamedArgs{"before": webhook.TimeID(webhook.PrefixMessage, olderThan), "older_than": olderThan.UTC(), "limit": limit})
+		DELETE FROM message_event_ids WHERE msg_id IN (
+			SELECT e.msg_id FROM message_event_ids e WHERE e.msg_id < @before
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = e.msg_id)
+			ORDER BY e.msg_id LIMIT @limit)`,
+		pgx.NamedArgs{"before": before, "limit": limit})
+	if err != nil {
+		return 0, fmt.Errorf("deleting the eventIds of old messages: %w", err)
+	}
+	freed := tag.RowsAffected()
+	var n int64
+	err = db.pool.QueryRow(ctx, deleteOldMessagesSQL,
+		pgx.NamedArgs{"before": before, "older_than": olderThan.UTC(), "limit": limit}).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("deleting old messages: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return n + freed, nil
 }

@@ -241,6 +241,11 @@ func loadSearchFixture(t *testing.T, db *DB, uid string, n int) *webhook.Applica
 	}
 	start := time.Now().Add(-80 * 24 * time.Hour).UTC()
 	step := 80 * 24 * time.Hour / time.Duration(n)
+	// The days' partitions, so that the rows go in them, as they would
+	// have day after day.
+	if _, err := db.ensurePartitions(ctx, start, 82); err != nil {
+		t.Fatal(err)
+	}
 	msgTime := func(i int) time.Time { return start.Add(time.Duration(i) * step) }
 	began := time.Now()
 	i := 0
