@@ -24,8 +24,9 @@ type AttemptStore interface {
 	FindEndpointByID(ctx context.Context, id string) (*webhook.Endpoint, error)
 	// RecordAttempt stores an attempt and applies its transition, in one
 	// statement. It returns false, storing nothing, when an attempt with
-	// the same task key was recorded before. EINVALID means the store
-	// refused the record's content.
+	// the same task key was recorded before, or when the delivery's
+	// endpoint was deleted meanwhile. EINVALID means the store refused the
+	// record's content.
 	RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error)
 	// DisableEndpoint disables an endpoint and fails its scheduled
 	// deliveries; ok is false when it was disabled already or is gone.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -174,10 +175,35 @@ func (g *groupCommit) flush(batch []*groupCall) {
 	}
 }
 
-// runAlone runs c's statement by itself.
+// runAlone runs c's statement by itself. A statement Postgres chose as the
+// victim of a deadlock (or of a serialization failure) did nothing and is
+// run again, a few times, after a short random pause: such an error says
+// what other transactions did at that moment, nothing about the caller's
+// statement, and must not reach the caller as its own.
 func (g *groupCommit) runAlone(ctx context.Context, c *groupCall) error {
-	rows, _ := g.pool.Query(ctx, c.sql, c.args...)
-	return c.scan(rows)
+	for try := 1; ; try++ {
+		rows, _ := g.pool.Query(ctx, c.sql, c.args...)
+		err := c.scan(rows)
+		if try == transientTries || !isTransient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try) * time.Duration(10+rand.IntN(40)) * time.Millisecond):
+		}
+	}
+}
+
+// transientTries bounds the runs of a statement that keeps being a
+// deadlock's victim.
+const transientTries = 5
+
+// isTransient reports a deadlock or a serialization failure: Postgres
+// rolled the statement back because of concurrent transactions.
+func isTransient(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // isServerError reports an error Postgres sent: the statement, and the

@@ -258,3 +258,29 @@ func TestGroupCommitHealthAggregatesWithoutDeadlocks(t *testing.T) {
 		t.Errorf("%d deadlocks while recording", deadlocks)
 	}
 }
+
+// An attempt made while its endpoint was deleted has nothing left to be
+// recorded in: it is not recorded, and that is no error (an error would
+// make the attempter retry the record for minutes).
+func TestRecordAttemptOfADeletedEndpoint(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, app, ep := groupCommitSetup(t)
+	msg := &webhook.Message{OrgID: app.OrgID, AppID: app.ID, EventType: "a.b", Payload: json.RawMessage(`{}`), RetentionDays: 90}
+	ds, err := db.PublishMessage(ctx, msg, "", webhook.FilterVerdicts{})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("PublishMessage = %v, %v", ds, err)
+	}
+	if err := db.DeleteEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	d := ds[0]
+	ok, err := db.RecordAttempt(ctx, &webhook.AttemptRecord{
+		Attempt: webhook.Attempt{DeliveryID: d.ID, OrgID: d.OrgID, AppID: d.AppID, MessageID: d.MessageID,
+			EndpointID: ep.ID, URL: ep.URL, Status: webhook.StatusSuccess, StatusCode: 200, TriggerType: webhook.TriggerScheduled},
+		TaskKey: "s:0:1", Number: 1, Transition: webhook.Succeeded,
+	})
+	if ok || err != nil {
+		t.Fatalf("RecordAttempt = %v, %v; want false, nil", ok, err)
+	}
+}

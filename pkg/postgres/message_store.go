@@ -358,7 +358,8 @@ func (db *DB) LoadDelivery(ctx context.Context, id string) (*webhook.DeliveryJob
 // RecordAttempt implements delivery.AttemptStore in one statement (see
 // recordAttemptSQL), committed together with the records of concurrent
 // callers (groupCommit): it returns once the commit holding it is done. A
-// value Postgres refuses (a response it cannot store) is EINVALID.
+// value Postgres refuses (a response it cannot store) is EINVALID; an
+// attempt of an endpoint deleted meanwhile is not recorded (false, nil).
 func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
 	a := &rec.Attempt
 	// The time is taken before the id, as for messages, so that the id
@@ -392,6 +393,11 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 	})
 	if isDataException(err) {
 		return false, webhook.Errorf(webhook.EINVALID, "attempt of delivery %s: %v", a.DeliveryID, err)
+	}
+	if isForeignKeyViolation(err) {
+		// The endpoint (and with it the delivery) was deleted while the
+		// attempt was made: there is nothing left to record it in.
+		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("recording attempt of delivery %s: %w", a.DeliveryID, err)

@@ -51,8 +51,11 @@ func deliveryID(msgID, endpointID string) string {
 // advisory lock (a process that finds it taken returns 0 and leaves it to
 // the other), and returns how many it created. Creating one locks its
 // parent in SHARE UPDATE EXCLUSIVE mode, which lets reads and writes go
-// on; the statement gives up after lock_timeout (5 s) rather than queue
-// behind a long one.
+// on; the statement gives up after lock_timeout (500 ms) rather than queue
+// behind a long one, or hold up publishes that queue behind it: under
+// Postgres's deadlock_timeout (1 s), so that when its locks and a publish's
+// would wait for each other, it is this statement that gives up (and a
+// later call tries again), never the publish.
 func (db *DB) EnsurePartitions(ctx context.Context, from time.Time) (int, error) {
 	return db.ensurePartitions(ctx, from, PartitionsAhead+1)
 }
@@ -64,7 +67,7 @@ func (db *DB) ensurePartitions(ctx context.Context, from time.Time, days int) (i
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", partitionLockID).Scan(&locked); err != nil || !locked {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '5s'"); err != nil {
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '500ms'"); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, "SELECT hookd_ensure_partitions($1::date, $2)",
@@ -84,8 +87,9 @@ var upperBound = regexp.MustCompile(`TO \('([^']*)'\)$`)
 // every partition whose rows all belong to messages made before olderThan
 // (its upper bound is at most the id of olderThan), and returns their
 // names. Dropping a partition takes an ACCESS EXCLUSIVE lock on its parent
-// for a moment; the statement gives up after lock_timeout (2 s) and the
-// partition is dropped on a later call.
+// for a moment; the statement gives up after lock_timeout (500 ms, under
+// Postgres's deadlock_timeout: see EnsurePartitions) and the partition is
+// dropped on a later call.
 func (db *DB) DropExpiredPartitions(ctx context.Context, olderThan time.Time) ([]string, error) {
 	var dropped []string
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -93,7 +97,7 @@ func (db *DB) DropExpiredPartitions(ctx context.Context, olderThan time.Time) ([
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", partitionLockID).Scan(&locked); err != nil || !locked {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '500ms'"); err != nil {
 			return err
 		}
 		for _, t := range partitionedTables {

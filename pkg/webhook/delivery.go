@@ -112,7 +112,8 @@ type DeliveryStore interface {
 	FindEndpointByID(ctx context.Context, id string) (*Endpoint, error)
 	// RecordAttempt stores an attempt and the delivery's new state in one
 	// statement. It returns false, storing nothing, when an attempt with the
-	// same task key was already recorded.
+	// same task key was already recorded, or when the delivery's endpoint
+	// was deleted meanwhile.
 	RecordAttempt(ctx context.Context, rec *AttemptRecord) (bool, error)
 	// DisableFailingEndpoints disables every enabled endpoint whose
 	// attempts have only failed since before failingBefore, fails their
