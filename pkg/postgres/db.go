@@ -58,8 +58,9 @@ type DB struct {
 	// wait in the queue before the reconciler enqueues it again.
 	reconcileGrace time.Duration
 	// publishes and records group the commits of concurrent publishes and
-	// of concurrent attempt records.
+	// of concurrent attempt records, on their own pool (groupPool).
 	publishes, records *groupCommit
+	group              *pgxpool.Pool
 	// deliveriesLegacyEnd caches legacyEnd.
 	deliveriesLegacyEnd atomic.Pointer[string]
 }
@@ -68,7 +69,8 @@ type DB struct {
 type Options struct {
 	// Box seals endpoint secrets at rest; nil stores them in clear.
 	Box *secretbox.Box
-	// MaxOpenConns caps the pool; 0 means 20.
+	// MaxOpenConns caps the pool; 0 means 20. The group commits have a
+	// pool of their own beside it (groupPool).
 	MaxOpenConns int
 	// ReconcileGrace is how long past its due time a scheduled attempt may
 	// wait before the reconciler enqueues it again; 0 means 1 minute.
@@ -99,9 +101,9 @@ func (p *pool) close() error {
 	return err
 }
 
-// openPool connects to dsn with at most maxConns connections and, if ping
-// is set, checks that it answers.
-func openPool(ctx context.Context, dsn string, maxConns int, variable string, ping bool) (*pool, error) {
+// poolConfig is the configuration of a pool of at most maxConns
+// connections to dsn (named by variable in errors).
+func poolConfig(dsn string, maxConns int, variable string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", variable, err)
@@ -114,11 +116,18 @@ func openPool(ctx context.Context, dsn string, maxConns int, variable string, pi
 	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
 		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
-	// A generic plan of a prepared statement covers every partition, and
-	// running it locks and sets up each; a plan for the arguments prunes
-	// the partitions it does not need before planning them.
-	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	// plan_cache_mode stays Postgres's (auto) unless the DSN sets it: lists
+	// and searches are planned for their arguments while that pays, and
+	// the statements of the hot path have their own pool (groupPool).
+	return cfg, nil
+}
+
+// openPool connects to dsn with at most maxConns connections and, if ping
+// is set, checks that it answers.
+func openPool(ctx context.Context, dsn string, maxConns int, variable string, ping bool) (*pool, error) {
+	cfg, err := poolConfig(dsn, maxConns, variable)
+	if err != nil {
+		return nil, err
 	}
 	pgxPool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -178,13 +187,45 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if opt.ReconcileGrace == 0 {
 		opt.ReconcileGrace = time.Minute
 	}
+	group, err := groupPool(ctx, dsn, maxOpen)
+	if err != nil {
+		_ = primary.close()
+		if replica != primary {
+			_ = replica.close()
+		}
+		return nil, err
+	}
 	return &DB{
 		pool: primary.pgx, gorm: primary.gorm, sql: primary.sql,
-		replica: replica, read: replica.gorm,
+		replica: replica, read: replica.gorm, group: group,
 		box: opt.Box, log: logger, reconcileGrace: opt.ReconcileGrace,
-		publishes: newGroupCommit(primary.pgx, groupFlushes, groupMax),
-		records:   newGroupCommit(primary.pgx, groupFlushes, groupMax),
+		publishes: newGroupCommit(group, groupFlushes, groupMax),
+		records:   newGroupCommit(group, groupFlushes, groupMax),
 	}, nil
+}
+
+// groupPool opens the pool of the group commits (publishes and attempt
+// records): a quarter of maxConns beside the main pool's maxConns (at
+// least 2, at most 2*groupFlushes+2), whose sessions use generic plans
+// (plan_cache_mode = force_generic_plan, unless the DSN sets it). The
+// hot path's two statements are the same at every run, and each names
+// its rows by id: a generic plan prunes the partitions it does not need
+// when it runs, where planning each run for its arguments cost more than
+// running it (0.56 ms of planning per recorded attempt at 10 partitions;
+// docs/scaling.md, "What it took to keep it flat").
+func groupPool(ctx context.Context, dsn string, maxConns int) (*pgxpool.Pool, error) {
+	cfg, err := poolConfig(dsn, min(max(maxConns/4, 2), 2*groupFlushes+2), "HOOKD_DB_DSN")
+	if err != nil {
+		return nil, err
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres (HOOKD_DB_DSN): %w", err)
+	}
+	return p, nil
 }
 
 // Group commits: groupFlushes groups of each kind (publishes, attempt
@@ -202,6 +243,7 @@ const (
 func (db *DB) Close() error {
 	err := db.sql.Close()
 	db.pool.Close()
+	db.group.Close()
 	if db.replica.pgx != db.pool {
 		err = errors.Join(err, db.replica.close())
 	}
