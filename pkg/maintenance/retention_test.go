@@ -37,19 +37,7 @@ func setupRetention(t *testing.T) *retentionFixture {
 	t.Parallel()
 	ctx := context.Background()
 	db := postgrestest.NewDB(t, nil)
-	org, err := db.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &webhook.Application{OrgID: org.ID, Name: "a"}
-	if err := db.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	ep := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: "https://example.com/h", Version: 1,
-		Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
-	if err := db.CreateEndpoint(ctx, ep); err != nil {
-		t.Fatal(err)
-	}
+	app, ep := postgrestest.NewAppWithEndpoint(t, db)
 	f := &retentionFixture{t: t, ctx: ctx, db: db, store: &recordingStore{DB: db}, app: app, ep: ep,
 		start: time.Now(), now: time.Now()}
 	f.retention = &maintenance.Retention{Store: f.store, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return f.now }}

@@ -127,21 +127,8 @@ func TestGroupCommitRecordsEachAttemptOnce(t *testing.T) {
 
 func groupCommitSetup(t *testing.T) (*postgres.DB, *webhook.Application, *webhook.Endpoint) {
 	t.Helper()
-	ctx := context.Background()
 	db := postgrestest.NewDB(t, nil)
-	org, err := db.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &webhook.Application{OrgID: org.ID, Name: "a"}
-	if err := db.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	ep := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: "https://example.com/h", Version: 1,
-		Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
-	if err := db.CreateEndpoint(ctx, ep); err != nil {
-		t.Fatal(err)
-	}
+	app, ep := postgrestest.NewAppWithEndpoint(t, db)
 	return db, app, ep
 }
 
@@ -156,21 +143,10 @@ func TestGroupCommitHealthAggregatesWithoutDeadlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, err := db.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &webhook.Application{OrgID: org.ID, Name: "a"}
-	if err := db.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
 	const endpoints, messages = 6, 100
-	for range endpoints {
-		ep := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: "https://example.com/h", Version: 1,
-			Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
-		if err := db.CreateEndpoint(ctx, ep); err != nil {
-			t.Fatal(err)
-		}
+	app, _ := postgrestest.NewAppWithEndpoint(t, db)
+	for range endpoints - 1 {
+		postgrestest.NewEndpoint(t, db, app)
 	}
 	var deliveries []webhook.Delivery
 	for range messages {

@@ -23,23 +23,8 @@ func TestEndpointHealthAggregates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	org, err := db.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &webhook.Application{OrgID: org.ID, Name: "a"}
-	if err := db.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	var eps []*webhook.Endpoint
-	for range 2 {
-		ep := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: "https://example.com/h", Version: 1,
-			Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
-		if err := db.CreateEndpoint(ctx, ep); err != nil {
-			t.Fatal(err)
-		}
-		eps = append(eps, ep)
-	}
+	app, first := postgrestest.NewAppWithEndpoint(t, db)
+	eps := []*webhook.Endpoint{first, postgrestest.NewEndpoint(t, db, app)}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -32,19 +32,7 @@ func TestClusterReadReplica(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 
-	org, err := db.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &webhook.Application{OrgID: org.ID, Name: "a"}
-	if err := db.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	ep := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: "https://example.com/h", Version: 1,
-		Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
-	if err := db.CreateEndpoint(ctx, ep); err != nil {
-		t.Fatal(err)
-	}
+	app, ep := postgrestest.NewAppWithEndpoint(t, db)
 	pg.WaitReplayed(t)
 
 	// The read pool is the replica: it is in recovery and refuses writes.
@@ -57,14 +45,14 @@ func TestClusterReadReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	msg := &webhook.Message{OrgID: org.ID, AppID: app.ID, EventType: "a.b",
+	msg := &webhook.Message{OrgID: app.OrgID, AppID: app.ID, EventType: "a.b",
 		Payload: json.RawMessage(`{"a":1}`), RetentionDays: 90}
 	ds, err := db.PublishMessage(ctx, msg, "", webhook.FilterVerdicts{})
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("PublishMessage = %v, %v (writes go to the primary)", ds, err)
 	}
 	rec := &webhook.AttemptRecord{
-		Attempt: webhook.Attempt{DeliveryID: ds[0].ID, OrgID: org.ID, AppID: app.ID, MessageID: msg.ID,
+		Attempt: webhook.Attempt{DeliveryID: ds[0].ID, OrgID: app.OrgID, AppID: app.ID, MessageID: msg.ID,
 			EndpointID: ep.ID, URL: ep.URL, Status: webhook.StatusSuccess, TriggerType: webhook.TriggerScheduled},
 		TaskKey: "s:0:1", Number: 1, Transition: webhook.Succeeded,
 	}

@@ -30,19 +30,7 @@ func setupRetention(t *testing.T) *retentionBundle {
 	t.Parallel()
 	ctx := context.Background()
 	db := postgrestest.NewDB(t, nil)
-	org, err := db.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &webhook.Application{OrgID: org.ID, Name: "a"}
-	if err := db.CreateApp(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	ep := &webhook.Endpoint{OrgID: org.ID, AppID: app.ID, URL: "https://example.com/h", Version: 1,
-		Secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
-	if err := db.CreateEndpoint(ctx, ep); err != nil {
-		t.Fatal(err)
-	}
+	app, ep := postgrestest.NewAppWithEndpoint(t, db)
 	return &retentionBundle{t: t, ctx: ctx, db: db, app: app, ep: ep}
 }
 
