@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookd/hookd/internal/enginetest"
 )
 
 // ClusterOptions tunes StartCluster.
@@ -60,7 +62,7 @@ func StartCluster(t testing.TB, opt ClusterOptions) *Cluster {
 	c := &Cluster{t: t}
 	addrs := make([]string, 0, 2*opt.Masters)
 	for range 2 * opt.Masters {
-		port, bus := freePort(t), freePort(t)
+		port, bus := enginetest.FreePort(t), enginetest.FreePort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		c.Nodes = append(c.Nodes, startServer(t, addr, []string{
 			"cluster-require-full-coverage " + coverage,
@@ -87,7 +89,7 @@ func StartCluster(t testing.TB, opt ClusterOptions) *Cluster {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	c.WaitHealthy(60 * time.Second)
-	waitFor(t, 30*time.Second, "replicas in sync", func(ctx context.Context) error {
+	enginetest.Await(t, 30*time.Second, "redistest: replicas in sync", func(ctx context.Context) error {
 		for _, n := range c.Nodes {
 			role, err := n.info(ctx, "replication", "role")
 			if err != nil {
@@ -173,7 +175,7 @@ func (c *Cluster) MasterOf(ctx context.Context, key string) (*Server, error) {
 // is when its replica has taken over. It fails the test after timeout.
 func (c *Cluster) WaitHealthy(timeout time.Duration) {
 	c.t.Helper()
-	waitFor(c.t, timeout, "cluster healthy", func(ctx context.Context) error {
+	enginetest.Await(c.t, timeout, "redistest: cluster healthy", func(ctx context.Context) error {
 		for _, n := range c.Nodes {
 			if !n.Alive() {
 				continue

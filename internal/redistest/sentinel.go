@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookd/hookd/internal/enginetest"
 )
 
 // SentinelOptions tunes StartSentinel.
@@ -48,21 +50,21 @@ func StartSentinel(t testing.TB, opt SentinelOptions) *Sentinel {
 	s := &Sentinel{t: t}
 	common := []string{"bind 127.0.0.1", "protected-mode no", "appendonly no", `save ""`,
 		"repl-diskless-sync yes", "repl-diskless-sync-delay 0"}
-	primaryPort := freePort(t)
+	primaryPort := enginetest.FreePort(t)
 	primary := startServer(t, fmt.Sprintf("127.0.0.1:%d", primaryPort),
 		append([]string{"port " + strconv.Itoa(primaryPort)}, common...), false)
-	replicaPort := freePort(t)
+	replicaPort := enginetest.FreePort(t)
 	replica := startServer(t, fmt.Sprintf("127.0.0.1:%d", replicaPort),
 		append([]string{"port " + strconv.Itoa(replicaPort), fmt.Sprintf("replicaof 127.0.0.1 %d", primaryPort)}, common...), false)
 	s.Servers = []*Server{primary, replica}
-	waitFor(t, 30*time.Second, "replica in sync", func(ctx context.Context) error {
+	enginetest.Await(t, 30*time.Second, "redistest: replica in sync", func(ctx context.Context) error {
 		if link, err := replica.info(ctx, "replication", "master_link_status"); err != nil || link != "up" {
 			return fmt.Errorf("master link %q (%v)", link, err)
 		}
 		return nil
 	})
 	for range 3 {
-		port := freePort(t)
+		port := enginetest.FreePort(t)
 		s.Sentinels = append(s.Sentinels, startServer(t, fmt.Sprintf("127.0.0.1:%d", port), []string{
 			"port " + strconv.Itoa(port),
 			"bind 127.0.0.1",
@@ -73,7 +75,7 @@ func StartSentinel(t testing.TB, opt SentinelOptions) *Sentinel {
 			fmt.Sprintf("sentinel parallel-syncs %s 1", MasterName),
 		}, true))
 	}
-	waitFor(t, 60*time.Second, "sentinels see the primary, the replica and each other", func(ctx context.Context) error {
+	enginetest.Await(t, 60*time.Second, "redistest: sentinels see the primary, the replica and each other", func(ctx context.Context) error {
 		for _, sn := range s.Sentinels {
 			c := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr, MaxRetries: -1})
 			m, err := c.Master(ctx, MasterName).Result()
@@ -127,7 +129,7 @@ func (s *Sentinel) Primary(ctx context.Context) (*Server, error) {
 // when the replica has been promoted. It fails the test after timeout.
 func (s *Sentinel) WaitHealthy(timeout time.Duration) {
 	s.t.Helper()
-	waitFor(s.t, timeout, "sentinel primary up", func(ctx context.Context) error {
+	enginetest.Await(s.t, timeout, "redistest: sentinel primary up", func(ctx context.Context) error {
 		var primary string
 		for _, sn := range s.Sentinels {
 			if !sn.Alive() {

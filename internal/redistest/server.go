@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookd/hookd/internal/enginetest"
 )
 
 // Server is one redis-server process of a test, on a loopback port, in a
@@ -46,7 +47,7 @@ func RequireBinaries(t testing.TB, names ...string) {
 func StartServer(t testing.TB) *Server {
 	t.Helper()
 	RequireBinaries(t, "redis-server")
-	port := freePort(t)
+	port := enginetest.FreePort(t)
 	return startServer(t, fmt.Sprintf("127.0.0.1:%d", port), []string{
 		"port " + strconv.Itoa(port), "bind 127.0.0.1", "protected-mode no", "appendonly no", `save ""`,
 	}, false)
@@ -196,40 +197,5 @@ func infoField(text, field string) string {
 
 // logTail returns the last n lines of the server's log.
 func (s *Server) logTail(n int) string {
-	raw, err := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitFor polls cond every 50 ms until it returns nil or timeout passes,
-// then fails t with what cond said last.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func(ctx context.Context) error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := cond(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: %s: not after %v: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return enginetest.LastLines(filepath.Join(s.Dir, "redis.log"), n)
 }

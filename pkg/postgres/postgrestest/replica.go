@@ -1,22 +1,21 @@
 package postgrestest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/internal/enginetest"
 )
 
 // Server is one PostgreSQL server process of a test, on a loopback port,
@@ -60,7 +59,7 @@ func StartReplicated(t testing.TB) *Replicated {
 	replica.run(t, "pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(primary.Port), "-U", "postgres",
 		"-D", replica.data(), "-R", "-X", "stream", "-c", "fast", "--no-sync")
 	replica.start(t)
-	waitUntil(t, 30*time.Second, "the replica streams from the primary", func(ctx context.Context) error {
+	enginetest.Await(t, 30*time.Second, "postgrestest: the replica streams from the primary", func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, primary.DSN("postgres"))
 		if err != nil {
 			return err
@@ -100,7 +99,7 @@ func (r *Replicated) WaitReplayed(t testing.TB) {
 	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the replica replays up to "+lsn, func(ctx context.Context) error {
+	enginetest.Await(t, 30*time.Second, "postgrestest: the replica replays up to "+lsn, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, r.Replica.DSN("postgres"))
 		if err != nil {
 			return err
@@ -180,7 +179,7 @@ func newServer(t testing.TB, bin string, cred *syscall.Credential, name string) 
 			t.Fatal(err)
 		}
 	}
-	return &Server{Port: freePort(t), Dir: dir, bin: bin, cred: cred, exited: make(chan struct{})}
+	return &Server{Port: enginetest.FreePort(t), Dir: dir, bin: bin, cred: cred, exited: make(chan struct{})}
 }
 
 func (s *Server) data() string { return filepath.Join(s.Dir, "data") }
@@ -226,13 +225,13 @@ func (s *Server) start(t testing.TB) {
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
-			t.Logf("postgres on port %d, log tail:\n%s", s.Port, tail(logPath, 20))
+			t.Logf("postgres on port %d, log tail:\n%s", s.Port, enginetest.LastLines(logPath, 20))
 		}
 	})
-	waitUntil(t, 30*time.Second, fmt.Sprintf("postgres on port %d accepts connections", s.Port), func(ctx context.Context) error {
+	enginetest.Await(t, 30*time.Second, fmt.Sprintf("postgrestest: postgres on port %d accepts connections", s.Port), func(ctx context.Context) error {
 		select {
 		case <-s.exited:
-			t.Fatalf("postgres on port %d exited at start:\n%s", s.Port, tail(logPath, 20))
+			t.Fatalf("postgres on port %d exited at start:\n%s", s.Port, enginetest.LastLines(logPath, 20))
 		default:
 		}
 		conn, err := pgx.Connect(ctx, s.DSN("postgres"))
@@ -257,44 +256,5 @@ func (s *Server) stop() {
 	case <-time.After(10 * time.Second):
 		_ = s.cmd.Process.Kill()
 		<-s.exited
-	}
-}
-
-func tail(path string, n int) string {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(string(bytes.TrimRight(raw, "\n")), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitUntil polls cond every 50 ms until it returns nil or timeout passes,
-// then fails t with what cond said last.
-func waitUntil(t testing.TB, timeout time.Duration, what string, cond func(ctx context.Context) error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := cond(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("postgrestest: %s: not after %v: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
