@@ -62,14 +62,7 @@ func (db *DB) EnsurePartitions(ctx context.Context, from time.Time) (int, error)
 
 func (db *DB) ensurePartitions(ctx context.Context, from time.Time, days int) (int, error) {
 	var created int
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var locked bool
-		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", partitionLockID).Scan(&locked); err != nil || !locked {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '500ms'"); err != nil {
-			return err
-		}
+	err := db.partitionMaintenance(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, "SELECT hookd_ensure_partitions($1::date, $2)",
 			from.UTC().Format(time.DateOnly), days).Scan(&created)
 	})
@@ -77,6 +70,23 @@ func (db *DB) ensurePartitions(ctx context.Context, from time.Time, days int) (i
 		return 0, fmt.Errorf("creating partitions: %w", err)
 	}
 	return created, nil
+}
+
+// partitionMaintenance runs fn in a transaction that holds the advisory
+// lock of partition maintenance and gives up any lock it waits for after
+// 500 ms (see EnsurePartitions); when another process holds the advisory
+// lock, fn does not run and nothing is an error.
+func (db *DB) partitionMaintenance(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var locked bool
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", partitionLockID).Scan(&locked); err != nil || !locked {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '500ms'"); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // upperBound finds the upper bound of a range partition in
@@ -92,14 +102,7 @@ var upperBound = regexp.MustCompile(`TO \('([^']*)'\)$`)
 // dropped on a later call.
 func (db *DB) DropExpiredPartitions(ctx context.Context, olderThan time.Time) ([]string, error) {
 	var dropped []string
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var locked bool
-		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", partitionLockID).Scan(&locked); err != nil || !locked {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '500ms'"); err != nil {
-			return err
-		}
+	err := db.partitionMaintenance(ctx, func(tx pgx.Tx) error {
 		for _, t := range partitionedTables {
 			rows, _ := tx.Query(ctx, `
 				SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i
