@@ -1,9 +1,11 @@
 package receivertest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -66,11 +68,45 @@ func (ca *CA) Pool() *x509.CertPool {
 	return p
 }
 
-// Issue returns a certificate for cn: a server certificate for 127.0.0.1
-// and localhost, or a client certificate.
+// Issue returns a certificate for cn with a PKCS#8 EC key: a server
+// certificate (IssueWith) or a client certificate.
 func (ca *CA) Issue(t testing.TB, cn string, server bool) Cert {
 	t.Helper()
-	key := newKey(t)
+	return ca.IssueWith(t, cn, server, "pkcs8")
+}
+
+// IssueWith returns a certificate for cn whose key is keyType: "ec" (an
+// EC PRIVATE KEY block), "pkcs8" (EC, PRIVATE KEY) or "rsa" (2048 bits,
+// PKCS#1). A server certificate is valid for 127.0.0.1, ::1, localhost
+// and example.com; any other is a client certificate.
+func (ca *CA) IssueWith(t testing.TB, cn string, server bool, keyType string) Cert {
+	t.Helper()
+	var key crypto.Signer
+	var keyPEM string
+	switch keyType {
+	case "ec":
+		k := newKey(t)
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, keyPEM = k, pemOf("EC PRIVATE KEY", der)
+	case "pkcs8":
+		k := newKey(t)
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, keyPEM = k, pemOf("PRIVATE KEY", der)
+	case "rsa":
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, keyPEM = k, pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(k))
+	default:
+		t.Fatalf("receivertest: unknown key type %q", keyType)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		Subject:      pkix.Name{CommonName: cn},
@@ -81,18 +117,14 @@ func (ca *CA) Issue(t testing.TB, cn string, server bool) Cert {
 	}
 	if server {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		tmpl.DNSNames = []string{"localhost"}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		tmpl.DNSNames = []string{"localhost", "example.com"}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := Cert{CertPEM: pemOf("CERTIFICATE", der), KeyPEM: pemOf("PRIVATE KEY", keyDER)}
+	c := Cert{CertPEM: pemOf("CERTIFICATE", der), KeyPEM: keyPEM}
 	if c.TLS, err = tls.X509KeyPair([]byte(c.CertPEM), []byte(c.KeyPEM)); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hookd/hookd/internal/receivertest"
 )
 
 // testProxy is a local egress proxy that records what it is asked for.
@@ -233,10 +235,10 @@ func TestDoThroughProxy(t *testing.T) {
 		got <- s
 	}
 	plain := startServer(t, "127.0.0.1:0", http.HandlerFunc(record))
-	ca := newCA(t, "receiver CA")
-	secure := startTLSServer(t, &tls.Config{Certificates: []tls.Certificate{ca.issue(t, "receiver", true, "ec").tls}}, record)
+	ca := receivertest.NewCA(t, "receiver CA")
+	secure := startTLSServer(t, &tls.Config{Certificates: []tls.Certificate{ca.IssueWith(t, "receiver", true, "ec").TLS}}, record)
 	securePort := fmt.Sprint(netip.MustParseAddrPort(secure.Listener.Addr().String()).Port())
-	trustReceiver := WithTLS(mustTLS(t, "", ca.certPEM))
+	trustReceiver := WithTLS(mustTLS(t, "", ca.CertPEM))
 
 	tests := []struct {
 		name       string

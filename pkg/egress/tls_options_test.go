@@ -14,15 +14,17 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hookd/hookd/internal/receivertest"
 )
 
 func TestParseTLSOptions(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "client CA")
-	ec := ca.issue(t, "ec client", false, "ec")
-	pkcs8 := ca.issue(t, "pkcs8 client", false, "pkcs8")
-	rsa := ca.issue(t, "rsa client", false, "rsa")
-	other := ca.issue(t, "other", false, "ec")
+	ca := receivertest.NewCA(t, "client CA")
+	ec := ca.IssueWith(t, "ec client", false, "ec")
+	pkcs8 := ca.IssueWith(t, "pkcs8 client", false, "pkcs8")
+	rsa := ca.IssueWith(t, "rsa client", false, "rsa")
+	other := ca.IssueWith(t, "other", false, "ec")
 	encrypted := "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
 
 	tests := []struct {
@@ -38,28 +40,28 @@ func TestParseTLSOptions(t *testing.T) {
 		{"blank", " \n", "\n", true, "", ""},
 
 		// Identities, key and certificate in either order.
-		{"EC key then certificate", ec.keyPEM + ec.certPEM, "", false, "", `identity: "CN=ec client", serverCA: 0`},
-		{"certificate then key", ec.certPEM + ec.keyPEM, "", false, "", `"CN=ec client"`},
-		{"PKCS#8 key", pkcs8.keyPEM + pkcs8.certPEM, "", false, "", `"CN=pkcs8 client"`},
-		{"RSA PKCS#1 key", rsa.keyPEM + rsa.certPEM, "", false, "", `"CN=rsa client"`},
-		{"with a chain certificate", ec.keyPEM + ec.certPEM + ca.certPEM, "", false, "", `"CN=ec client"`},
-		{"text around the blocks", "key:\n" + ec.keyPEM + "cert:\n" + ec.certPEM + "end\n", "", false, "", `"CN=ec client"`},
+		{"EC key then certificate", ec.KeyPEM + ec.CertPEM, "", false, "", `identity: "CN=ec client", serverCA: 0`},
+		{"certificate then key", ec.CertPEM + ec.KeyPEM, "", false, "", `"CN=ec client"`},
+		{"PKCS#8 key", pkcs8.KeyPEM + pkcs8.CertPEM, "", false, "", `"CN=pkcs8 client"`},
+		{"RSA PKCS#1 key", rsa.KeyPEM + rsa.CertPEM, "", false, "", `"CN=rsa client"`},
+		{"with a chain certificate", ec.KeyPEM + ec.CertPEM + ca.CertPEM, "", false, "", `"CN=ec client"`},
+		{"text around the blocks", "key:\n" + ec.KeyPEM + "cert:\n" + ec.CertPEM + "end\n", "", false, "", `"CN=ec client"`},
 
 		// Broken identities.
-		{"certificate only", ec.certPEM, "", false, "no PEM private key block", ""},
-		{"key only", ec.keyPEM, "", false, "no PEM CERTIFICATE block", ""},
-		{"key of another certificate", other.keyPEM + ec.certPEM, "", false, "private key does not match public key", ""},
-		{"two keys", ec.keyPEM + other.keyPEM + ec.certPEM, "", false, "2 private keys, want one", ""},
-		{"encrypted key", encrypted + ec.certPEM, "", false, "the private key is encrypted", ""},
+		{"certificate only", ec.CertPEM, "", false, "no PEM private key block", ""},
+		{"key only", ec.KeyPEM, "", false, "no PEM CERTIFICATE block", ""},
+		{"key of another certificate", other.KeyPEM + ec.CertPEM, "", false, "private key does not match public key", ""},
+		{"two keys", ec.KeyPEM + other.KeyPEM + ec.CertPEM, "", false, "2 private keys, want one", ""},
+		{"encrypted key", encrypted + ec.CertPEM, "", false, "the private key is encrypted", ""},
 		{"not PEM", "hello", "", false, "no PEM CERTIFICATE block", ""},
-		{"corrupt certificate", ec.keyPEM + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "", false, "mTLS identity: ", ""},
+		{"corrupt certificate", ec.KeyPEM + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "", false, "mTLS identity: ", ""},
 
 		// Server CAs.
-		{"one CA", "", ca.certPEM, false, "", "identity: none, serverCA: 1 certificates"},
-		{"two CAs", "", ca.certPEM + newCA(t, "second").certPEM, false, "", "serverCA: 2 certificates"},
-		{"identity and CA", ec.keyPEM + ec.certPEM, ca.certPEM, false, "", `identity: "CN=ec client", serverCA: 1 certificates`},
+		{"one CA", "", ca.CertPEM, false, "", "identity: none, serverCA: 1 certificates"},
+		{"two CAs", "", ca.CertPEM + receivertest.NewCA(t, "second").CertPEM, false, "", "serverCA: 2 certificates"},
+		{"identity and CA", ec.KeyPEM + ec.CertPEM, ca.CertPEM, false, "", `identity: "CN=ec client", serverCA: 1 certificates`},
 		{"CA not PEM", "", "hello", false, "serverCaCert: no PEM CERTIFICATE block", ""},
-		{"key in the CA input", "", ca.certPEM + ec.keyPEM, false, `PEM block 2 is a "EC PRIVATE KEY", want CERTIFICATE`, ""},
+		{"key in the CA input", "", ca.CertPEM + ec.KeyPEM, false, `PEM block 2 is a "EC PRIVATE KEY", want CERTIFICATE`, ""},
 		{"corrupt CA", "", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", false, "serverCaCert: certificate 1: ", ""},
 	}
 	for _, tt := range tests {
@@ -90,14 +92,14 @@ func TestParseTLSOptions(t *testing.T) {
 
 func TestTLSOptionsHideKey(t *testing.T) {
 	t.Parallel()
-	c := newCA(t, "ca").issue(t, "client", false, "pkcs8")
-	o, err := ParseTLSOptions(c.keyPEM+c.certPEM, "")
+	c := receivertest.NewCA(t, "ca").IssueWith(t, "client", false, "pkcs8")
+	o, err := ParseTLSOptions(c.KeyPEM+c.CertPEM, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "tls", o)
-	keyBody := strings.Split(c.keyPEM, "\n")[1][:16]
+	keyBody := strings.Split(c.KeyPEM, "\n")[1][:16]
 	for _, shown := range []string{fmt.Sprint(o), fmt.Sprintf("%v %+v %s", o, o, o), buf.String()} {
 		if strings.Contains(shown, keyBody) || strings.Contains(shown, "PRIVATE") {
 			t.Errorf("%q shows the key", shown)
@@ -145,16 +147,16 @@ func mustTLS(t *testing.T, identity, serverCA string) *TLSOptions {
 // and refuses a request without one, or with one from another CA.
 func TestDoPresentsClientCertificate(t *testing.T) {
 	t.Parallel()
-	serverCA, clientCA, rogueCA := newCA(t, "server CA"), newCA(t, "client CA"), newCA(t, "rogue CA")
-	serverCert := serverCA.issue(t, "receiver", true, "ec")
-	hookd := clientCA.issue(t, "hookd sender", false, "pkcs8")
-	rogue := rogueCA.issue(t, "hookd sender", false, "pkcs8")
+	serverCA, clientCA, rogueCA := receivertest.NewCA(t, "server CA"), receivertest.NewCA(t, "client CA"), receivertest.NewCA(t, "rogue CA")
+	serverCert := serverCA.IssueWith(t, "receiver", true, "ec")
+	hookd := clientCA.IssueWith(t, "hookd sender", false, "pkcs8")
+	rogue := rogueCA.IssueWith(t, "hookd sender", false, "pkcs8")
 
 	seen := make(chan string, 10)
 	s := startTLSServer(t, &tls.Config{
-		Certificates: []tls.Certificate{serverCert.tls},
+		Certificates: []tls.Certificate{serverCert.TLS},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    clientCA.pool(),
+		ClientCAs:    clientCA.Pool(),
 	}, func(w http.ResponseWriter, r *http.Request) {
 		seen <- r.TLS.PeerCertificates[0].Subject.CommonName
 	})
@@ -166,15 +168,15 @@ func TestDoPresentsClientCertificate(t *testing.T) {
 		wantErr string // "" means accepted
 	}{
 		// Accepted: hookd's identity, and the receiver's private CA trusted.
-		{"identity and server CA", []Option{WithTLS(mustTLS(t, hookd.keyPEM+hookd.certPEM, serverCA.certPEM))}, ""},
+		{"identity and server CA", []Option{WithTLS(mustTLS(t, hookd.KeyPEM+hookd.CertPEM, serverCA.CertPEM))}, ""},
 
 		// Refused by the receiver.
-		{"no identity", []Option{WithTLS(mustTLS(t, "", serverCA.certPEM))}, "certificate required"},
+		{"no identity", []Option{WithTLS(mustTLS(t, "", serverCA.CertPEM))}, "certificate required"},
 		// (Go sends no certificate that the receiver's CA list excludes.)
-		{"identity from another CA", []Option{WithTLS(mustTLS(t, rogue.keyPEM+rogue.certPEM, serverCA.certPEM))}, "certificate required"},
+		{"identity from another CA", []Option{WithTLS(mustTLS(t, rogue.KeyPEM+rogue.CertPEM, serverCA.CertPEM))}, "certificate required"},
 
 		// Refused by hookd: the receiver's CA is not trusted.
-		{"identity without server CA", []Option{WithTLS(mustTLS(t, hookd.keyPEM+hookd.certPEM, ""))}, "certificate signed by unknown authority"},
+		{"identity without server CA", []Option{WithTLS(mustTLS(t, hookd.KeyPEM+hookd.CertPEM, ""))}, "certificate signed by unknown authority"},
 		{"no options", nil, "certificate signed by unknown authority"},
 	}
 	for _, tt := range tests {
@@ -208,18 +210,18 @@ func TestDoPresentsClientCertificate(t *testing.T) {
 // the system's roots nor with another CA.
 func TestDoTrustsPrivateCAOnlyWithServerCA(t *testing.T) {
 	t.Parallel()
-	private := newCA(t, "private CA")
-	s := startTLSServer(t, &tls.Config{Certificates: []tls.Certificate{private.issue(t, "receiver", true, "rsa").tls}},
+	private := receivertest.NewCA(t, "private CA")
+	s := startTLSServer(t, &tls.Config{Certificates: []tls.Certificate{private.IssueWith(t, "receiver", true, "rsa").TLS}},
 		func(w http.ResponseWriter, r *http.Request) {})
 	c := New(Config{AllowedSubnets: loopbackOnly})
 
 	if _, err := post(t, c, s.URL); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
 		t.Errorf("without serverCaCert: %v", err)
 	}
-	if _, err := post(t, c, s.URL, WithTLS(mustTLS(t, "", newCA(t, "other").certPEM))); err == nil {
+	if _, err := post(t, c, s.URL, WithTLS(mustTLS(t, "", receivertest.NewCA(t, "other").CertPEM))); err == nil {
 		t.Error("another CA was trusted")
 	}
-	resp, err := post(t, c, s.URL, WithTLS(mustTLS(t, "", private.certPEM)))
+	resp, err := post(t, c, s.URL, WithTLS(mustTLS(t, "", private.CertPEM)))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("with serverCaCert: %v %v", resp, err)
 	}
@@ -233,15 +235,15 @@ func TestDoTrustsPrivateCAOnlyWithServerCA(t *testing.T) {
 // shared pool is untouched.
 func TestTLSTransportsPooled(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "CA")
-	s := startTLSServer(t, &tls.Config{Certificates: []tls.Certificate{ca.issue(t, "receiver", true, "ec").tls}},
+	ca := receivertest.NewCA(t, "CA")
+	s := startTLSServer(t, &tls.Config{Certificates: []tls.Certificate{ca.IssueWith(t, "receiver", true, "ec").TLS}},
 		func(w http.ResponseWriter, r *http.Request) {})
 	c := New(Config{AllowedSubnets: loopbackOnly, MaxTLSTransports: 2})
-	identity := func() string { i := ca.issue(t, "client", false, "ec"); return i.keyPEM + i.certPEM }
+	identity := func() string { i := ca.IssueWith(t, "client", false, "ec"); return i.KeyPEM + i.CertPEM }
 
 	a := identity()
 	for range 3 { // parsed anew each time, as a worker would per attempt
-		if _, err := post(t, c, s.URL, WithTLS(mustTLS(t, a, ca.certPEM))); err != nil {
+		if _, err := post(t, c, s.URL, WithTLS(mustTLS(t, a, ca.CertPEM))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,14 +251,14 @@ func TestTLSTransportsPooled(t *testing.T) {
 		t.Errorf("3 requests with equal options: %d connections, %d pools; want 1 and 1", n, pools)
 	}
 	for range 2 {
-		if _, err := post(t, c, s.URL, WithTLS(mustTLS(t, identity(), ca.certPEM))); err != nil {
+		if _, err := post(t, c, s.URL, WithTLS(mustTLS(t, identity(), ca.CertPEM))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n, pools := s.conns.Load(), c.tlsTransports.len(); n != 3 || pools != 2 {
 		t.Errorf("two more identities: %d connections, %d pools; want 3 and at most 2", n, pools)
 	}
-	if _, ok := c.tlsTransports.byKey[mustTLS(t, a, ca.certPEM).key]; ok {
+	if _, ok := c.tlsTransports.byKey[mustTLS(t, a, ca.CertPEM).key]; ok {
 		t.Error("the least recently used pool was kept beyond the bound")
 	}
 	if c.transport.TLSClientConfig.RootCAs != nil || len(c.transport.TLSClientConfig.Certificates) != 0 {
@@ -267,11 +269,11 @@ func TestTLSTransportsPooled(t *testing.T) {
 // TestTLSOptionsKeepGuard: a pool of its own does not escape the guard.
 func TestTLSOptionsKeepGuard(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "CA")
-	s := startTLSServer(t, &tls.Config{Certificates: []tls.Certificate{ca.issue(t, "receiver", true, "ec").tls}},
+	ca := receivertest.NewCA(t, "CA")
+	s := startTLSServer(t, &tls.Config{Certificates: []tls.Certificate{ca.IssueWith(t, "receiver", true, "ec").TLS}},
 		func(w http.ResponseWriter, r *http.Request) {})
-	id := ca.issue(t, "client", false, "ec")
-	_, err := post(t, New(Config{}), s.URL, WithTLS(mustTLS(t, id.keyPEM+id.certPEM, ca.certPEM)))
+	id := ca.IssueWith(t, "client", false, "ec")
+	_, err := post(t, New(Config{}), s.URL, WithTLS(mustTLS(t, id.KeyPEM+id.CertPEM, ca.CertPEM)))
 	var blocked *BlockedAddressError
 	if !errors.As(err, &blocked) {
 		t.Fatalf("error %v, want a *BlockedAddressError", err)
