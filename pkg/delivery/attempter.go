@@ -361,9 +361,37 @@ const unstorableResponse = "the response could not be stored"
 
 // save records rec. Once a request was sent its outcome must not be lost to
 // a store failure, or the queue would send the request again: a failing
-// store is retried, with back-off, for RecordTimeout, even after ctx ends. A
-// record the store refuses for its content is stored without the response.
+// store is retried (persist), even after ctx ends. A record the store
+// refuses for its content is stored without the response.
 func (a *Attempter) save(ctx context.Context, rec *webhook.AttemptRecord) (bool, error) {
+	var recorded bool
+	id := slog.String("delivery_id", rec.Attempt.DeliveryID)
+	tries, err := a.persist(ctx, "recording an attempt", id, func(ctx context.Context) error {
+		r, err := a.Store.RecordAttempt(ctx, rec)
+		if webhook.ErrorCode(err) == webhook.EINVALID && rec.Attempt.Response != unstorableResponse {
+			a.log().ErrorContext(ctx, "the store refused an attempt's response; recording it without",
+				id, slog.String("error", err.Error()))
+			rec.Attempt.Response = unstorableResponse
+			r, err = a.Store.RecordAttempt(ctx, rec)
+		}
+		recorded = r
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("recording attempt %s of delivery %s: %w", rec.TaskKey, rec.Attempt.DeliveryID, err)
+	}
+	if tries > 1 {
+		a.log().InfoContext(ctx, "attempt recorded after the store came back", id, slog.Int("tries", tries))
+	}
+	return recorded, nil
+}
+
+// persist runs write until it succeeds: a failing store is retried with
+// back-off (50 ms doubling to 5 s) for RecordTimeout (10 minutes when
+// zero), even after ctx ends, with a warning naming what and attr at the
+// first failure and every 20th. It returns the tries it took, or, when it
+// gave up, the last error.
+func (a *Attempter) persist(ctx context.Context, what string, attr slog.Attr, write func(context.Context) error) (int, error) {
 	timeout := a.RecordTimeout
 	if timeout == 0 {
 		timeout = 10 * time.Minute
@@ -372,28 +400,16 @@ func (a *Attempter) save(ctx context.Context, rec *webhook.AttemptRecord) (bool,
 	defer cancel()
 	wait := 50 * time.Millisecond
 	for try := 1; ; try++ {
-		recorded, err := a.Store.RecordAttempt(ctx, rec)
+		err := write(ctx)
 		if err == nil {
-			if try > 1 {
-				a.log().InfoContext(ctx, "attempt recorded after the store came back",
-					slog.String("delivery_id", rec.Attempt.DeliveryID), slog.Int("tries", try))
-			}
-			return recorded, nil
-		}
-		if webhook.ErrorCode(err) == webhook.EINVALID && rec.Attempt.Response != unstorableResponse {
-			a.log().ErrorContext(ctx, "the store refused an attempt's response; recording it without",
-				slog.String("delivery_id", rec.Attempt.DeliveryID), slog.String("error", err.Error()))
-			rec.Attempt.Response = unstorableResponse
-			continue
+			return try, nil
 		}
 		if try == 1 || try%20 == 0 {
-			a.log().WarnContext(ctx, "recording an attempt failed; retrying",
-				slog.String("delivery_id", rec.Attempt.DeliveryID), slog.Int("tries", try), slog.String("error", err.Error()))
+			a.log().WarnContext(ctx, what+" failed; retrying", attr, slog.Int("tries", try), slog.String("error", err.Error()))
 		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("recording attempt %s of delivery %s: gave up after %d tries: %w",
-				rec.TaskKey, rec.Attempt.DeliveryID, try, err)
+			return try, fmt.Errorf("gave up after %d tries: %w", try, err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 5*time.Second)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/hookd/hookd/pkg/egress"
 	"github.com/hookd/hookd/pkg/webhook"
@@ -97,7 +96,7 @@ func checkChallengeAnswer(at *attempt, res *egress.Response, out Outcome) Outcom
 // verified marks the endpoint verified when the attempt answered its
 // current challenge (t is Succeeded). It runs before the attempt is
 // recorded, so that a recorded success always means a verified endpoint.
-// A failing store is retried, with back-off, for RecordTimeout; past it
+// A failing store is retried (persist); past RecordTimeout
 // the error goes back to the queue, which runs the attempt again: the
 // endpoint keeps its challenge once verified, so asking the receiver again
 // is harmless.
@@ -106,33 +105,20 @@ func (a *Attempter) verified(ctx context.Context, at *attempt, t webhook.Transit
 	if challenge == "" || t != webhook.Succeeded {
 		return nil
 	}
-	timeout := a.RecordTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Minute
+	var ok bool
+	_, err := a.persist(ctx, "marking an endpoint verified", slog.String("endpoint_id", at.ep.ID), func(ctx context.Context) error {
+		var err error
+		ok, err = a.Store.VerifyEndpoint(ctx, at.ep.ID, challenge)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("verifying endpoint %s: %w", at.ep.ID, err)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	wait := 50 * time.Millisecond
-	for try := 1; ; try++ {
-		ok, err := a.Store.VerifyEndpoint(ctx, at.ep.ID, challenge)
-		if err == nil {
-			a.forgetEndpoint(at.ep.ID)
-			if ok {
-				a.log().InfoContext(ctx, "endpoint verified", slog.String("endpoint_id", at.ep.ID), slog.String("msg_id", at.msg.ID))
-			}
-			return nil
-		}
-		if try == 1 || try%20 == 0 {
-			a.log().WarnContext(ctx, "marking an endpoint verified failed; retrying",
-				slog.String("endpoint_id", at.ep.ID), slog.Int("tries", try), slog.String("error", err.Error()))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("verifying endpoint %s: gave up after %d tries: %w", at.ep.ID, try, err)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
+	a.forgetEndpoint(at.ep.ID)
+	if ok {
+		a.log().InfoContext(ctx, "endpoint verified", slog.String("endpoint_id", at.ep.ID), slog.String("msg_id", at.msg.ID))
 	}
+	return nil
 }
 
 // forgetEndpoint drops an endpoint from the fresh-attempt cache, so that
