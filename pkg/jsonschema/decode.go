@@ -113,18 +113,8 @@ func (d *scanner) object(depth int) (any, bool) {
 			return nil, false
 		}
 		obj[key] = v // a repeated key: the last wins, as in encoding/json
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, false
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return obj, true
-		default:
-			return nil, false
+		if more, ok := d.next('}'); !more {
+			return obj, ok
 		}
 	}
 }
@@ -143,20 +133,29 @@ func (d *scanner) array(depth int) (any, bool) {
 			return nil, false
 		}
 		arr = append(arr, v)
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, false
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return arr, true
-		default:
-			return nil, false
+		if more, ok := d.next(']'); !more {
+			return arr, ok
 		}
 	}
+}
+
+// next scans what follows a member of an object or an element of an
+// array: a comma (more follows) or the closing byte (ok, nothing more);
+// anything else, or the end of the input, is not ok.
+func (d *scanner) next(closing byte) (more, ok bool) {
+	d.space()
+	if d.i >= len(d.b) {
+		return false, false
+	}
+	switch d.b[d.i] {
+	case ',':
+		d.i++
+		return true, true
+	case closing:
+		d.i++
+		return false, true
+	}
+	return false, false
 }
 
 // str scans a string without escapes or control characters, of valid

@@ -96,14 +96,7 @@ func problems(verr *js.ValidationError) []webhook.SchemaProblem {
 		p  webhook.SchemaProblem
 	}
 	var all []located
-	var walk func(e *js.ValidationError)
-	walk = func(e *js.ValidationError) {
-		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
-				walk(c)
-			}
-			return
-		}
+	for _, e := range leaves(verr, nil) {
 		p := webhook.SchemaProblem{Message: e.ErrorKind.LocalizedString(printer)}
 		if len(e.InstanceLocation) > 0 {
 			p.Pointer = "/" + strings.Join(escapePointer(e.InstanceLocation), "/")
@@ -113,7 +106,6 @@ func problems(verr *js.ValidationError) []webhook.SchemaProblem {
 		}
 		all = append(all, located{e.InstanceLocation, p})
 	}
-	walk(verr)
 	slices.SortStableFunc(all, func(a, b located) int { return compareLocations(a.at, b.at) })
 	var out []webhook.SchemaProblem
 	for _, l := range all {
@@ -123,6 +115,18 @@ func problems(verr *js.ValidationError) []webhook.SchemaProblem {
 		if !slices.Contains(out, l.p) {
 			out = append(out, l.p)
 		}
+	}
+	return out
+}
+
+// leaves appends to out the innermost errors under e (those without
+// causes), in the validator's order.
+func leaves(e *js.ValidationError, out []*js.ValidationError) []*js.ValidationError {
+	if len(e.Causes) == 0 {
+		return append(out, e)
+	}
+	for _, c := range e.Causes {
+		out = leaves(c, out)
 	}
 	return out
 }
@@ -195,20 +199,12 @@ func schemaError(err error) error {
 // the JSON pointer where it is: "at /readOnly: got number, want boolean".
 func describe(verr *js.ValidationError) string {
 	var problems []string
-	var walk func(e *js.ValidationError)
-	walk = func(e *js.ValidationError) {
-		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
-				walk(c)
-			}
-			return
-		}
+	for _, e := range leaves(verr, nil) {
 		p := "at /" + strings.Join(e.InstanceLocation, "/") + ": " + e.ErrorKind.LocalizedString(printer)
 		if !slices.Contains(problems, p) {
 			problems = append(problems, p)
 		}
 	}
-	walk(verr)
 	if len(problems) > maxProblems {
 		problems = append(problems[:maxProblems], fmt.Sprintf("and %d more", len(problems)-maxProblems))
 	}
