@@ -326,10 +326,7 @@ func (s *Server) sendExample(c *gin.Context) {
 		return
 	}
 	payload := json.RawMessage(`{"type":"hookd.example","eventType":` + quote(*in.EventType) + `}`)
-	et, err := s.cfg.Store.FindEventType(c.Request.Context(), ep.OrgID, *in.EventType)
-	if err == nil && !principal(c).SeesEventType(et) {
-		err = webhook.Errorf(webhook.ENOTFOUND, "event type not found") // gated by a flag the portal token lacks
-	}
+	et, err := s.visibleEventType(c, *in.EventType)
 	switch {
 	case webhook.ErrorCode(err) == webhook.ENOTFOUND:
 		fail(c, webhook.Invalid("event type does not exist", "body", "eventType"))

@@ -116,15 +116,12 @@ func (s *Server) testFilter(c *gin.Context) {
 	if in.EventType != nil {
 		msg.EventType = *in.EventType
 	}
-	var payload bytes.Buffer
-	if len(in.Payload) == 0 || in.Payload[0] != '{' || json.Compact(&payload, in.Payload) != nil {
-		v.Add("must be a JSON object", "body", "payload")
-	}
+	payload := payloadObject(v, in.Payload)
 	if err := v.Err(); err != nil {
 		fail(c, err)
 		return
 	}
-	msg.Payload = payload.Bytes()
+	msg.Payload = payload
 	out := filterTestOut{Filter: filterOut(&ep), Terms: []filter.Term{}, Matched: true}
 	out.FilterTypesMatch = len(ep.FilterTypes) == 0 || slices.Contains(ep.FilterTypes, msg.EventType)
 	out.ChannelsMatch = len(ep.Channels) == 0 || slices.ContainsFunc(msg.Channels, func(ch string) bool { return slices.Contains(ep.Channels, ch) })
@@ -316,10 +313,7 @@ func (s *Server) simulateTransformation(c *gin.Context) {
 	v := &webhook.ValidationError{}
 	required(v, in.Code != nil, "body", "code")
 	required(v, in.EventType != nil, "body", "eventType")
-	var payload bytes.Buffer
-	if len(in.Payload) == 0 || in.Payload[0] != '{' || json.Compact(&payload, in.Payload) != nil {
-		v.Add("must be a JSON object", "body", "payload")
-	}
+	payload := payloadObject(v, in.Payload)
 	if err := v.Err(); err != nil {
 		fail(c, err)
 		return
@@ -335,7 +329,7 @@ func (s *Server) simulateTransformation(c *gin.Context) {
 		return
 	}
 	res, err := s.transforms.Run(c.Request.Context(), p, transform.Input{
-		Method: http.MethodPost, URL: ep.URL, Payload: payload.Bytes(), Headers: maps.Clone(ep.Headers),
+		Method: http.MethodPost, URL: ep.URL, Payload: payload, Headers: maps.Clone(ep.Headers),
 		EventType: *in.EventType, MsgID: "msg_simulated", Variables: in.Variables,
 	})
 	var te *transform.Error
@@ -378,4 +372,15 @@ func newShaping(cfg *Config) (*filter.Env, *transform.Engine) {
 		eng = transform.New(transform.Config{})
 	}
 	return env, eng
+}
+
+// payloadObject returns raw compacted when it is a JSON object, and adds
+// to v that the body's payload must be one when it is not.
+func payloadObject(v *webhook.ValidationError, raw json.RawMessage) []byte {
+	var out bytes.Buffer
+	if len(raw) == 0 || raw[0] != '{' || json.Compact(&out, raw) != nil {
+		v.Add("must be a JSON object", "body", "payload")
+		return nil
+	}
+	return out.Bytes()
 }

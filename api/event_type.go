@@ -155,14 +155,22 @@ func (s *Server) createEventType(c *gin.Context) {
 	c.PureJSON(http.StatusCreated, eventTypeOutOf(et))
 }
 
+// visibleEventType finds the caller's event type named name, archived or
+// not; one gated by a feature flag the app-portal token does not carry is
+// ENOTFOUND to it, as one that does not exist.
+func (s *Server) visibleEventType(c *gin.Context, name string) (*webhook.EventType, error) {
+	p := principal(c)
+	et, err := s.cfg.Store.FindEventType(c.Request.Context(), p.OrgID, name)
+	if err == nil && !p.SeesEventType(et) {
+		return nil, webhook.Errorf(webhook.ENOTFOUND, "event type not found")
+	}
+	return et, err
+}
+
 // getEventType answers an event type, archived or not. One gated by a
 // feature flag the app-portal token does not carry is a 404 to it.
 func (s *Server) getEventType(c *gin.Context) {
-	p := principal(c)
-	et, err := s.cfg.Store.FindEventType(c.Request.Context(), p.OrgID, c.Param("event_type_name"))
-	if err == nil && !p.SeesEventType(et) {
-		err = webhook.Errorf(webhook.ENOTFOUND, "event type not found")
-	}
+	et, err := s.visibleEventType(c, c.Param("event_type_name"))
 	if err != nil {
 		fail(c, err)
 		return

@@ -68,11 +68,7 @@ func durations(in []durationIO) ([]time.Duration, error) {
 // getRetrySchedule answers an event type's retry schedule (null: it has
 // none). An app-portal token sees it where it sees the event type.
 func (s *Server) getRetrySchedule(c *gin.Context) {
-	p := principal(c)
-	et, err := s.cfg.Store.FindEventType(c.Request.Context(), p.OrgID, c.Param("event_type_name"))
-	if err == nil && !p.SeesEventType(et) {
-		err = webhook.Errorf(webhook.ENOTFOUND, "event type not found")
-	}
+	et, err := s.visibleEventType(c, c.Param("event_type_name"))
 	if err != nil {
 		fail(c, err)
 		return
