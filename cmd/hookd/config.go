@@ -337,3 +337,8 @@ const defaultWorkerConcurrency = 1000
 // maxTransformVMs caps the JavaScript VMs kept warm for transformations
 // (450 KiB each): runs beyond it at once prepare a VM and drop it.
 const maxTransformVMs = 256
+
+// directMaxWait is how long a fresh first attempt of hookd serve waits
+// for a free slot in the process (delivery.Direct.MaxWait) before it goes
+// through Redis.
+const directMaxWait = time.Second

@@ -14,19 +14,33 @@ import (
 // queue's round trips (its enqueue, its dequeue, its acknowledgement) and
 // the wait for a worker to poll it.
 //
+// A fresh attempt that finds every slot busy waits here for one, in order
+// of arrival, up to Backlog of them and each up to MaxWait: a burst of
+// fan-out (a message to many endpoints) is absorbed by the slots as they
+// free up rather than sent through the shared queue. A job still waiting
+// after MaxWait goes to Next when a slot frees up, or when Direct closes.
+//
 // What Next gets: a job not due yet (retries), one that is not a fresh
 // first attempt (a reconciled or replayed job, which may be queued there
-// already), one beyond Capacity, and, after their attempt, a throttled job
-// (due after its delay) and one whose attempt failed on our own
-// infrastructure (due a second later, without its message, so that it is
-// read afresh). Jobs running here are lost if the process dies; the
-// Reconciler queues them again once overdue, as it does any job a queue
-// lost: the store stays the source of truth.
+// already), one beyond Capacity and Backlog, one that waited past
+// MaxWait, and, after their attempt, a throttled job (due after its
+// delay) and one whose attempt failed on our own infrastructure (due a
+// second later, without its message, so that it is read afresh). Jobs
+// running or waiting here are lost if the process dies; the Reconciler
+// queues them again once overdue, as it does any job a queue lost: the
+// store stays the source of truth. So MaxWait plus an attempt's time
+// must stay under the Reconciler's grace, or a job could be sent twice.
 type Direct struct {
 	Next      Queue      // required
 	Attempter *Attempter // required
 	// Capacity caps the attempts running here at once; 0 runs none here.
 	Capacity int
+	// Backlog caps the fresh attempts waiting here for a slot; 0: none
+	// wait, those beyond Capacity go to Next at once.
+	Backlog int
+	// MaxWait bounds how long a fresh attempt waits here for a slot
+	// before it goes to Next; 0 means a second.
+	MaxWait time.Duration
 	// Timeout bounds one attempt run here, its recording included; 0
 	// means 15 minutes.
 	Timeout time.Duration
@@ -35,12 +49,22 @@ type Direct struct {
 	Logger *slog.Logger
 
 	once    sync.Once
-	slots   chan struct{}
 	running sync.WaitGroup
-	mu      sync.Mutex
-	closed  bool
 	stop    context.CancelFunc
 	ctx     context.Context
+
+	mu     sync.Mutex
+	closed bool
+	// busy counts the slots taken: goroutines running attempts, each
+	// taking the next waiting job when its attempt is done.
+	busy    int
+	waiting []waitingJob
+}
+
+// waitingJob is a fresh attempt waiting for a slot since when.
+type waitingJob struct {
+	job   Job
+	since time.Time
 }
 
 // directRetryDelay is how long a job whose attempt failed on our own
@@ -65,30 +89,74 @@ func (d *Direct) Enqueue(ctx context.Context, jobs ...Job) error {
 }
 
 // start runs job here if it is a fresh first attempt due now and a slot is
-// free; it reports whether it did.
+// free, or keeps it waiting for one if the backlog has room; it reports
+// whether it did either.
 func (d *Direct) start(job Job, now time.Time) bool {
 	if job.Fresh == nil || job.Requeue || job.Ref.IsManual() || job.Ref.Number != 1 || job.At.After(now) {
 		return false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	switch {
+	case d.closed:
 		return false
+	case d.busy < d.Capacity:
+		d.busy++
+		d.running.Add(1)
+		go d.run(job)
+		return true
+	case len(d.waiting) < d.Backlog:
+		d.waiting = append(d.waiting, waitingJob{job: job, since: now})
+		return true
 	}
-	select {
-	case d.slots <- struct{}{}:
-	default:
-		return false
-	}
-	d.running.Add(1)
-	go d.run(job)
-	return true
+	return false
 }
 
-// run makes job's attempt and hands it to Next when it must run again.
+// run makes job's attempt, then those of the jobs waiting, one after the
+// other, until none is left; it holds one slot all along.
 func (d *Direct) run(job Job) {
 	defer d.running.Done()
-	defer func() { <-d.slots }()
+	for {
+		d.attempt(job)
+		next, late, ok := d.take()
+		if len(late) > 0 {
+			d.pass(late...)
+		}
+		if !ok {
+			return
+		}
+		job = next
+	}
+}
+
+// take returns the next waiting job that has not waited past MaxWait and
+// the ones that have (for Next); with none to run, it frees the caller's
+// slot and reports false.
+func (d *Direct) take() (next Job, late []Job, ok bool) {
+	maxWait := d.MaxWait
+	if maxWait == 0 {
+		maxWait = time.Second
+	}
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for len(d.waiting) > 0 {
+		w := d.waiting[0]
+		d.waiting[0] = waitingJob{}
+		d.waiting = d.waiting[1:]
+		if now.Sub(w.since) > maxWait || d.closed {
+			late = append(late, w.job)
+			continue
+		}
+		return w.job, late, true
+	}
+	d.waiting = nil // lets go of the emptied array
+	d.busy--
+	return Job{}, late, false
+}
+
+// attempt makes job's attempt and hands it to Next when it must run again.
+func (d *Direct) attempt(job Job) {
 	timeout := d.Timeout
 	if timeout == 0 {
 		timeout = 15 * time.Minute
@@ -106,22 +174,39 @@ func (d *Direct) run(job Job) {
 	default:
 		return
 	}
-	qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer qcancel()
-	if err := d.Next.Enqueue(qctx, job); err != nil {
-		loggerOr(d.Logger).WarnContext(ctx, "queueing an attempt failed; the reconciler will retry",
-			slog.String("delivery_id", job.Ref.DeliveryID), slog.String("error", err.Error()))
+	d.pass(job)
+}
+
+// pass queues jobs on Next; when that fails, the Reconciler will.
+func (d *Direct) pass(jobs ...Job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.Next.Enqueue(ctx, jobs...); err != nil {
+		for _, job := range jobs {
+			loggerOr(d.Logger).WarnContext(ctx, "queueing an attempt failed; the reconciler will retry",
+				slog.String("delivery_id", job.Ref.DeliveryID), slog.String("error", err.Error()))
+		}
 	}
 }
 
-// Close stops running jobs here (later ones go to Next) and waits for the
-// attempts running, until ctx ends: then it cancels them (each records its
-// request as stopped, and its retry) and waits for them to finish.
+// Close stops running jobs here (later ones go to Next, and so do those
+// waiting for a slot) and waits for the attempts running, until ctx ends:
+// then it cancels them (each records its request as stopped, and its
+// retry) and waits for them to finish.
 func (d *Direct) Close(ctx context.Context) {
 	d.init()
 	d.mu.Lock()
 	d.closed = true
+	waiting := d.waiting
+	d.waiting = nil
 	d.mu.Unlock()
+	if len(waiting) > 0 {
+		jobs := make([]Job, len(waiting))
+		for i, w := range waiting {
+			jobs[i] = w.job
+		}
+		d.pass(jobs...)
+	}
 	done := make(chan struct{})
 	go func() { d.running.Wait(); close(done) }()
 	select {
@@ -134,7 +219,6 @@ func (d *Direct) Close(ctx context.Context) {
 
 func (d *Direct) init() {
 	d.once.Do(func() {
-		d.slots = make(chan struct{}, max(0, d.Capacity))
 		d.ctx, d.stop = context.WithCancel(context.Background())
 	})
 }

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -91,5 +92,91 @@ func TestDirectPassesOnWhatItCannotRun(t *testing.T) {
 	b.publish("user.created", `{"a":4}`)
 	if n := b.queue.Len(); n != 1 {
 		t.Errorf("after Close: %d jobs queued, want 1", n)
+	}
+}
+
+// With every slot busy, fresh attempts wait for one, in order, up to the
+// backlog: a burst is run in the process as slots free up, not queued.
+func TestDirectBacklogWaitsForASlot(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, Backlog: 3, MaxWait: time.Minute}
+	b.publisher.Queue, b.attempter.Queue = d, d
+	t.Cleanup(func() { d.Close(context.Background()) })
+	release := make(chan struct{})
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			<-release // holds the one slot
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ep := b.endpoint(rcv.URL)
+	var msgs []*webhook.Message
+	msg, _ := b.publish("user.created", `{"n":0}`)
+	msgs = append(msgs, msg)
+	b.waitFor("the first request", func() bool { return len(rcv.got()) == 1 })
+	for i := 1; i <= 4; i++ {
+		msg, _ := b.publish("user.created", fmt.Sprintf(`{"n":%d}`, i))
+		msgs = append(msgs, msg)
+	}
+	if n := b.queue.Len(); n != 1 {
+		t.Fatalf("%d jobs queued with one slot busy and 3 waiting, want 1 (the fourth)", n)
+	}
+	close(release)
+	for _, msg := range msgs[:4] {
+		b.waitStatus(msg, ep, webhook.StatusSuccess)
+	}
+	got := rcv.got()
+	if len(got) != 4 {
+		t.Fatalf("receiver got %d requests, want 4", len(got))
+	}
+	for i, r := range got {
+		if want := fmt.Sprintf(`{"n":%d}`, i); string(r.body) != want {
+			t.Errorf("request %d: body %s, want %s (the waiting jobs in their order)", i, r.body, want)
+		}
+	}
+	if jobs := b.queue.Take(); len(jobs) != 1 || jobs[0].Fresh.MessageID != msgs[4].ID {
+		t.Errorf("queued %+v, want only the job of the message beyond the backlog", jobs)
+	}
+}
+
+// A job that waited past MaxWait, and those waiting when Direct closes,
+// go to the queue instead.
+func TestDirectBacklogPassesOnLateAndLeftJobs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	const maxWait = 300 * time.Millisecond
+	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, Backlog: 10, MaxWait: maxWait}
+	b.publisher.Queue, b.attempter.Queue = d, d
+	release := make(chan struct{})
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n <= 2 {
+			<-release // holds the one slot
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	b.endpoint(rcv.URL)
+	b.publish("user.created", `{"n":0}`)
+	b.waitFor("the first request", func() bool { return len(rcv.got()) == 1 })
+	late, _ := b.publish("user.created", `{"n":1}`)
+	time.Sleep(2 * maxWait) // what is awaited is time passing
+	b.publish("user.created", `{"n":2}`)
+	left, _ := b.publish("user.created", `{"n":3}`)
+	release <- struct{}{} // the first request ends: the late job is passed on, the fresh one runs
+	b.waitFor("the second request", func() bool { return len(rcv.got()) == 2 })
+	if got := rcv.got()[1].body; string(got) != `{"n":2}` {
+		t.Errorf("second request: body %s, want the job that had not waited past MaxWait", got)
+	}
+	jobs := b.queue.Take()
+	if len(jobs) != 1 || jobs[0].Fresh.MessageID != late.ID {
+		t.Fatalf("queued %+v, want the late job of %s", jobs, late.ID)
+	}
+	closed := make(chan struct{})
+	go func() { d.Close(context.Background()); close(closed) }()
+	b.waitFor("the left job queued at Close", func() bool { return b.queue.Len() == 1 })
+	close(release)
+	<-closed
+	if jobs := b.queue.Take(); len(jobs) != 1 || jobs[0].Fresh.MessageID != left.ID {
+		t.Errorf("queued %+v at Close, want the job of %s", jobs, left.ID)
 	}
 }
