@@ -63,6 +63,8 @@ type DB struct {
 	group              *pgxpool.Pool
 	// deliveriesLegacyEnd caches legacyEnd.
 	deliveriesLegacyEnd atomic.Pointer[string]
+	// days are the days whose partitions the hot statements name.
+	days *dayPartitions
 }
 
 // Options tune Open. The zero value is usable.
@@ -201,6 +203,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		box: opt.Box, log: logger, reconcileGrace: opt.ReconcileGrace,
 		publishes: newGroupCommit(group, groupFlushes, groupMax),
 		records:   newGroupCommit(group, groupFlushes, groupMax),
+		days:      &dayPartitions{pool: primary.pgx},
 	}, nil
 }
 

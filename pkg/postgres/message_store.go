@@ -155,8 +155,9 @@ LEFT JOIN keys k ON k.endpoint_id = m.endpoint_id
 CROSS JOIN LATERAL (SELECT coalesce(k.head_delivery_id <> m.delivery_id, false) AS held) h
 RETURNING id, endpoint_id, ordering_key, held, reason`
 
-// createMessageStmt is createMessageSQL, rewritten once.
-var createMessageStmt = namedStatement{text: createMessageSQL}
+// createMessageStmts are createMessageSQL, for the parents and for each
+// day's partitions (dayStatement).
+var createMessageStmts = newDayStatement(createMessageSQL, "messages", "message_channels", "message_tags", "deliveries")
 
 // messageFilesSQL files a message's eventId (unique per application: a
 // second one is a unique violation), channels and tags (@channel_list,
@@ -189,26 +190,29 @@ func (db *DB) PublishMessage(ctx context.Context, msg *webhook.Message, onlyEndp
 	msg.ID = webhook.NewID(webhook.PrefixMessage)
 	msg.CreatedAt = now
 	var deliveries []webhook.Delivery
-	err := db.publishes.do(ctx, &createMessageStmt, db.createMessageArgs(msg, onlyEndpoint, now, verdicts), "", func(rows pgx.Rows) error {
-		var err error
-		deliveries, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Delivery, error) {
-			d := webhook.Delivery{
-				OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
-				Status: webhook.StatusPending, CreatedAt: now, UpdatedAt: now,
-			}
-			var reason *string
-			if err := row.Scan(&d.ID, &d.EndpointID, &d.OrderingKey, &d.Held, &reason); err != nil {
-				return d, err
-			}
-			switch {
-			case reason != nil:
-				d.Status, d.Reason = webhook.StatusCanceled, *reason
-			case !d.Held:
-				d.NextAttemptAt = &now
-			}
-			return d, nil
+	args := db.createMessageArgs(msg, onlyEndpoint, now, verdicts)
+	err := db.onDay(createMessageStmts, webhook.PrefixMessage, msg.ID, func(stmt *namedStatement) error {
+		return db.publishes.do(ctx, stmt, args, "", func(rows pgx.Rows) error {
+			var err error
+			deliveries, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Delivery, error) {
+				d := webhook.Delivery{
+					OrgID: msg.OrgID, AppID: msg.AppID, MessageID: msg.ID,
+					Status: webhook.StatusPending, CreatedAt: now, UpdatedAt: now,
+				}
+				var reason *string
+				if err := row.Scan(&d.ID, &d.EndpointID, &d.OrderingKey, &d.Held, &reason); err != nil {
+					return d, err
+				}
+				switch {
+				case reason != nil:
+					d.Status, d.Reason = webhook.StatusCanceled, *reason
+				case !d.Held:
+					d.NextAttemptAt = &now
+				}
+				return d, nil
+			})
+			return err
 		})
-		return err
 	})
 	if isForeignKeyViolation(err) {
 		return nil, webhook.Errorf(webhook.ENOTFOUND, "application not found")
@@ -386,10 +390,12 @@ func (db *DB) RecordAttempt(ctx context.Context, rec *webhook.AttemptRecord) (bo
 		"hour":                 a.CreatedAt.Truncate(time.Hour),
 	}
 	var r recordedRow
-	err := db.records.do(ctx, &recordAttemptStmt, args, recordOrder(a.EndpointID, a.CreatedAt.Truncate(time.Hour)), func(rows pgx.Rows) error {
-		var err error
-		r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[recordedRow])
-		return err
+	err := db.onDay(recordAttemptStmts, webhook.PrefixDelivery, a.DeliveryID, func(stmt *namedStatement) error {
+		return db.records.do(ctx, stmt, args, recordOrder(a.EndpointID, a.CreatedAt.Truncate(time.Hour)), func(rows pgx.Rows) error {
+			var err error
+			r, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[recordedRow])
+			return err
+		})
 	})
 	if isDataException(err) {
 		return false, webhook.Errorf(webhook.EINVALID, "attempt of delivery %s: %v", a.DeliveryID, err)
@@ -492,8 +498,9 @@ SELECT (SELECT count(*) FROM attempt) AS inserted, r.id AS released, CAST(NULL A
 FROM (SELECT 1) AS one
 LEFT JOIN released r ON r.id IS NOT NULL`
 
-// recordAttemptStmt is recordAttemptSQL, rewritten once.
-var recordAttemptStmt = namedStatement{text: recordAttemptSQL}
+// recordAttemptStmts are recordAttemptSQL, for the parents and for each
+// day's partitions (dayStatement).
+var recordAttemptStmts = newDayStatement(recordAttemptSQL, "attempts", "deliveries")
 
 // disabledEndpointColumns are what a disable statement returns.
 const disabledEndpointColumns = `id, org_id, app_id, uid, failing_since`

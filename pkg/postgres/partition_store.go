@@ -69,6 +69,9 @@ func (db *DB) ensurePartitions(ctx context.Context, from time.Time, days int) (i
 	if err != nil {
 		return 0, fmt.Errorf("creating partitions: %w", err)
 	}
+	if created > 0 {
+		db.days.forget()
+	}
 	return created, nil
 }
 
@@ -129,6 +132,9 @@ func (db *DB) DropExpiredPartitions(ctx context.Context, olderThan time.Time) ([
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dropping expired partitions: %w", err)
+	}
+	if len(dropped) > 0 {
+		db.days.forget()
 	}
 	return dropped, nil
 }
