@@ -338,7 +338,12 @@ const defaultWorkerConcurrency = 1000
 // (450 KiB each): runs beyond it at once prepare a VM and drop it.
 const maxTransformVMs = 256
 
-// directMaxWait is how long a fresh first attempt of hookd serve waits
-// for a free slot in the process (delivery.Direct.MaxWait) before it goes
-// through Redis.
-const directMaxWait = time.Second
+// directBacklog and directMaxWait bound the fresh first attempts hookd
+// serve holds waiting for a free slot in the process (delivery.Direct):
+// as many as directBacklog times the worker concurrency, each for up to
+// directMaxWait, before they go through Redis. Measured with hookd bench
+// slow-many (docs/benchmarks.md).
+const (
+	directBacklog = 4
+	directMaxWait = 5 * time.Second
+)

@@ -234,10 +234,10 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 			Timeout: worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0), Logger: m.Logger,
 		}
 		if m.Config.ReconcilerGrace >= 2*m.Config.WorkerRequestTimeout+directMaxWait {
-			// A burst (a fan-out) waits here for slots, up to a second,
-			// rather than going through Redis; the grace still covers the
-			// wait and the attempt.
-			m.direct.Backlog, m.direct.MaxWait = m.Config.WorkerConcurrency, directMaxWait
+			// A burst (a fan-out) waits here for slots rather than going
+			// through Redis; the grace still covers the wait and the
+			// attempt.
+			m.direct.Backlog, m.direct.MaxWait = directBacklog*m.Config.WorkerConcurrency, directMaxWait
 		}
 		attempter.Queue = m.direct
 		m.publisher.Queue = m.direct
