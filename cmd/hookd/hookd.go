@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -457,7 +458,11 @@ func (m *Main) ensureAdminKey(ctx context.Context) error {
 
 // serveDebug serves pprof, and the metrics when there are some (not for
 // migrate), on addr until ctx ends: a worker process has no API listener.
+// It turns on the mutex and block profiles, sampled (debugMutexFraction,
+// debugBlockRate), which the runtime leaves off.
 func serveDebug(ctx context.Context, addr string, met *metrics.Metrics) error {
+	runtime.SetMutexProfileFraction(debugMutexFraction)
+	runtime.SetBlockProfileRate(debugBlockRate)
 	mux := http.NewServeMux()
 	if met != nil {
 		mux.Handle("/metrics", met.Handler())
@@ -476,3 +481,12 @@ func serveDebug(ctx context.Context, addr string, met *metrics.Metrics) error {
 	}
 	return nil
 }
+
+// debugMutexFraction samples one in so many contended mutex waits, and
+// debugBlockRate one blocking event (channel, select, sync) per so many
+// nanoseconds blocked, for /debug/pprof/mutex and /debug/pprof/block:
+// rates cheap enough for a process under load.
+const (
+	debugMutexFraction = 100
+	debugBlockRate     = 10_000
+)

@@ -165,4 +165,14 @@ func TestMetricsToken(t *testing.T) {
 	if _, ok := samples["hookd_messages_published_total"]; !ok {
 		t.Errorf("the debug address serves no hookd metrics")
 	}
+	// The mutex profile is sampled (the runtime's default is off).
+	res, err := http.Get("http://" + debug + "/debug/pprof/mutex?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if want := fmt.Sprintf("sampling period=%d", debugMutexFraction); !strings.Contains(string(body), want) {
+		t.Errorf("/debug/pprof/mutex says %.200q, want %q", body, want)
+	}
 }
