@@ -338,12 +338,12 @@ const defaultWorkerConcurrency = 1000
 // (450 KiB each): runs beyond it at once prepare a VM and drop it.
 const maxTransformVMs = 256
 
-// directBacklog and directMaxWait bound the fresh first attempts hookd
-// serve holds waiting for a free slot in the process (delivery.Direct):
-// as many as directBacklog times the worker concurrency, each for up to
-// directMaxWait, before they go through Redis. Measured with hookd bench
-// slow-many (docs/benchmarks.md).
+// directBacklogBytes and directMaxWait bound the fresh first attempts
+// hookd serve holds waiting for a free slot in the process
+// (delivery.Direct): as many as weigh 64 MiB (about 40,000 of 1 KiB
+// payloads), each for up to directMaxWait, before they go through Redis.
+// Measured with hookd bench slow-many (docs/benchmarks.md).
 const (
-	directBacklog = 4
-	directMaxWait = 5 * time.Second
+	directBacklogBytes = 64 << 20
+	directMaxWait      = 5 * time.Second
 )

@@ -238,7 +238,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 			// A burst (a fan-out) waits here for slots rather than going
 			// through Redis; the grace still covers the wait and the
 			// attempt.
-			m.direct.Backlog, m.direct.MaxWait = directBacklog*m.Config.WorkerConcurrency, directMaxWait
+			m.direct.BacklogBytes, m.direct.MaxWait = directBacklogBytes, directMaxWait
 		}
 		attempter.Queue = m.direct
 		m.publisher.Queue = m.direct

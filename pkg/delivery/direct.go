@@ -15,14 +15,16 @@ import (
 // the wait for a worker to poll it.
 //
 // A fresh attempt that finds every slot busy waits here for one, in order
-// of arrival, up to Backlog of them and each up to MaxWait: a burst of
-// fan-out (a message to many endpoints) is absorbed by the slots as they
-// free up rather than sent through the shared queue. A job still waiting
-// after MaxWait goes to Next when a slot frees up, or when Direct closes.
+// of arrival, as long as the jobs waiting weigh at most BacklogBytes
+// (their payloads and DirectJobOverhead each), and each up to MaxWait: a
+// burst of fan-out (a message to many endpoints) is absorbed by the slots
+// as they free up rather than sent through the shared queue, whose round
+// trips cost more CPU than the attempt. A job still waiting after MaxWait
+// goes to Next when a slot frees up, or when Direct closes.
 //
 // What Next gets: a job not due yet (retries), one that is not a fresh
 // first attempt (a reconciled or replayed job, which may be queued there
-// already), one beyond Capacity and Backlog, one that waited past
+// already), one beyond Capacity and BacklogBytes, one that waited past
 // MaxWait, and, after their attempt, a throttled job (due after its
 // delay) and one whose attempt failed on our own infrastructure (due a
 // second later, without its message, so that it is read afresh). Jobs
@@ -35,9 +37,10 @@ type Direct struct {
 	Attempter *Attempter // required
 	// Capacity caps the attempts running here at once; 0 runs none here.
 	Capacity int
-	// Backlog caps the fresh attempts waiting here for a slot; 0: none
-	// wait, those beyond Capacity go to Next at once.
-	Backlog int
+	// BacklogBytes caps the weight of the fresh attempts waiting here
+	// for a slot (DirectJobOverhead and the payload each); 0: none wait,
+	// those beyond Capacity go to Next at once.
+	BacklogBytes int
 	// MaxWait bounds how long a fresh attempt waits here for a slot
 	// before it goes to Next; 0 means a second.
 	MaxWait time.Duration
@@ -59,6 +62,17 @@ type Direct struct {
 	// taking the next waiting job when its attempt is done.
 	busy    int
 	waiting []waitingJob
+	// weight is the weight of waiting.
+	weight int
+}
+
+// DirectJobOverhead is what a waiting job weighs besides its payload: its
+// Job, Fresh and their strings, rounded up.
+const DirectJobOverhead = 512
+
+// weightOf is job's weight in the backlog.
+func weightOf(job Job) int {
+	return DirectJobOverhead + len(job.Fresh.Payload)
 }
 
 // waitingJob is a fresh attempt waiting for a slot since when.
@@ -105,8 +119,9 @@ func (d *Direct) start(job Job, now time.Time) bool {
 		d.running.Add(1)
 		go d.run(job)
 		return true
-	case len(d.waiting) < d.Backlog:
+	case d.weight+weightOf(job) <= d.BacklogBytes:
 		d.waiting = append(d.waiting, waitingJob{job: job, since: now})
+		d.weight += weightOf(job)
 		return true
 	}
 	return false
@@ -144,6 +159,7 @@ func (d *Direct) take() (next Job, late []Job, ok bool) {
 		w := d.waiting[0]
 		d.waiting[0] = waitingJob{}
 		d.waiting = d.waiting[1:]
+		d.weight -= weightOf(w.job)
 		if now.Sub(w.since) > maxWait || d.closed {
 			late = append(late, w.job)
 			continue
@@ -198,7 +214,7 @@ func (d *Direct) Close(ctx context.Context) {
 	d.mu.Lock()
 	d.closed = true
 	waiting := d.waiting
-	d.waiting = nil
+	d.waiting, d.weight = nil, 0
 	d.mu.Unlock()
 	if len(waiting) > 0 {
 		jobs := make([]Job, len(waiting))

@@ -96,11 +96,14 @@ func TestDirectPassesOnWhatItCannotRun(t *testing.T) {
 }
 
 // With every slot busy, fresh attempts wait for one, in order, up to the
-// backlog: a burst is run in the process as slots free up, not queued.
+// backlog's weight: a burst is run in the process as slots free up, not
+// queued.
 func TestDirectBacklogWaitsForASlot(t *testing.T) {
 	t.Parallel()
 	b := setup(t, bundleOptions{noWorker: true})
-	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, Backlog: 3, MaxWait: time.Minute}
+	// Room for three jobs of 7-byte payloads.
+	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1,
+		BacklogBytes: 3 * (delivery.DirectJobOverhead + 7), MaxWait: time.Minute}
 	b.publisher.Queue, b.attempter.Queue = d, d
 	t.Cleanup(func() { d.Close(context.Background()) })
 	release := make(chan struct{})
@@ -146,7 +149,7 @@ func TestDirectBacklogPassesOnLateAndLeftJobs(t *testing.T) {
 	t.Parallel()
 	b := setup(t, bundleOptions{noWorker: true})
 	const maxWait = 300 * time.Millisecond
-	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, Backlog: 10, MaxWait: maxWait}
+	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, BacklogBytes: 1 << 20, MaxWait: maxWait}
 	b.publisher.Queue, b.attempter.Queue = d, d
 	release := make(chan struct{})
 	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
