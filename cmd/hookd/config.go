@@ -347,3 +347,7 @@ const (
 	directBacklogBytes = 64 << 20
 	directMaxWait      = 5 * time.Second
 )
+
+// directSlots is how many times the worker concurrency hookd serve runs
+// first attempts in process (delivery.Direct.Capacity).
+const directSlots = 2

@@ -192,6 +192,19 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		ShutdownTimeout: m.Config.ShutdownTimeout,
 		Logger:          m.Logger,
 	})
+	// Publishing and delivering in one process, first attempts of its own
+	// publishes run here without a round through Redis (delivery.Direct),
+	// only when the reconciler leaves them time to finish: a job running
+	// here has no task in Redis whose id would stop the reconciler from
+	// queueing it again meanwhile, and it would then be sent twice. They
+	// get twice the worker's concurrency: the queue's worker, beside them,
+	// is mostly idle (retries), and with slow receivers the slots are
+	// what limits (docs/benchmarks.md).
+	direct := m.Roles.API && m.Config.ReconcilerGrace >= 2*m.Config.WorkerRequestTimeout
+	inFlight := m.Config.WorkerConcurrency
+	if direct {
+		inFlight += directSlots * m.Config.WorkerConcurrency
+	}
 	// One egress client for deliveries and OAuth token requests alike: the
 	// same guard, proxy, limits and connection pools.
 	client := egress.New(egress.Config{
@@ -201,7 +214,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Proxy:          m.Config.egressProxy(),
 		// A connection kept per delivery in flight, so that a receiver
 		// taking them all is not dialled again at every request.
-		MaxIdleConnsPerHost: m.Config.WorkerConcurrency,
+		MaxIdleConnsPerHost: inFlight,
 	})
 	attempter := &delivery.Attempter{
 		Store:    m.db,
@@ -224,14 +237,9 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 			MaxInFlight: m.Config.EndpointMaxInFlight,
 		},
 	}
-	if m.Roles.API && m.Config.ReconcilerGrace >= 2*m.Config.WorkerRequestTimeout {
-		// Publishing and delivering in one process: first attempts of its
-		// own publishes run here without a round through Redis. Only when
-		// the reconciler leaves them time to finish: a job running here
-		// has no task in Redis whose id would stop the reconciler from
-		// queueing it again meanwhile, and it would then be sent twice.
+	if direct {
 		m.direct = &delivery.Direct{
-			Next: m.enqueuer, Attempter: attempter, Capacity: m.Config.WorkerConcurrency,
+			Next: m.enqueuer, Attempter: attempter, Capacity: directSlots * m.Config.WorkerConcurrency,
 			Timeout: worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0), Logger: m.Logger,
 		}
 		if m.Config.ReconcilerGrace >= 2*m.Config.WorkerRequestTimeout+directMaxWait {
