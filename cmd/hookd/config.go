@@ -346,6 +346,10 @@ const maxTransformVMs = 256
 const (
 	directBacklogBytes = 64 << 20
 	directMaxWait      = 5 * time.Second
+	// directMargin is what the reconciler's grace must leave besides the
+	// wait and twice the request timeout: the publish's commit, a
+	// transformation, a throttle's wait, the record's commit.
+	directMargin = 10 * time.Second
 )
 
 // directSlots is how many times the worker concurrency hookd serve runs

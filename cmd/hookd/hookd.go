@@ -242,7 +242,7 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 			Next: m.enqueuer, Attempter: attempter, Capacity: directSlots * m.Config.WorkerConcurrency,
 			Timeout: worker.HandlerTimeout(m.Config.WorkerRequestTimeout, 0), Logger: m.Logger,
 		}
-		if m.Config.ReconcilerGrace >= 2*m.Config.WorkerRequestTimeout+directMaxWait {
+		if m.Config.ReconcilerGrace >= 2*m.Config.WorkerRequestTimeout+directMaxWait+directMargin {
 			// A burst (a fan-out) waits here for slots rather than going
 			// through Redis; the grace still covers the wait and the
 			// attempt.

@@ -64,6 +64,9 @@ type Direct struct {
 	waiting []waitingJob
 	// weight is the weight of waiting.
 	weight int
+	// sweeping is set while sweep runs; closing is closed by Close.
+	sweeping bool
+	closing  chan struct{}
 }
 
 // DirectJobOverhead is what a waiting job weighs besides its payload: its
@@ -119,12 +122,69 @@ func (d *Direct) start(job Job, now time.Time) bool {
 		d.running.Add(1)
 		go d.run(job)
 		return true
-	case d.weight+weightOf(job) <= d.BacklogBytes:
+	case d.Capacity > 0 && d.weight+weightOf(job) <= d.BacklogBytes:
 		d.waiting = append(d.waiting, waitingJob{job: job, since: now})
 		d.weight += weightOf(job)
+		if !d.sweeping {
+			d.sweeping = true
+			go d.sweep()
+		}
 		return true
 	}
 	return false
+}
+
+// maxWait is MaxWait or its default.
+func (d *Direct) maxWait() time.Duration {
+	if d.MaxWait == 0 {
+		return time.Second
+	}
+	return d.MaxWait
+}
+
+// sweep passes the jobs that waited past MaxWait to Next, even while no
+// slot frees up (every attempt running may take minutes to record), until
+// none waits; at most one runs at a time.
+func (d *Direct) sweep() {
+	for {
+		d.mu.Lock()
+		late := d.expire(time.Now())
+		if len(d.waiting) == 0 || d.closed {
+			d.sweeping = false
+			d.mu.Unlock()
+			d.pass(context.Background(), late...)
+			return
+		}
+		due := time.Until(d.waiting[0].since.Add(d.maxWait()))
+		d.mu.Unlock()
+		d.pass(context.Background(), late...)
+		select {
+		case <-time.After(due + time.Millisecond):
+		case <-d.closing:
+		}
+	}
+}
+
+// expire removes the waiting jobs that waited past MaxWait at now (all of
+// them once closed) and returns them. d.mu must be held.
+func (d *Direct) expire(now time.Time) []Job {
+	var late []Job
+	for len(d.waiting) > 0 && (d.closed || now.Sub(d.waiting[0].since) > d.maxWait()) {
+		late = append(late, d.pop())
+	}
+	if len(d.waiting) == 0 {
+		d.waiting = nil // lets go of the emptied array
+	}
+	return late
+}
+
+// pop removes the first waiting job and returns it. d.mu must be held.
+func (d *Direct) pop() Job {
+	job := d.waiting[0].job
+	d.waiting[0] = waitingJob{}
+	d.waiting = d.waiting[1:]
+	d.weight -= weightOf(job)
+	return job
 }
 
 // run makes job's attempt, then those of the jobs waiting, one after the
@@ -134,9 +194,7 @@ func (d *Direct) run(job Job) {
 	for {
 		d.attempt(job)
 		next, late, ok := d.take()
-		if len(late) > 0 {
-			d.pass(late...)
-		}
+		d.pass(context.Background(), late...)
 		if !ok {
 			return
 		}
@@ -148,25 +206,12 @@ func (d *Direct) run(job Job) {
 // the ones that have (for Next); with none to run, it frees the caller's
 // slot and reports false.
 func (d *Direct) take() (next Job, late []Job, ok bool) {
-	maxWait := d.MaxWait
-	if maxWait == 0 {
-		maxWait = time.Second
-	}
-	now := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for len(d.waiting) > 0 {
-		w := d.waiting[0]
-		d.waiting[0] = waitingJob{}
-		d.waiting = d.waiting[1:]
-		d.weight -= weightOf(w.job)
-		if now.Sub(w.since) > maxWait || d.closed {
-			late = append(late, w.job)
-			continue
-		}
-		return w.job, late, true
+	late = d.expire(time.Now())
+	if len(d.waiting) > 0 {
+		return d.pop(), late, true
 	}
-	d.waiting = nil // lets go of the emptied array
 	d.busy--
 	return Job{}, late, false
 }
@@ -190,18 +235,21 @@ func (d *Direct) attempt(job Job) {
 	default:
 		return
 	}
-	d.pass(job)
+	d.pass(context.Background(), job)
 }
 
-// pass queues jobs on Next; when that fails, the Reconciler will.
-func (d *Direct) pass(jobs ...Job) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// pass queues jobs on Next, for at most 5 s and until ctx ends; when that
+// fails, the Reconciler will.
+func (d *Direct) pass(ctx context.Context, jobs ...Job) {
+	if len(jobs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := d.Next.Enqueue(ctx, jobs...); err != nil {
-		for _, job := range jobs {
-			loggerOr(d.Logger).WarnContext(ctx, "queueing an attempt failed; the reconciler will retry",
-				slog.String("delivery_id", job.Ref.DeliveryID), slog.String("error", err.Error()))
-		}
+		loggerOr(d.Logger).WarnContext(ctx, "queueing attempts failed; the reconciler will retry",
+			slog.Int("attempts", len(jobs)), slog.String("first_delivery_id", jobs[0].Ref.DeliveryID),
+			slog.String("error", err.Error()))
 	}
 }
 
@@ -212,17 +260,13 @@ func (d *Direct) pass(jobs ...Job) {
 func (d *Direct) Close(ctx context.Context) {
 	d.init()
 	d.mu.Lock()
-	d.closed = true
-	waiting := d.waiting
-	d.waiting, d.weight = nil, 0
-	d.mu.Unlock()
-	if len(waiting) > 0 {
-		jobs := make([]Job, len(waiting))
-		for i, w := range waiting {
-			jobs[i] = w.job
-		}
-		d.pass(jobs...)
+	if !d.closed {
+		d.closed = true
+		close(d.closing)
 	}
+	waiting := d.expire(time.Now())
+	d.mu.Unlock()
+	d.pass(ctx, waiting...)
 	done := make(chan struct{})
 	go func() { d.running.Wait(); close(done) }()
 	select {
@@ -236,5 +280,6 @@ func (d *Direct) Close(ctx context.Context) {
 func (d *Direct) init() {
 	d.once.Do(func() {
 		d.ctx, d.stop = context.WithCancel(context.Background())
+		d.closing = make(chan struct{})
 	})
 }

@@ -183,3 +183,43 @@ func TestDirectBacklogPassesOnLateAndLeftJobs(t *testing.T) {
 		t.Errorf("queued %+v at Close, want the job of %s", jobs, left.ID)
 	}
 }
+
+// A job waiting past MaxWait goes to the queue even while every slot
+// stays busy: its attempt must start well within the reconciler's grace.
+func TestDirectBacklogPassesOnLateJobsWhileSlotsStayBusy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, BacklogBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
+	b.publisher.Queue, b.attempter.Queue = d, d
+	release := make(chan struct{})
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			<-release // holds the one slot
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	b.endpoint(rcv.URL)
+	b.publish("user.created", `{"n":0}`)
+	b.waitFor("the first request", func() bool { return len(rcv.got()) == 1 })
+	late, _ := b.publish("user.created", `{"n":1}`)
+	b.waitFor("the late job queued with the slot still busy", func() bool { return b.queue.Len() == 1 })
+	close(release)
+	d.Close(context.Background())
+	if jobs := b.queue.Take(); len(jobs) != 1 || jobs[0].Fresh.MessageID != late.ID {
+		t.Errorf("queued %+v, want the late job of %s", jobs, late.ID)
+	}
+}
+
+// Without slots, nothing waits: a backlog would never be taken from.
+func TestDirectWithoutCapacityHoldsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, BacklogBytes: 1 << 20, MaxWait: time.Hour}
+	b.publisher.Queue, b.attempter.Queue = d, d
+	t.Cleanup(func() { d.Close(context.Background()) })
+	b.endpoint("http://127.0.0.1:9/hook")
+	b.publish("user.created", `{"n":0}`)
+	if n := b.queue.Len(); n != 1 {
+		t.Errorf("%d jobs queued, want the one Direct cannot run", n)
+	}
+}

@@ -35,6 +35,9 @@ type dayPartitions struct {
 	days    map[string]bool // "20261206"
 	readAt  time.Time
 	reading bool
+	// generation counts forget's calls: a read begun before one is
+	// stale, and not kept.
+	generation int
 }
 
 // dayPartitionsTTL is how long the list of days is trusted. Partitions
@@ -70,14 +73,15 @@ func (p *dayPartitions) of(prefix, id string) (string, bool) {
 	defer p.mu.Unlock()
 	if !p.reading && time.Since(p.readAt) > dayPartitionsTTL {
 		p.reading = true
-		go p.read()
+		go p.read(p.generation)
 	}
 	return day, p.days[day]
 }
 
-// read reads the days from the catalog; on failure the list is left as it
-// was, to be read again at the next call.
-func (p *dayPartitions) read() {
+// read reads the days from the catalog, begun at generation; on failure,
+// or when the days were forgotten meanwhile, the list is left as it was,
+// to be read again at the next call.
+func (p *dayPartitions) read(generation int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rows, err := p.pool.Query(ctx, dayPartitionsSQL)
@@ -98,7 +102,7 @@ func (p *dayPartitions) read() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.reading = false
-	if err == nil {
+	if err == nil && generation == p.generation {
 		p.days, p.readAt = days, time.Now()
 	}
 }
@@ -109,6 +113,7 @@ func (p *dayPartitions) forget() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.days, p.readAt = nil, time.Time{}
+	p.generation++
 }
 
 // dayStatement is a statement on partitioned tables, and the same

@@ -6,7 +6,10 @@ import "github.com/hookd/hookd/pkg/webhook"
 // and reports whether the hot statements name the partitions of the day of
 // message msgID.
 func (db *DB) NamesPartitionsOf(msgID string) bool {
-	db.days.read()
+	db.days.mu.Lock()
+	generation := db.days.generation
+	db.days.mu.Unlock()
+	db.days.read(generation)
 	_, ok := db.days.of(webhook.PrefixMessage, msgID)
 	return ok
 }
