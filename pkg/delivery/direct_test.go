@@ -95,29 +95,46 @@ func TestDirectPassesOnWhatItCannotRun(t *testing.T) {
 	}
 }
 
+// slotHeld is a bundle whose publisher queues through a Direct of one
+// slot, whose first message's request holds that slot: the receiver keeps
+// its first held requests until release gets a value or is closed.
+type slotHeld struct {
+	*bundle
+	d       *delivery.Direct
+	rcv     *receiver
+	ep      *webhook.Endpoint
+	first   *webhook.Message
+	release chan struct{}
+}
+
+func holdTheSlot(t *testing.T, backlogBytes int, maxWait time.Duration, held int) *slotHeld {
+	t.Helper()
+	b := setup(t, bundleOptions{noWorker: true})
+	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, BacklogBytes: backlogBytes, MaxWait: maxWait}
+	b.publisher.Queue, b.attempter.Queue = d, d
+	release := make(chan struct{})
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n <= held {
+			<-release
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ep := b.endpoint(rcv.URL)
+	first, _ := b.publish("user.created", `{"n":0}`)
+	b.waitFor("the first request", func() bool { return len(rcv.got()) == 1 })
+	return &slotHeld{bundle: b, d: d, rcv: rcv, ep: ep, first: first, release: release}
+}
+
 // With every slot busy, fresh attempts wait for one, in order, up to the
 // backlog's weight: a burst is run in the process as slots free up, not
 // queued.
 func TestDirectBacklogWaitsForASlot(t *testing.T) {
 	t.Parallel()
-	b := setup(t, bundleOptions{noWorker: true})
 	// Room for three jobs of 7-byte payloads.
-	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1,
-		BacklogBytes: 3 * (delivery.DirectJobOverhead + 7), MaxWait: time.Minute}
-	b.publisher.Queue, b.attempter.Queue = d, d
-	t.Cleanup(func() { d.Close(context.Background()) })
-	release := make(chan struct{})
-	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
-		if n == 1 {
-			<-release // holds the one slot
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	ep := b.endpoint(rcv.URL)
-	var msgs []*webhook.Message
-	msg, _ := b.publish("user.created", `{"n":0}`)
-	msgs = append(msgs, msg)
-	b.waitFor("the first request", func() bool { return len(rcv.got()) == 1 })
+	h := holdTheSlot(t, 3*(delivery.DirectJobOverhead+7), time.Minute, 1)
+	b, rcv, ep := h.bundle, h.rcv, h.ep
+	t.Cleanup(func() { h.d.Close(context.Background()) })
+	msgs := []*webhook.Message{h.first}
 	for i := 1; i <= 4; i++ {
 		msg, _ := b.publish("user.created", fmt.Sprintf(`{"n":%d}`, i))
 		msgs = append(msgs, msg)
@@ -125,7 +142,7 @@ func TestDirectBacklogWaitsForASlot(t *testing.T) {
 	if n := b.queue.Len(); n != 1 {
 		t.Fatalf("%d jobs queued with one slot busy and 3 waiting, want 1 (the fourth)", n)
 	}
-	close(release)
+	close(h.release)
 	for _, msg := range msgs[:4] {
 		b.waitStatus(msg, ep, webhook.StatusSuccess)
 	}
@@ -147,20 +164,9 @@ func TestDirectBacklogWaitsForASlot(t *testing.T) {
 // go to the queue instead.
 func TestDirectBacklogPassesOnLateAndLeftJobs(t *testing.T) {
 	t.Parallel()
-	b := setup(t, bundleOptions{noWorker: true})
 	const maxWait = 300 * time.Millisecond
-	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, BacklogBytes: 1 << 20, MaxWait: maxWait}
-	b.publisher.Queue, b.attempter.Queue = d, d
-	release := make(chan struct{})
-	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
-		if n <= 2 {
-			<-release // holds the one slot
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	b.endpoint(rcv.URL)
-	b.publish("user.created", `{"n":0}`)
-	b.waitFor("the first request", func() bool { return len(rcv.got()) == 1 })
+	h := holdTheSlot(t, 1<<20, maxWait, 2)
+	b, d, rcv, release := h.bundle, h.d, h.rcv, h.release
 	late, _ := b.publish("user.created", `{"n":1}`)
 	time.Sleep(2 * maxWait) // what is awaited is time passing
 	b.publish("user.created", `{"n":2}`)
@@ -188,19 +194,8 @@ func TestDirectBacklogPassesOnLateAndLeftJobs(t *testing.T) {
 // stays busy: its attempt must start well within the reconciler's grace.
 func TestDirectBacklogPassesOnLateJobsWhileSlotsStayBusy(t *testing.T) {
 	t.Parallel()
-	b := setup(t, bundleOptions{noWorker: true})
-	d := &delivery.Direct{Next: b.queue, Attempter: b.attempter, Capacity: 1, BacklogBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
-	b.publisher.Queue, b.attempter.Queue = d, d
-	release := make(chan struct{})
-	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
-		if n == 1 {
-			<-release // holds the one slot
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	b.endpoint(rcv.URL)
-	b.publish("user.created", `{"n":0}`)
-	b.waitFor("the first request", func() bool { return len(rcv.got()) == 1 })
+	h := holdTheSlot(t, 1<<20, 50*time.Millisecond, 1)
+	b, d, release := h.bundle, h.d, h.release
 	late, _ := b.publish("user.created", `{"n":1}`)
 	b.waitFor("the late job queued with the slot still busy", func() bool { return b.queue.Len() == 1 })
 	close(release)

@@ -132,7 +132,7 @@ type dayStatement struct {
 // tables with "INSERT INTO <table> (" or "UPDATE <table> SET", each once.
 func newDayStatement(text string, tables ...string) *dayStatement {
 	s := &dayStatement{parent: namedStatement{text: text}, tables: tables}
-	s.forDay("00010101") // fails at start rather than at the first use
+	s.rewrite("00010101") // fails at start rather than at the first use
 	return s
 }
 
@@ -140,9 +140,20 @@ func newDayStatement(text string, tables ...string) *dayStatement {
 func (s *dayStatement) forDay(day string) *namedStatement {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st, ok := s.byDay[day]; ok {
-		return st
+	st, ok := s.byDay[day]
+	if !ok {
+		if s.byDay == nil {
+			s.byDay = map[string]*namedStatement{}
+		}
+		st = &namedStatement{text: s.rewrite(day)}
+		s.byDay[day] = st
 	}
+	return st
+}
+
+// rewrite returns the statement's text with day's partitions named
+// instead of their parents.
+func (s *dayStatement) rewrite(day string) string {
 	text := s.parent.text
 	for _, t := range s.tables {
 		n := 0
@@ -155,12 +166,7 @@ func (s *dayStatement) forDay(day string) *namedStatement {
 			panic(fmt.Sprintf("postgres: a day statement writes to %s %d times, want once", t, n))
 		}
 	}
-	if s.byDay == nil {
-		s.byDay = map[string]*namedStatement{}
-	}
-	st := &namedStatement{text: text}
-	s.byDay[day] = st
-	return st
+	return text
 }
 
 // onDay runs fn with the statement for the day of id (made with prefix), or
