@@ -217,11 +217,17 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint, change f
 	})
 }
 
-// DeleteEndpoint implements webhook.EndpointStore.
+// DeleteEndpoint implements webhook.EndpointStore. Its cascade (the
+// endpoint's deliveries, attempts and health rows) may deadlock with the
+// attempts being recorded for it; it is then run again.
 func (db *DB) DeleteEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
-	res := db.gorm.WithContext(ctx).Where("app_id = ? AND id = ?", ep.AppID, ep.ID).Delete(&endpointRow{})
-	if res.Error != nil {
+	var res *gorm.DB
+	err := retryTransient(ctx, func() error {
+		res = db.gorm.WithContext(ctx).Where("app_id = ? AND id = ?", ep.AppID, ep.ID).Delete(&endpointRow{})
 		return res.Error
+	})
+	if err != nil {
+		return err
 	}
 	if res.RowsAffected == 0 {
 		return webhook.Errorf(webhook.ENOTFOUND, "endpoint not found")

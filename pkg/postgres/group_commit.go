@@ -175,15 +175,23 @@ func (g *groupCommit) flush(batch []*groupCall) {
 	}
 }
 
-// runAlone runs c's statement by itself. A statement Postgres chose as the
-// victim of a deadlock (or of a serialization failure) did nothing and is
-// run again, a few times, after a short random pause: such an error says
-// what other transactions did at that moment, nothing about the caller's
-// statement, and must not reach the caller as its own.
+// runAlone runs c's statement by itself, again while Postgres makes it
+// the victim of a deadlock (retryTransient).
 func (g *groupCommit) runAlone(ctx context.Context, c *groupCall) error {
-	for try := 1; ; try++ {
+	return retryTransient(ctx, func() error {
 		rows, _ := g.pool.Query(ctx, c.sql, c.args...)
-		err := c.scan(rows)
+		return c.scan(rows)
+	})
+}
+
+// retryTransient runs fn, and again, a few times, after a short random
+// pause, while it fails as the victim of a deadlock (or of a
+// serialization failure): such an error says what other transactions did
+// at that moment, nothing about the caller's statement, which did nothing,
+// and must not reach the caller as its own.
+func retryTransient(ctx context.Context, fn func() error) error {
+	for try := 1; ; try++ {
+		err := fn()
 		if try == transientTries || !isTransient(err) {
 			return err
 		}
