@@ -153,9 +153,11 @@ func TestShapingEndToEnd(t *testing.T) {
 		}
 	}
 	// Jitter is ±20 %; asynq keeps due times in whole seconds and looks for
-	// due tasks every second: a second either way.
+	// due tasks every second: a second less at most. A loaded machine may
+	// add more (pkg/delivery checks the delays as planned); the point here
+	// is the type's schedule, not HOOKD_RETRY_SCHEDULE's hour.
 	for i, want := range []time.Duration{2 * time.Second, 4 * time.Second} {
-		if gap := got[i+1].at.Sub(got[i].at); gap < want*8/10-time.Second || gap > want*12/10+1500*time.Millisecond {
+		if gap := got[i+1].at.Sub(got[i].at); gap < want*8/10-time.Second || gap > want*12/10+10*time.Second {
 			t.Errorf("gap %d between attempts: %v, want about %v (HOOKD_RETRY_SCHEDULE is 1h)", i+1, gap, want)
 		}
 	}
