@@ -256,16 +256,17 @@ func TestCrashedWorkersTaskIsResumed(t *testing.T) {
 	kinds := []webhook.TaskKind{"endpoint.replay"}
 
 	// Worker A claims it, saves two batches, and dies.
-	const lease = 300 * time.Millisecond
+	const lease = time.Second
 	claimed, err := b.db.ClaimBackgroundTask(b.ctx, "a", kinds, lease)
 	if err != nil || claimed == nil || claimed.ID != task.ID {
 		t.Fatalf("claim = %+v, %v", claimed, err)
 	}
 	claimed.Cursor, claimed.Data = "2", json.RawMessage(`{"n":2}`)
+	// The lease runs from the save's statement: not before this.
+	leasedUntil := time.Now().Add(lease)
 	if err := b.db.SaveBackgroundTask(b.ctx, claimed, "a", lease); err != nil {
 		t.Fatal(err)
 	}
-	leasedUntil := time.Now().Add(lease)
 
 	// While the lease holds, nobody else gets it.
 	runner := &countRunner{}
