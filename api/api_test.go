@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/api"
 	"github.com/hookd/hookd/pkg/background"
@@ -20,6 +21,7 @@ import (
 	"github.com/hookd/hookd/pkg/postgres"
 	"github.com/hookd/hookd/pkg/postgres/postgrestest"
 	"github.com/hookd/hookd/pkg/secretbox"
+	"github.com/hookd/hookd/pkg/transform"
 	"github.com/hookd/hookd/pkg/webhook"
 )
 
@@ -101,6 +103,7 @@ func setupWith(t *testing.T, opt setupOptions) *bundle {
 		Publisher:    &delivery.Publisher{Store: db, Queue: dispatched, Filters: filters, Schemas: schemas, Tracer: opt.tracer},
 		Filters:      filters,
 		Schemas:      schemas,
+		Transforms:   transform.New(transform.Config{Timeout: time.Second}), // short scripts end within it on a loaded machine
 		Replayer:     &delivery.Replayer{Store: db, Queue: dispatched},
 		Checks:       []api.Checker{{Name: "postgres", Check: db.Ping}},
 		Logger:       slog.New(slog.DiscardHandler), // one line per request is noise here

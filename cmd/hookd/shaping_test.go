@@ -62,7 +62,7 @@ func TestShapingEndToEnd(t *testing.T) {
 	b := setupWithEnv(t, map[string]string{
 		"HOOKD_WHITELIST_SUBNETS":      "127.0.0.0/8",
 		"HOOKD_RETRY_SCHEDULE":         "1h",
-		"HOOKD_TRANSFORMATION_TIMEOUT": "50ms",
+		"HOOKD_TRANSFORMATION_TIMEOUT": "1s", // a loaded machine is slow to run even short scripts
 	})
 	svx := newSDK(t, b)
 	app := sdkApp(t, svx)

@@ -52,7 +52,8 @@ type bundleOptions struct {
 	// endpoint between messages make it tiny.
 	endpointTTL time.Duration
 	events      webhook.OperationalEmitter
-	// transformTimeout is the transformations' timeout; 0: 100 ms.
+	// transformTimeout is the transformations' timeout; 0: 1 s, which a
+	// script that ends finishes within on a loaded machine.
 	transformTimeout time.Duration
 	// scheduleTTL is the Attempter's ScheduleTTL.
 	scheduleTTL time.Duration
@@ -77,6 +78,9 @@ func setup(t *testing.T, opt bundleOptions) *bundle {
 	}
 	if opt.timeout == 0 {
 		opt.timeout = 5 * time.Second
+	}
+	if opt.transformTimeout == 0 {
+		opt.transformTimeout = time.Second
 	}
 	env, err := filter.NewEnv(filter.Config{})
 	if err != nil {

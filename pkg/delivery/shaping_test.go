@@ -271,9 +271,7 @@ func TestTransformationCancels(t *testing.T) {
 // the delivery follows the retry schedule like any failure.
 func TestTransformationFailures(t *testing.T) {
 	t.Parallel()
-	// The timeout is for the loop; the other scripts must finish within it
-	// on a loaded machine.
-	b := setup(t, bundleOptions{schedule: retry.Schedule{10 * time.Millisecond}, transformTimeout: time.Second})
+	b := setup(t, bundleOptions{schedule: retry.Schedule{10 * time.Millisecond}})
 	rcv := newReceiver(t, nil)
 	for i, tc := range []struct {
 		name, code, reason string
