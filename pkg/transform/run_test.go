@@ -220,7 +220,7 @@ func TestRunFailures(t *testing.T) {
 
 func TestRunInvalidInput(t *testing.T) {
 	t.Parallel()
-	e := New(Config{Timeout: slowdown * 5 * time.Second, MaxPayloadBytes: 3000})
+	e := New(Config{Timeout: slowdown * 30 * time.Second, MaxPayloadBytes: 3000})
 	p := compileOK(t, e, `function handler(w) { return w }`)
 	for _, in := range []Input{
 		{URL: "https://x", Payload: []byte(`{"a":` + strings.Repeat("1", 3000) + `}`)},

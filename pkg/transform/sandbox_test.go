@@ -17,7 +17,7 @@ import (
 // limit is lower than the default to keep the counting loops short.
 func TestSandboxLimits(t *testing.T) {
 	t.Parallel()
-	e := New(Config{Timeout: slowdown * 10 * time.Second, MaxArrayLength: 10_000})
+	e := New(Config{Timeout: slowdown * 30 * time.Second, MaxArrayLength: 10_000})
 	tests := []struct {
 		name string
 		code string
@@ -138,7 +138,7 @@ func matches(err error, want string) bool {
 // engine runs gives up instead of running for ever.
 func TestSandboxRegexpBacktracking(t *testing.T) {
 	t.Parallel()
-	e := New(Config{Timeout: slowdown * 5 * time.Second})
+	e := New(Config{Timeout: slowdown * 30 * time.Second})
 	p := compileOK(t, e, `function handler(w) {
 		w.payload = { matched: /^(a+)+(?!x)$/.test("a".repeat(40) + "b") };
 		return w;
@@ -193,7 +193,7 @@ func TestSandboxOverrides(t *testing.T) {
 func TestSandboxIsolation(t *testing.T) {
 	t.Parallel()
 	// One VM for everything: the pool holds one, and runs are sequential.
-	e := New(Config{Timeout: slowdown * 5 * time.Second, PoolSize: 1})
+	e := New(Config{Timeout: slowdown * 30 * time.Second, PoolSize: 1})
 	ctx := context.Background()
 	polluter := compileOK(t, e, `
 		var topVar = "A's secret";
@@ -278,7 +278,7 @@ func TestSandboxVMAfterTimeout(t *testing.T) {
 // TestRunConcurrent runs different endpoints' code at once; run with -race.
 func TestRunConcurrent(t *testing.T) {
 	t.Parallel()
-	e := New(Config{Timeout: slowdown * 10 * time.Second, PoolSize: 2})
+	e := New(Config{Timeout: slowdown * 30 * time.Second, PoolSize: 2})
 	ctx := context.Background()
 	var progs []*Program
 	for i := range 4 {
@@ -353,7 +353,7 @@ func TestWithVMPanic(t *testing.T) {
 // TestSandboxRetired: a VM is not reused after maxRunsPerVM runs.
 func TestSandboxRetired(t *testing.T) {
 	t.Parallel()
-	e := New(Config{Timeout: slowdown * 5 * time.Second, PoolSize: 1})
+	e := New(Config{Timeout: slowdown * 30 * time.Second, PoolSize: 1})
 	p := compileOK(t, e, `function handler(w) { return w }`)
 	sb := <-e.pool
 	sb.runs = maxRunsPerVM - 1
