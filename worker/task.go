@@ -55,6 +55,9 @@ type freshPayload struct {
 	Payload     json.RawMessage `json:"p"`
 	TraceParent string          `json:"tp,omitempty"`
 	TraceState  string          `json:"ts,omitempty"`
+	// Due is delivery.Fresh.Due in Unix milliseconds; 0 in the tasks of
+	// versions before it.
+	Due int64 `json:"at,omitempty"`
 }
 
 // NewAttemptTask returns the task of job on queue, with the handler
@@ -67,6 +70,9 @@ func NewAttemptTask(job delivery.Job, queue string, timeout time.Duration) (*asy
 			OrgID: f.OrgID, AppID: f.AppID, MessageID: f.MessageID, EndpointID: f.EndpointID,
 			EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
 			TraceParent: f.Trace.Parent, TraceState: f.Trace.State,
+		}
+		if !f.Due.IsZero() {
+			p.Fresh.Due = f.Due.UnixMilli()
 		}
 	}
 	raw, err := json.Marshal(p)
@@ -93,6 +99,9 @@ func DecodeAttemptTask(t *asynq.Task) (delivery.Job, error) {
 			OrgID: f.OrgID, AppID: f.AppID, MessageID: f.MessageID, EndpointID: f.EndpointID,
 			EventType: f.EventType, EventID: f.EventID, Payload: f.Payload,
 			Trace: webhook.TraceContext{Parent: f.TraceParent, State: f.TraceState},
+		}
+		if f.Due != 0 {
+			job.Fresh.Due = time.UnixMilli(f.Due)
 		}
 	}
 	return job, nil

@@ -460,6 +460,11 @@ func TestAttemptTaskRoundTrip(t *testing.T) {
 				Parent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", State: "congo=t61rcWkgMzE",
 			},
 		}},
+		// With the time its round began (to the millisecond).
+		{Ref: delivery.Ref{DeliveryID: "dlv_1", Number: 1}, Fresh: &delivery.Fresh{
+			OrgID: "org_1", AppID: "app_1", MessageID: "msg_1", EndpointID: "ep_1", EventType: "a.b",
+			Payload: json.RawMessage(`{"a":1}`), Due: time.UnixMilli(1796000000123),
+		}},
 	} {
 		task, err := worker.NewAttemptTask(job, "q", time.Minute)
 		if err != nil {
@@ -477,7 +482,7 @@ func TestAttemptTaskRoundTrip(t *testing.T) {
 	}
 	// A task queued by an earlier version (no eventId) still decodes.
 	old := asynq.NewTask(worker.TypeDeliveryAttempt, []byte(`{"d":"dlv_1","r":0,"n":1,"f":{"o":"org_1","a":"app_1","m":"msg_1","e":"ep_1","t":"a","p":{}}}`))
-	if job, err := worker.DecodeAttemptTask(old); err != nil || job.Fresh == nil || job.Fresh.MessageID != "msg_1" || !job.Fresh.Trace.IsZero() {
+	if job, err := worker.DecodeAttemptTask(old); err != nil || job.Fresh == nil || job.Fresh.MessageID != "msg_1" || !job.Fresh.Trace.IsZero() || !job.Fresh.Due.IsZero() {
 		t.Fatalf("old task = %+v, %v", job, err)
 	}
 	// An undecodable one is dropped, not retried.

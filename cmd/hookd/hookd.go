@@ -220,6 +220,9 @@ func (m *Main) openWorker(redisOpt asynq.RedisConnOpt, queues worker.Queues) err
 		Store:    m.db,
 		Queue:    m.enqueuer,
 		Schedule: m.Config.RetrySchedule,
+		// Half the grace: a fresh job the reconciler may have run already
+		// (its publish queued it that late) reads its delivery first.
+		FreshFor: m.Config.ReconcilerGrace / 2,
 		Headers:  headers,
 		Logger:   m.Logger,
 		Events:   m.events,

@@ -86,6 +86,14 @@ type Attempter struct {
 	// EndpointTTL is how long fresh first attempts reuse an endpoint they
 	// read; 0 means one second.
 	EndpointTTL time.Duration
+	// FreshFor is how long after its round began (Fresh.Due) a fresh
+	// first attempt may skip reading its delivery; a later one reads it as
+	// any other attempt does, and sends nothing if the attempt was made.
+	// It must stay well under the Reconciler's grace: a fresh job that
+	// reaches the queue so late that the Reconciler has queued, sent and
+	// recorded the same attempt meanwhile would otherwise be sent again.
+	// 0: no bound.
+	FreshFor time.Duration
 	// RecordTimeout is how long the outcome of a request that was sent is
 	// retried for recording when the store fails; 0 means 10 minutes. Only
 	// past it is the attempt given up with an error, and the queue runs it
@@ -247,13 +255,14 @@ const endpointCacheSize = 10000
 // round (a delivery just published, released or replayed) carries its
 // message and takes the endpoint from a short-lived cache, so it reads
 // nothing else, unless cancel-msgs was asked for the endpoint since the
-// message was published; any other attempt reads the delivery, its message
-// and its endpoint afresh. (A fresh attempt does not see its delivery: one
+// message was published, or unless it runs more than FreshFor after its
+// round began; any other attempt reads the delivery, its message and its
+// endpoint afresh. (A fresh attempt does not see its delivery: one
 // replayed or recovered again, or resent successfully, before it runs is
 // sent once more, and the record's guard keeps its state.)
 func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 	f := job.Fresh
-	if f == nil || job.Ref.IsManual() || job.Ref.Number != 1 {
+	if f == nil || job.Ref.IsManual() || job.Ref.Number != 1 || a.stale(f) {
 		dj, err := a.Store.LoadDelivery(ctx, job.Ref.DeliveryID)
 		if err != nil {
 			return nil, err
@@ -281,6 +290,12 @@ func (a *Attempter) load(ctx context.Context, job Job) (*attempt, error) {
 		Trace: f.Trace,
 	}
 	return &attempt{ref: job.Ref, msg: msg, ep: ep}, nil
+}
+
+// stale reports whether a fresh attempt runs too long after its round began
+// to trust that its attempt was not made meanwhile (FreshFor).
+func (a *Attempter) stale(f *Fresh) bool {
+	return a.FreshFor > 0 && !f.Due.IsZero() && a.now().Sub(f.Due) > a.FreshFor
 }
 
 // endpointCache returns the cache of endpoints read by fresh attempts.

@@ -456,6 +456,51 @@ func TestDeliveryTimeoutAndHugeResponse(t *testing.T) {
 	}
 }
 
+// A fresh first attempt that runs long after its round began (its publish
+// queued it late) reads its delivery, as any other attempt: when the
+// Reconciler has made the attempt meanwhile, it sends nothing. One that
+// runs in time trusts what it carries.
+func TestLateFreshAttemptReadsItsDelivery(t *testing.T) {
+	t.Parallel()
+	b := setup(t, bundleOptions{noWorker: true})
+	b.attempter.FreshFor = time.Minute
+	now := time.Now()
+	b.attempter.Now = func() time.Time { return now }
+	rcv := newReceiver(t, nil)
+	ep := b.endpoint(rcv.URL)
+	msg, ds := b.publish("user.signup", `{"a":1}`)
+	fresh := delivery.JobsFor(msg, ds)[0]
+	if fresh.Fresh == nil || !fresh.Fresh.Due.Equal(*ds[0].NextAttemptAt) {
+		t.Fatalf("fresh job %+v, want one due when its delivery was", fresh)
+	}
+	// The Reconciler's job for the same attempt runs first.
+	if _, err := b.attempter.Attempt(b.ctx, delivery.Job{Ref: fresh.Ref, Requeue: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rcv.got()); n != 1 {
+		t.Fatalf("receiver got %d requests, want 1", n)
+	}
+	now = fresh.Fresh.Due.Add(time.Minute + time.Second)
+	if _, err := b.attempter.Attempt(b.ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rcv.got()); n != 1 {
+		t.Fatalf("receiver got %d requests after the late fresh job, want 1", n)
+	}
+	// In time, the fresh job does not look (the record's guard keeps the
+	// delivery's state).
+	now = fresh.Fresh.Due.Add(time.Second)
+	if _, err := b.attempter.Attempt(b.ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rcv.got()); n != 2 {
+		t.Fatalf("receiver got %d requests after the fresh job in time, want 2", n)
+	}
+	if dl := b.delivery(msg, ep); dl.Status != webhook.StatusSuccess || len(b.attempts(msg)) != 1 {
+		t.Fatalf("delivery %+v with %d attempts, want success with 1", dl, len(b.attempts(msg)))
+	}
+}
+
 // A first attempt carrying its message (the publish fast path) skips
 // reading the delivery, but still stops for a deleted endpoint, and the
 // attempt it records is the same as the slow path's.

@@ -92,6 +92,10 @@ type Fresh struct {
 	Payload    json.RawMessage
 	// Trace is the message's trace context (webhook.Message.Trace).
 	Trace webhook.TraceContext
+	// Due is when the round began: the delivery's next attempt time when
+	// the job was made, from which the Reconciler counts its grace. Zero
+	// in jobs queued by versions before it.
+	Due time.Time
 }
 
 // MaxInlinePayload bounds the payloads a Fresh carries: each is copied into
@@ -114,6 +118,7 @@ func JobsFor(msg *webhook.Message, deliveries []webhook.Delivery) []Job {
 			job.Fresh = &Fresh{
 				OrgID: d.OrgID, AppID: d.AppID, MessageID: d.MessageID, EndpointID: d.EndpointID,
 				EventType: msg.EventType, EventID: msg.EventID, Payload: msg.Payload, Trace: msg.Trace,
+				Due: *d.NextAttemptAt,
 			}
 		}
 		jobs = append(jobs, job)
