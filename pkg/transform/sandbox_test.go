@@ -38,7 +38,10 @@ func TestSandboxLimits(t *testing.T) {
 		{"JSON.stringify of a shared value", `const big = "x".repeat(1e5); JSON.stringify(new Array(1000).fill(big))`, "the JSON text exceeds the sandbox limit"},
 		{"global replace on a long string", `"a".repeat(70000).replace(/a/g, "b")`, "the number of matches exceeds the sandbox limit of 10000"},
 		{"global match on a long string", `"a".repeat(70000).match(/a/g)`, "the number of matches exceeds"},
-		{"regexp split of a long string", `"a".repeat(70000).split(/a/)`, "the number of matches exceeds"},
+		// Counting the matches uses the backtracking engine, whose two
+		// seconds a very busy machine can run out: split's own limit then
+		// refuses the pieces.
+		{"regexp split of a long string", `"a".repeat(70000).split(/a/)`, "the number of matches exceeds|an array length exceeds"},
 		{"Symbol.replace called directly", `RegExp.prototype[Symbol.replace].call(/a/g, "a".repeat(70000), "b")`, "the number of matches exceeds"},
 		{"replaceAll on a long string", `"a".repeat(70000).replaceAll("a", "b")`, "the number of matches exceeds"},
 		{"split of a long string", `"a".repeat(70000).split("a")`, "an array length exceeds"},
