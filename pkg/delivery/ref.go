@@ -94,7 +94,8 @@ type Fresh struct {
 	Trace webhook.TraceContext
 	// Due is when the round began: the delivery's next attempt time when
 	// the job was made, from which the Reconciler counts its grace. Zero
-	// in jobs queued by versions before it.
+	// in jobs queued by versions before it. (Job.At starts equal but moves
+	// when a throttled job is put back, and a queue need not keep it.)
 	Due time.Time
 }
 
